@@ -1,0 +1,182 @@
+"""The cell: an immutable graph spec shared by every part of archperf.
+
+A :class:`Cell` is a directed graph with one operation id per vertex (ops on nodes), stored as an
+``uint8`` adjacency matrix ``[N, N]`` and an ``int16`` op-id vector ``[N]``.  It is pure data: it
+holds no model, no benchmark data and no reference to a search space; the meaning of the op ids
+belongs to the :class:`~archperf.interfaces.SearchSpace` that made it.
+
+:class:`CellBatch` is the padded tensor form (``adj [B, N, N]``, ``ops [B, N]``, ``mask [B, N]``)
+that encoders consume. torch is imported only when a batch is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["Cell", "CellBatch"]
+
+
+class Cell:
+    """Immutable, hashable graph spec: adjacency ``uint8 [N, N]`` and op ids ``[N]``.
+
+    Equality is exact (same vertex order, same edges, same ops); isomorphism is the job of a
+    space's ``canonical`` form.  The arrays are read-only views; copy them to modify.
+    """
+
+    __slots__ = ("_adjacency", "_hash", "_ops")
+
+    def __init__(self, adjacency: Any, ops: Sequence[int] | np.ndarray) -> None:
+        adj = np.array(adjacency, dtype=np.int64, copy=True)
+        op_arr = np.array(ops, dtype=np.int64, copy=True)
+        if adj.ndim != 2 or adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"adjacency must be a square [N, N] matrix, got shape {adj.shape}")
+        if op_arr.ndim != 1 or op_arr.shape[0] != adj.shape[0]:
+            raise ValueError(
+                f"ops must have one id per vertex: adjacency is {adj.shape[0]}x{adj.shape[0]} "
+                f"but got {op_arr.shape[0] if op_arr.ndim == 1 else op_arr.shape} ops"
+            )
+        if adj.size and (adj.min() < 0 or adj.max() > 1):
+            raise ValueError("adjacency entries must be 0 or 1")
+        if op_arr.size and (op_arr.min() < 0 or op_arr.max() > np.iinfo(np.int16).max):
+            raise ValueError("op ids must be non-negative integers < 32768")
+        a = adj.astype(np.uint8)
+        o = op_arr.astype(np.int16)
+        a.setflags(write=False)
+        o.setflags(write=False)
+        self._adjacency = a
+        self._ops = o
+        self._hash = hash((a.shape[0], a.tobytes(), o.tobytes()))
+
+    @property
+    def adjacency(self) -> np.ndarray:
+        """Read-only ``uint8 [N, N]`` adjacency; ``adjacency[i, j] == 1`` is an edge i → j."""
+        return self._adjacency
+
+    @property
+    def ops(self) -> np.ndarray:
+        """Read-only ``int16 [N]`` op ids, one per vertex."""
+        return self._ops
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self._adjacency.shape[0])
+
+    @property
+    def num_edges(self) -> int:
+        return int(self._adjacency.sum())
+
+    def digest(self) -> str:
+        """A stable hex digest of the exact spec (not isomorphism-invariant)."""
+        h = hashlib.sha1(np.int64(self.num_vertices).tobytes())
+        h.update(self._adjacency.tobytes())
+        h.update(self._ops.astype("<i2").tobytes())
+        return h.hexdigest()
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """JSON-ready ``{"matrix": [[...]], "ops": [...]}`` with op ids."""
+        return {"matrix": self._adjacency.tolist(), "ops": self._ops.tolist()}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cell):
+            return NotImplemented
+        return (
+            self._hash == other._hash
+            and self._adjacency.shape == other._adjacency.shape
+            and bool(np.array_equal(self._adjacency, other._adjacency))
+            and bool(np.array_equal(self._ops, other._ops))
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Cell(adjacency={self._adjacency.tolist()}, ops={self._ops.tolist()})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Cell, (self._adjacency.copy(), self._ops.copy()))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, "_hash"):
+            raise AttributeError("Cell is immutable")
+        object.__setattr__(self, name, value)
+
+
+@dataclass(frozen=True)
+class CellBatch:
+    """Padded batch of graphs for encoders.
+
+    ``adj`` is float ``[B, N, N]`` (it may hold soft/weighted edges from a generator), ``ops`` is
+    either long ``[B, N]`` op ids or float ``[B, N, K]`` op distributions, and ``mask`` is bool
+    ``[B, N]`` (True for real vertices).  ``num_ops`` is the size K of the op vocabulary.
+    """
+
+    adj: torch.Tensor
+    ops: torch.Tensor
+    mask: torch.Tensor
+    num_ops: int
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.adj.shape[0])
+
+    @property
+    def max_nodes(self) -> int:
+        return int(self.adj.shape[1])
+
+    def op_onehot(self) -> torch.Tensor:
+        """Ops as float ``[B, N, K]`` (one-hot for ids, unchanged for distributions)."""
+        import torch
+
+        if self.ops.dtype.is_floating_point:
+            return self.ops
+        x = torch.nn.functional.one_hot(self.ops.clamp_min(0), self.num_ops).to(self.adj.dtype)
+        return x * self.mask.unsqueeze(-1).to(x.dtype)
+
+    def to(self, device: Any) -> CellBatch:
+        return CellBatch(
+            self.adj.to(device), self.ops.to(device), self.mask.to(device), self.num_ops
+        )
+
+    @classmethod
+    def from_cells(
+        cls,
+        cells: Sequence[Cell],
+        num_ops: int,
+        max_nodes: int | None = None,
+        device: Any = None,
+    ) -> CellBatch:
+        """Stack cells into padded tensors (padding vertices have op id 0 and mask False)."""
+        import torch
+
+        if len(cells) == 0:
+            raise ValueError("cannot build a CellBatch from zero cells")
+        n_max = max(c.num_vertices for c in cells)
+        if max_nodes is None:
+            max_nodes = n_max
+        elif n_max > max_nodes:
+            raise ValueError(f"a cell has {n_max} vertices, more than max_nodes={max_nodes}")
+        b = len(cells)
+        adj = np.zeros((b, max_nodes, max_nodes), dtype=np.float32)
+        ops = np.zeros((b, max_nodes), dtype=np.int64)
+        mask = np.zeros((b, max_nodes), dtype=bool)
+        for i, c in enumerate(cells):
+            n = c.num_vertices
+            if n and int(c.ops.max()) >= num_ops:
+                raise ValueError(f"cell {i} has op id {int(c.ops.max())} >= num_ops={num_ops}")
+            adj[i, :n, :n] = c.adjacency
+            ops[i, :n] = c.ops
+            mask[i, :n] = True
+        return cls(
+            torch.from_numpy(adj).to(device),
+            torch.from_numpy(ops).to(device),
+            torch.from_numpy(mask).to(device),
+            num_ops,
+        )

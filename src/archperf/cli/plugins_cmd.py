@@ -1,0 +1,39 @@
+"""``archperf plugins``: list every registered component and where it came from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .. import registry
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("plugins", help="list registered components and their distributions")
+    p.add_argument("--kind", help="only this component kind")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    entries = registry.default_registry().entries(args.kind)
+    if args.json:
+        for e in entries:
+            target = e.target if isinstance(e.target, str) else repr(e.target)
+            rec = {
+                "kind": e.kind,
+                "name": e.name,
+                "target": target,
+                "plugin": e.plugin,
+                "distribution": e.distribution,
+            }
+            print(json.dumps(rec))
+        return 0
+    rows = [("KIND", "NAME", "DISTRIBUTION", "TARGET")]
+    for e in entries:
+        target = e.target if isinstance(e.target, str) else repr(e.target)
+        rows.append((e.kind, e.name, e.distribution, target))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+    return 0

@@ -1,0 +1,198 @@
+"""The core interfaces of archperf, one small abstract class per concept.
+
+Neural components (:class:`Encoder`, :class:`Predictor`, :class:`Discriminator`,
+:class:`Generator`) are implemented as ``torch.nn.Module`` subclasses that also derive from these
+ABCs; this module itself never imports torch.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+
+from .errors import InvalidCellError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from .cell import Cell, CellBatch
+
+__all__ = [
+    "Arch",
+    "Benchmark",
+    "Condition",
+    "Discriminator",
+    "Encoder",
+    "EncoderOutput",
+    "EnumerableSpace",
+    "Generator",
+    "Predictor",
+    "SearchSpace",
+    "as_rng",
+]
+
+Arch = TypeVar("Arch")
+"""A space's native architecture type: immutable and hashable (``Cell`` for NB101/NB201)."""
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A numpy ``Generator`` from a seed, or the generator itself."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+class SearchSpace(abc.ABC, Generic[Arch]):
+    """The rules of a search space: validity, identity, text forms, sampling and mutation.
+
+    A space is pure rules: it holds no benchmark data and no model.  ``to_graph`` gives the
+    op-on-node :class:`~archperf.cell.Cell` that encoders consume, with op ids indexing
+    :attr:`op_names` and at most :attr:`max_nodes` vertices.
+    """
+
+    name: ClassVar[str]
+    op_names: tuple[str, ...]
+    max_nodes: int
+
+    @abc.abstractmethod
+    def validate(self, arch: Arch) -> None:
+        """Raise :class:`InvalidCellError` naming the broken rule, or return None."""
+
+    def is_valid(self, arch: Arch) -> bool:
+        try:
+            self.validate(arch)
+        except InvalidCellError:
+            return False
+        return True
+
+    @abc.abstractmethod
+    def canonical(self, arch: Arch) -> str:
+        """A string identical for all architectures that compute the same function."""
+
+    @abc.abstractmethod
+    def to_text(self, arch: Arch) -> str:
+        """The space's one-line text form (inverse of :meth:`from_text`)."""
+
+    @abc.abstractmethod
+    def from_text(self, text: str) -> Arch:
+        """Parse the text form; raise :class:`InvalidCellError` on malformed or invalid input."""
+
+    @abc.abstractmethod
+    def to_graph(self, arch: Arch) -> Cell:
+        """The op-on-node graph form used by GNN encoders."""
+
+    def to_record(self, arch: Arch) -> dict[str, Any]:
+        """A JSON-ready description (text form and canonical id); spaces may add fields."""
+        return {"text": self.to_text(arch), "canonical": self.canonical(arch)}
+
+    @abc.abstractmethod
+    def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[Arch]:
+        """``n`` valid architectures drawn at random (uniform over the space where stated)."""
+
+    @abc.abstractmethod
+    def mutate(self, arch: Arch, seed: int | np.random.Generator | None = None) -> Arch:
+        """A valid neighbour that differs from ``arch`` (canonically)."""
+
+
+class EnumerableSpace(SearchSpace[Arch]):
+    """A space small enough to list completely."""
+
+    @abc.abstractmethod
+    def enumerate(self) -> Iterator[Arch]:
+        """Every architecture of the space, each canonical class exactly once."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """The number of architectures :meth:`enumerate` yields."""
+
+
+class Benchmark(abc.ABC, Generic[Arch]):
+    """An oracle that answers performance queries for architectures of one space.
+
+    ``query`` returns the *search* metric (validation accuracy) only; ``report`` returns the
+    *test* metric and must be used only after a search ended.  Implementations live in
+    :mod:`archperf.benchmarks` (see its ``base`` module for budgets and query accounting).
+    """
+
+    name: ClassVar[str]
+    space: SearchSpace[Arch]
+
+    @abc.abstractmethod
+    def query(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Search metric (validation accuracy, %) for each architecture."""
+
+    @abc.abstractmethod
+    def report(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Test metric for each architecture: for reporting, never for searching."""
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    """Node embeddings ``[B, N, D]`` and the graph embedding ``[B, G]``."""
+
+    nodes: torch.Tensor
+    graph: torch.Tensor
+
+
+class Encoder(abc.ABC):
+    """Graph encoder: a :class:`~archperf.cell.CellBatch` → node and graph embeddings.
+
+    Must accept weighted (soft) adjacency and op distributions so gradients reach a generator.
+    """
+
+    graph_dim: int
+
+    @abc.abstractmethod
+    def forward(self, batch: CellBatch) -> EncoderOutput: ...
+
+
+class Predictor(abc.ABC):
+    """Performance predictor (PP): cells → predicted performance ``[B]``."""
+
+    @abc.abstractmethod
+    def forward(self, batch: CellBatch) -> torch.Tensor: ...
+
+
+class Discriminator(abc.ABC):
+    """D: (cells, condition) → logit ``[B]`` that the pair is real."""
+
+    @abc.abstractmethod
+    def forward(self, batch: CellBatch, condition: torch.Tensor) -> torch.Tensor: ...
+
+
+class Generator(abc.ABC, Generic[Arch]):
+    """Architecture generator (AG): (condition, z_A, z_X) → cells of a space."""
+
+    space: SearchSpace[Arch]
+
+    @abc.abstractmethod
+    def forward(
+        self, condition: torch.Tensor, z_adj: torch.Tensor, z_ops: torch.Tensor
+    ) -> CellBatch:
+        """Relaxed (differentiable) cells for training."""
+
+    @abc.abstractmethod
+    def decode(self, relaxed: CellBatch) -> list[Arch]:
+        """Valid architectures of :attr:`space` from relaxed output (never invalid)."""
+
+
+class Condition(abc.ABC):
+    """Maps performance to a conditioning signal (e.g. rank classes) and back."""
+
+    num_classes: int | None
+    """Number of discrete classes, or None for a continuous condition."""
+
+    @abc.abstractmethod
+    def encode(self, performance: Iterable[float] | np.ndarray) -> np.ndarray:
+        """Conditioning values for performances (class ids, or floats if continuous)."""
+
+    @abc.abstractmethod
+    def target(self, condition: np.ndarray) -> np.ndarray:
+        """A representative performance for each condition value (for PP's γ3 term)."""
+
+    def to_config(self) -> dict[str, Any]:
+        return {}
