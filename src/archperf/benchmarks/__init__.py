@@ -1,0 +1,1 @@
+"""Benchmark oracles over real data, with exact query accounting."""

@@ -1,0 +1,1 @@
+"""Neural components: encoders, predictor, discriminator, generator."""

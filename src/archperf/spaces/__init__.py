@@ -1,0 +1,1 @@
+"""Search spaces: rules only (validity, identity, text forms, sampling, mutation)."""
