@@ -1,0 +1,53 @@
+"""nox sessions: tests, lint, types, docs (and optional-backend sessions).
+
+Every session installs torch==2.13.0 on the same pip line as the rest (a CPU wheel on this
+machine; any other torch spec may pull a multi-GB CUDA build).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "types", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+TORCH = "torch==2.13.0"
+PLUGINS = ["plugins/archperf-pyg", "plugins/archperf-dgl"]
+
+
+def _install_dev(session: nox.Session) -> None:
+    """torch (CPU wheel), archperf with its dev extras, and the backend plugins present."""
+    from pathlib import Path
+
+    plugins = [a for p in PLUGINS for a in ("-e", p) if Path(p).is_dir()]
+    session.install(TORCH, "-e", ".[dev]", *plugins)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The full test suite (real data from ../shared/data or $ARCHPERF_DATA_DIR)."""
+    _install_dev(session)
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "plugins", "bench", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "plugins", "bench", "examples")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy over the package."""
+    session.install(TORCH, "-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Check the docs: every relative link resolves and every example runs."""
+    _install_dev(session)
+    session.run("python", "docs/check_docs.py")
