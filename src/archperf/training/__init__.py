@@ -1,0 +1,1 @@
+"""Training: Bi-Arch2Perf, the semi-supervised adversarial trainer."""
