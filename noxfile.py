@@ -51,3 +51,48 @@ def docs(session: nox.Session) -> None:
     """Check the docs: every relative link resolves and every example runs."""
     _install_dev(session)
     session.run("python", "docs/check_docs.py")
+
+
+@nox.session(python=PYTHON)
+def nb301_official(session: nox.Session) -> None:
+    """The official nasbench301 (0.3) backend with its old pins, in its own venv.
+
+    nasbench301 0.3 imports only with ConfigSpace==0.6.1, numpy<2 and pandas<3, and imports
+    torch_geometric models whose optional torch_scatter/torch_cluster are stubbed here.
+    """
+    session.install(
+        TORCH,
+        "-e",
+        ".[test,nb301]",
+        "nasbench301==0.3",
+        "ConfigSpace==0.6.1",
+        "numpy<2",
+        "pandas<3",
+        "xgboost-cpu",
+        "lightgbm",
+        "scikit-learn",
+        "seaborn",
+        "matplotlib",
+        "networkx",
+        "click",
+        "torch-geometric",
+    )
+    from pathlib import Path
+
+    stubs = Path(session.create_tmp()) / "stubs"
+    for mod in ("torch_scatter", "torch_cluster"):
+        (stubs / mod).mkdir(parents=True, exist_ok=True)
+        (stubs / mod / "__init__.py").write_text(
+            f'"""Stub: {mod} is not needed by the NB301 xgb ensemble."""\n'
+        )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "tests/test_nb301_benchmark.py",
+        "-k",
+        "official",
+        *session.posargs,
+        env={"PYTHONPATH": str(stubs)},
+    )

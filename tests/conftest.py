@@ -6,6 +6,13 @@ from pathlib import Path
 
 import pytest
 
+try:  # tiny tensors on a shared 2-core machine: one thread is 10-50x faster than two
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
+
 from archperf.paths import DATA_ENV, find_data_dir
 
 

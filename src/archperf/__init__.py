@@ -27,3 +27,21 @@ __all__ = [
     "UnknownComponentError",
     "__version__",
 ]
+
+# Lazy re-exports: resolved on first access so that `import archperf` does not import torch.
+_LAZY_NN = {
+    "load_component": "archperf.nn.serialization",
+    "load_predictor": "archperf.nn.serialization",
+    "save_component": "archperf.nn.serialization",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY_NN.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archperf' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

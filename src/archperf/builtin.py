@@ -15,3 +15,40 @@ def archperf_search_spaces() -> Targets:
         "nb201": "archperf.spaces.nb201:NB201Space",
         "darts": "archperf.spaces.darts:DartsSpace",
     }
+
+
+@hookimpl
+def archperf_benchmarks() -> Targets:
+    return {
+        "nb201": "archperf.benchmarks.nb201:NB201Benchmark",
+        "nb101": "archperf.benchmarks.nb101:NB101Benchmark",
+        "nb301": "archperf.benchmarks.nb301:NB301Benchmark",
+    }
+
+
+@hookimpl
+def archperf_encoders() -> Targets:
+    return {"gin": "archperf.nn.gin:DenseGIN"}
+
+
+@hookimpl
+def archperf_predictors() -> Targets:
+    return {"gin": "archperf.nn.predictor:GINPredictor"}
+
+
+@hookimpl
+def archperf_discriminators() -> Targets:
+    return {"gin": "archperf.nn.discriminator:GINDiscriminator"}
+
+
+@hookimpl
+def archperf_generators() -> Targets:
+    return {"semigan": "archperf.nn.generator:ConditionalGenerator"}
+
+
+@hookimpl
+def archperf_conditions() -> Targets:
+    return {
+        "rank": "archperf.conditions:RankCondition",
+        "continuous": "archperf.conditions:ContinuousCondition",
+    }

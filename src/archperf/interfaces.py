@@ -95,7 +95,8 @@ class SearchSpace(abc.ABC, Generic[Arch]):
 
     @abc.abstractmethod
     def mutate(self, arch: Arch, seed: int | np.random.Generator | None = None) -> Arch:
-        """A valid neighbour that differs from ``arch`` (canonically)."""
+        """A valid neighbour of ``arch`` that differs from it (spaces document whether the
+        difference is required to be canonical, i.e. functional)."""
 
 
 class EnumerableSpace(SearchSpace[Arch]):
@@ -103,7 +104,8 @@ class EnumerableSpace(SearchSpace[Arch]):
 
     @abc.abstractmethod
     def enumerate(self) -> Iterator[Arch]:
-        """Every architecture of the space, each canonical class exactly once."""
+        """Every distinct architecture of the space exactly once (NB101: one per graph hash;
+        NB201: all 15,625 cells, including functionally equivalent ones)."""
 
     @abc.abstractmethod
     def __len__(self) -> int:

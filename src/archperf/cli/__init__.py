@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import plugins_cmd, space_cmd
+from . import generate_cmd, plugins_cmd, query_cmd, space_cmd
 
-COMMAND_MODULES = [plugins_cmd, space_cmd]
+COMMAND_MODULES = [plugins_cmd, space_cmd, query_cmd, generate_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,385 @@
+"""NAS-Bench-301 oracles over DARTS genotypes.
+
+Two backends predict the CIFAR-10 **validation accuracy (%)** of a DARTS genotype:
+
+- ``"yahpo"`` (default): YAHPO Gym's NB301 surrogate, an ONNX network trained on the NB301
+  training data, run with ``onnxruntime`` (imported lazily).  Every result of this backend is
+  labelled ``"NB301 (YAHPO surrogate)"``: it is *not* the official NB301 surrogate (its ranking
+  agrees with the official XGBoost surrogate with Spearman about 0.9).
+- ``"official"``: the official ``nasbench301`` ensemble (``nb_models_0.9`` / ``nb_models_1.0``
+  from the NB301 release), when the user has the package and its model files.  ``nasbench301``
+  0.3 imports only with old pins (ConfigSpace 0.6.1, numpy<2, pandas<3), so it is tested in the
+  nox session ``nb301_official`` only.
+
+NB301 is a surrogate of validation accuracy: there is no test metric.  ``report()`` returns the
+same surrogate validation prediction, and :meth:`NB301Benchmark.describe` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import namedtuple
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataFileError
+from ..interfaces import Benchmark
+from ..paths import find_data_dir
+from .base import GrowingRecordIndex, MetricSource, Oracle, Report, check_protocol
+
+__all__ = [
+    "N_FEATURES",
+    "YAHPO_LABEL",
+    "NB301Benchmark",
+    "OfficialNB301Ensemble",
+    "YahpoNB301Surrogate",
+]
+
+YAHPO_LABEL = "NB301 (YAHPO surrogate)"
+OFFICIAL_LABEL = "NB301 (official surrogate ensemble)"
+ONNX_FILE = "nb301/yahpo_nb301_surrogate.onnx"
+ENCODING_FILE = "nb301/encoding.json"
+N_FEATURES = 34
+FINAL_EPOCH = 98
+#: Number of integer codes per ``x_cat`` column (``encoding.json``): 28 edges with 8 codes
+#: (``#na#`` + 7 ops), then ``inputs_node_{normal,reduce}_{3,4,5}`` with 4, 7, 11 codes.
+CARDINALITIES = np.array([8] * 28 + [4, 7, 11] * 2, dtype=np.int64)
+_PREFIX = "NetworkSelectorDatasetInfo_COLON_darts_COLON_"
+_COLUMNS = (
+    [f"edge_normal_{i}" for i in range(14)]
+    + [f"edge_reduce_{i}" for i in range(14)]
+    + [f"inputs_node_normal_{i}" for i in (3, 4, 5)]
+    + [f"inputs_node_reduce_{i}" for i in (3, 4, 5)]
+)
+
+#: The genotype type the official ``nasbench301`` package expects (DARTS' own namedtuple).
+_NB301Genotype = namedtuple("_NB301Genotype", "normal normal_concat reduce reduce_concat")
+
+_HOW_TO_GET = (
+    "archperf's NB301 backend 'yahpo' needs YAHPO Gym's NB301 surrogate at "
+    "<data dir>/nb301/yahpo_nb301_surrogate.onnx (set $ARCHPERF_DATA_DIR or pass data_dir); "
+    "for the official NB301 surrogate use backend='official' with the NB301 model files "
+    "(nb_models_0.9 or nb_models_1.0 from the nasbench301 release)"
+)
+
+
+def check_features(x_cat: Any) -> np.ndarray:
+    """Validate NB301 surrogate features: integer ``[B, 34]`` codes within each column's range."""
+    x = np.asarray(x_cat)
+    if x.ndim != 2 or x.shape[1] != N_FEATURES:
+        raise ValueError(f"NB301 features must have shape [B, {N_FEATURES}], got {x.shape}")
+    if x.size and not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"NB301 features must be integer codes, got dtype {x.dtype}")
+    if x.size:
+        bad = (x < 0) | (x >= CARDINALITIES[None, :])
+        if bad.any():
+            row, col = (int(v[0]) for v in np.nonzero(bad))
+            raise ValueError(
+                f"NB301 feature row {row} column {col} ({_COLUMNS[col]}) has code "
+                f"{int(x[row, col])}, outside 0..{int(CARDINALITIES[col]) - 1}"
+            )
+    return x.astype(np.int32, copy=False)
+
+
+class YahpoNB301Surrogate:
+    """The YAHPO NB301 ONNX surrogate: features ``[B, 34]`` → validation accuracy (%).
+
+    ``epoch`` is the fidelity input ``x_cont`` (1..98; 98 = the final, full-budget value).
+    """
+
+    label = YAHPO_LABEL
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        epoch: float = FINAL_EPOCH,
+        threads: int | None = None,
+    ) -> None:
+        if not 1 <= epoch <= FINAL_EPOCH:
+            raise ValueError(f"epoch must be in 1..{FINAL_EPOCH}, got {epoch}")
+        if path is None:
+            root = find_data_dir(data_dir)
+            if root is None:
+                raise DataFileError(f"no benchmark data directory found; {_HOW_TO_GET}")
+            path = root / ONNX_FILE
+        self.path = Path(path)
+        self.epoch = float(epoch)
+        if not self.path.is_file():
+            raise DataFileError(f"NB301 surrogate file {self.path} not found; {_HOW_TO_GET}")
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "the NB301 'yahpo' backend needs onnxruntime: pip install 'archperf[nb301]'"
+            ) from exc
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise DataFileError(
+                f"{self.path} is not a loadable ONNX model ({type(exc).__name__}: {exc}); "
+                f"{_HOW_TO_GET}"
+            ) from exc
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        outputs = self._session.get_outputs()
+        if set(inputs) != {"x_cat", "x_cont"} or len(outputs) != 1:
+            raise DataFileError(
+                f"{self.path} is not the YAHPO NB301 surrogate: expected inputs x_cat [B,34] "
+                f"and x_cont [B,1] and one output, found inputs {sorted(inputs)} and "
+                f"{len(outputs)} outputs; {_HOW_TO_GET}"
+            )
+        self._output = outputs[0].name
+
+    def predict_features(self, x_cat: Any, batch_size: int = 4096) -> np.ndarray:
+        """Validation accuracy (%) ``float64 [B]`` for integer features ``[B, 34]``."""
+        x = check_features(x_cat)
+        out = np.empty(x.shape[0], dtype=np.float64)
+        for start in range(0, x.shape[0], batch_size):
+            chunk = np.ascontiguousarray(x[start : start + batch_size])
+            cont = np.full((chunk.shape[0], 1), self.epoch, dtype=np.float32)
+            (y,) = self._session.run([self._output], {"x_cat": chunk, "x_cont": cont})
+            out[start : start + chunk.shape[0]] = y[:, 0]
+        return out
+
+
+def load_encoding(data_dir: str | os.PathLike[str] | None = None) -> dict[str, dict[str, int]]:
+    """``encoding.json`` of the YAHPO surrogate, keyed by the short column names."""
+    root = find_data_dir(data_dir)
+    if root is None:
+        raise DataFileError(f"no benchmark data directory found; {_HOW_TO_GET}")
+    p = root / ENCODING_FILE
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"cannot read NB301 encoding {p}: {exc}; {_HOW_TO_GET}") from exc
+    return {k.removeprefix(_PREFIX): v for k, v in raw.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# The official nasbench301 ensemble (optional; see the nox session ``nb301_official``)
+# --------------------------------------------------------------------------------------------
+
+
+class OfficialNB301Ensemble:
+    """The official ``nasbench301`` surrogate ensemble in ``model_dir``.
+
+    ``model_dir`` is an ensemble directory of the NB301 release, e.g.
+    ``nb_models_1.0/xgb_v1.0``: members ``*/surrogate_model.model`` with ``model_config.json``
+    and ``data_config.json`` beside them.  Predictions are the ensemble mean without noise.
+    """
+
+    label = OFFICIAL_LABEL
+
+    def __init__(self, model_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(model_dir)
+        members = sorted(self.path.rglob("surrogate_model.model")) if self.path.is_dir() else []
+        if not members:
+            raise DataFileError(
+                f"{self.path} holds no NB301 surrogate ensemble (no */surrogate_model.model); "
+                "expected an ensemble directory of the NB301 model files, e.g. "
+                "nb_models_1.0/xgb_v1.0 or nb_models_0.9/xgb_v0.9 from the nasbench301 release"
+            )
+        for m in members:
+            for cfg in ("model_config.json", "data_config.json"):
+                if not (m.parent / cfg).is_file():
+                    raise DataFileError(f"{m.parent} lacks {cfg} (official ensemble layout)")
+        try:
+            import nasbench301
+        except Exception as exc:  # ImportError, or old pins broken by the environment
+            raise ImportError(
+                "the NB301 'official' backend needs the nasbench301 package (0.3), which imports "
+                "only with ConfigSpace==0.6.1, numpy<2 and pandas<3 (see the nox session "
+                f"nb301_official): {type(exc).__name__}: {exc}"
+            ) from exc
+        self._api = nasbench301.load_ensemble(str(self.path))
+        self.num_members = len(members)
+
+    def predict_genotypes(self, genotypes: list[Any]) -> np.ndarray:
+        """Ensemble-mean validation accuracy (%) of archperf genotypes."""
+        from ..spaces.darts import CONCAT, DARTS_OPS
+
+        out = np.empty(len(genotypes), dtype=np.float64)
+        for i, g in enumerate(genotypes):
+            ng = _NB301Genotype(
+                normal=[(DARTS_OPS[op], src) for src, op in g.normal],
+                normal_concat=list(CONCAT),
+                reduce=[(DARTS_OPS[op], src) for src, op in g.reduce],
+                reduce_concat=list(CONCAT),
+            )
+            pred = self._api.predict(config=ng, representation="genotype", with_noise=False)
+            out[i] = float(np.asarray(pred).reshape(-1)[0])
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------------------------
+
+SOURCES = ("yahpo", "official")
+
+
+class _SurrogateMetric(MetricSource):
+    """An oracle's metric: the benchmark's cached surrogate value per canonical genotype."""
+
+    __slots__ = ("_bench", "_records")
+
+    def __init__(self, bench: NB301Benchmark, records: GrowingRecordIndex[Any]) -> None:
+        self._bench = bench
+        self._records = records
+
+    def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
+        if archs is None:
+            archs = [self._records.arch_at(int(i)) for i in indices]
+        return self._bench.predict(archs)
+
+
+class NB301Benchmark(Benchmark[Any]):
+    """NAS-Bench-301 (DARTS space, CIFAR-10): surrogate-predicted validation accuracy (%).
+
+    ``source="yahpo"`` (default) runs YAHPO Gym's ONNX surrogate, labelled
+    ``"NB301 (YAHPO surrogate)"``; ``source="official"`` loads the official ensemble from
+    ``model_dir``.  Genotypes with the same ``canonical`` form are one record: the canonical
+    representative is evaluated once and cached, so equivalent written forms get the same value.
+
+    There is no test metric in NB301: :meth:`report` returns the same surrogate prediction of
+    validation accuracy, and :meth:`describe` says so.
+    """
+
+    name = "nb301"
+
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        source: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        model_dir: str | os.PathLike[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+        epoch: float = FINAL_EPOCH,
+        threads: int | None = None,
+        protocol: str = "honest",
+        space: Any = None,
+        batch_size: int = 4096,
+    ) -> None:
+        if dataset != "cifar10":
+            raise ValueError(f"NAS-Bench-301 has only dataset 'cifar10', got {dataset!r}")
+        source = source or ("official" if model_dir is not None else "yahpo")
+        if source not in SOURCES:
+            raise ValueError(f"unknown NB301 source {source!r}; sources are: {', '.join(SOURCES)}")
+        self.protocol = check_protocol(protocol)
+        if space is None:
+            from ..spaces.darts import DartsSpace
+
+            space = DartsSpace()
+        self.space = space
+        self._darts: Any = space  # DartsSpace: canonical_genotype, to_nb301_features
+        self.dataset = dataset
+        self.source = source
+        self.batch_size = int(batch_size)
+        self._backend: YahpoNB301Surrogate | OfficialNB301Ensemble
+        if source == "yahpo":
+            self._backend = YahpoNB301Surrogate(
+                path, data_dir=data_dir, epoch=epoch, threads=threads
+            )
+            self.epoch: float | None = float(epoch)
+        else:
+            if model_dir is None:
+                raise DataFileError(
+                    "the NB301 'official' backend needs model_dir: an ensemble directory of "
+                    "the NB301 model files (nb_models_1.0/xgb_v1.0 or nb_models_0.9/xgb_v0.9)"
+                )
+            self._backend = OfficialNB301Ensemble(model_dir)
+            self.epoch = None
+        self.label: str = self._backend.label
+        self._cache: dict[str, float] = {}
+
+    # ---------------------------------------------------------------------------- values
+    @property
+    def cache_size(self) -> int:
+        """Canonical genotypes evaluated so far (each once)."""
+        return len(self._cache)
+
+    def predict(self, archs: Sequence[Any]) -> np.ndarray:
+        """Surrogate validation accuracy (%) per genotype, uncounted (cached per canonical)."""
+        if isinstance(archs, str | bytes):
+            raise TypeError("predict takes a sequence of genotypes")
+        archs = list(archs)
+        keys = [self.space.canonical(a) for a in archs]  # validates every genotype first
+        todo: dict[str, Any] = {}
+        for k, a in zip(keys, archs, strict=True):
+            if k not in self._cache and k not in todo:
+                todo[k] = self._darts.canonical_genotype(a)
+        if todo:
+            reps = list(todo.values())
+            if isinstance(self._backend, YahpoNB301Surrogate):
+                vals = self._backend.predict_features(
+                    self._darts.to_nb301_features(reps), batch_size=self.batch_size
+                )
+            else:
+                vals = self._backend.predict_genotypes(reps)
+            if not np.all(np.isfinite(vals)):
+                raise RuntimeError(f"{self.label} returned non-finite predictions")
+            self._cache.update(zip(todo, (float(v) for v in vals), strict=True))
+        return np.array([self._cache[k] for k in keys], dtype=np.float64)
+
+    def query(self, archs: Sequence[Any]) -> np.ndarray:
+        """Uncounted search-metric look-up; searches use an :meth:`oracle`."""
+        return self.predict(archs)
+
+    def lookup(self, archs: Sequence[Any], metric: str = "val") -> np.ndarray:
+        """Uncounted look-up (every valid genotype is known; ``metric`` 'val' or 'test')."""
+        if metric not in ("val", "test"):
+            raise ValueError(f"unknown metric {metric!r}; NB301 has 'val' (and 'test' = 'val')")
+        return self.predict(archs)
+
+    def report(self, archs: Sequence[Any]) -> np.ndarray:
+        """The reported value: the same surrogate *validation* prediction (NB301 has no test
+        metric), for the experiment runner after a search; see :meth:`describe`."""
+        return self.predict(archs)
+
+    def report_result(self, archs: Sequence[Any]) -> Report:
+        """:meth:`report` with :meth:`describe` attached."""
+        return Report(self.report(archs), self.describe())
+
+    # --------------------------------------------------------------------------- oracle
+    def oracle(self, budget: int | None = None, protocol: str | None = None) -> Oracle[Any]:
+        """A fresh query session (own counter, budget, history); record key = canonical form."""
+        info = self.describe(protocol)
+        info.pop("report_metric")
+        info.pop("report_note")
+        records: GrowingRecordIndex[Any] = GrowingRecordIndex(
+            self.space.canonical, key_name="canonical genotype"
+        )
+        return Oracle(self.space, records, _SurrogateMetric(self, records), info, budget)
+
+    def describe(self, protocol: str | None = None) -> dict[str, Any]:
+        """Benchmark facts: label, source file, metric names and what they mean."""
+        protocol = check_protocol(self.protocol if protocol is None else protocol)
+        metric = f"val_acc (predicted by {self.label}, %)"
+        return {
+            "benchmark": self.name,
+            "label": self.label,
+            "dataset": self.dataset,
+            "protocol": protocol,
+            "source": f"{self.label}: {self._backend.path}",
+            "search_metric": metric,
+            "report_metric": metric,
+            "report_note": (
+                "NB301 predicts validation accuracy only; there is no test metric, so the "
+                "reported value is the same surrogate validation prediction (both protocols)"
+            ),
+            "epoch": self.epoch,
+            "units": "accuracy in percent",
+            "record_key": "canonical genotype (DartsSpace.canonical)",
+        }

@@ -1,0 +1,121 @@
+"""``archperf query BENCH FILE|-``: look up a metric for cells given one per line.
+
+Works for any registered benchmark whose factory accepts ``dataset``/``source``/``data_dir``
+keywords and that offers ``space``, ``describe()`` and ``lookup(archs, metric)`` (NaN for
+cells it lacks); benchmarks without ``lookup`` are asked cell by cell through
+``query``/``report``.  Heavy modules are imported only inside :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from .. import registry
+from ..errors import InvalidCellError, UnknownCellError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "query",
+        help="print a benchmark metric for each cell (one per line); 'unknown' if it lacks one",
+        description=(
+            "Read cells in the space's text form, one per line, and print the metric of each: "
+            "a number, 'unknown' for cells the benchmark has no record of, or "
+            "'invalid: <rule>'. The source used is printed on stderr. Exit status 1 if any "
+            "line is invalid."
+        ),
+    )
+    p.add_argument("bench", metavar="BENCH", help="benchmark name (see: archperf plugins)")
+    p.add_argument("file", metavar="FILE", help="a file of cells, or - for standard input")
+    p.add_argument("--dataset", help="dataset (NB201: cifar10, cifar100, imagenet16-120)")
+    p.add_argument(
+        "--metric",
+        choices=("val", "test"),
+        default="val",
+        help="validation (the search metric, default) or test accuracy",
+    )
+    p.add_argument("--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR)")
+    p.add_argument("--source", help="a benchmark data file to read (format sniffed)")
+    p.add_argument(
+        "--allow-unsafe-pickle",
+        action="store_true",
+        help="allow unpickling arbitrary classes from a trusted official .pth file",
+    )
+    p.set_defaults(func=run)
+
+
+def _lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+    else:
+        with open(path, encoding="utf-8") as fh:
+            yield from fh
+
+
+def _make_benchmark(args: argparse.Namespace) -> Any:
+    factory = registry.get("benchmark", args.bench)
+    kwargs: dict[str, Any] = {}
+    if args.dataset is not None:
+        kwargs["dataset"] = args.dataset
+    if args.source is not None:
+        kwargs["source"] = args.source
+    if args.data_dir is not None:
+        kwargs["data_dir"] = args.data_dir
+    if args.allow_unsafe_pickle:
+        kwargs["allow_unsafe_pickle"] = True
+    return factory(**kwargs)
+
+
+def _values(bench: Any, archs: list[Any], metric: str) -> list[float]:
+    if hasattr(bench, "lookup"):
+        return [float(v) for v in bench.lookup(archs, metric)]
+    out: list[float] = []
+    for arch in archs:
+        try:
+            fn = bench.report if metric == "test" else bench.query
+            out.append(float(fn([arch])[0]))
+        except UnknownCellError:
+            out.append(math.nan)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    bench = _make_benchmark(args)
+    space = bench.space
+    info = bench.describe() if hasattr(bench, "describe") else {}
+    metric_name = info.get("report_metric" if args.metric == "test" else "search_metric")
+    if args.metric == "val":
+        metric_name = getattr(bench, "val_metric", metric_name)
+    print(
+        f"archperf query: {args.bench} dataset={info.get('dataset', '-')} "
+        f"metric={metric_name or args.metric} source={info.get('source', '?')}",
+        file=sys.stderr,
+    )
+    results: list[str] = []
+    archs: list[Any] = []
+    slots: list[int] = []
+    for line in _lines(args.file):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            arch = space.from_text(text)
+            space.validate(arch)
+        except InvalidCellError as exc:
+            results.append(f"invalid: {exc.rule}")
+            continue
+        slots.append(len(results))
+        results.append("")
+        archs.append(arch)
+    bad = sum(r.startswith("invalid") for r in results)
+    if archs:
+        for slot, value in zip(slots, _values(bench, archs, args.metric), strict=True):
+            results[slot] = "unknown" if math.isnan(value) else f"{value:.10g}"
+    out = sys.stdout
+    for r in results:
+        out.write(r + "\n")
+    return 1 if bad else 0

@@ -1,0 +1,613 @@
+"""Per-space decoders: generator logits → relaxed cells → valid architectures.
+
+A :class:`SpaceDecoder` turns the generator's raw scores into
+
+* a **relaxed** :class:`~archperf.cell.CellBatch` in the space's graph form (the form
+  ``space.to_graph`` gives, ops as distributions over ``space.op_names``), differentiable in the
+  scores (Gumbel-softmax / binary-concrete with optional straight-through), and
+* **valid architectures** of the space, by construction (:meth:`SpaceDecoder.decode`).
+
+Relaxation (one choice for every space): scores are perturbed by Gumbel noise (logistic noise for
+the independent edges of NB101) and divided by the temperature ``tau``.  With ``hard=False`` the
+batch holds the soft probabilities.  With ``hard=True`` (straight-through) the *forward value* is
+the one-hot graph of the valid architecture decoded from those probabilities, so a discriminator
+sees exactly ``space.to_graph(arch)``, while gradients flow through the soft probabilities
+(``hard + soft − soft.detach()``).
+
+Decoding rules:
+
+* **NB101** (7 vertices, upper triangle = DAG by construction): an edge is on where its
+  probability is > 0.5 (or drawn with that probability); the most probable input→output path
+  (max Σ log p) is always kept; the other "on" edges are added by decreasing probability,
+  skipping any that would bring the pruned cell above 9 edges; vertices off every
+  input→output path are pruned.  Interior ops are the argmax (or a
+  draw) over the three interior ops.  Entries below the diagonal are ignored.
+* **NB201** (fixed adjacency): only ops, argmax (or a draw) over the five edge ops per vertex.
+* **DARTS** (22-vertex block graph of :meth:`DartsSpace.to_graph`): for each intermediate node
+  the two slots get two *distinct* earlier inputs (the jointly best pair of the slots' input
+  weights, or a draw), each with the argmax (or a draw) over the seven ops.
+
+Ties are broken towards the lowest index.  Every decoded architecture is checked with
+``space.validate`` before it is returned.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..cell import Cell, CellBatch
+from ..interfaces import SearchSpace, as_rng
+
+__all__ = [
+    "DECODERS",
+    "DartsDecoder",
+    "NB101Decoder",
+    "NB201Decoder",
+    "SpaceDecoder",
+    "decoder_for",
+    "gumbel_noise",
+    "logistic_noise",
+    "nb101_select",
+]
+
+_EPS = 1e-9
+
+
+def _uniform(shape: Sequence[int], like: Tensor, generator: torch.Generator | None) -> Tensor:
+    dev = generator.device if generator is not None else like.device
+    u = torch.rand(tuple(shape), generator=generator, device=dev, dtype=like.dtype)
+    return u.to(like.device).clamp(_EPS, 1.0 - _EPS)
+
+
+def gumbel_noise(like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Standard Gumbel noise shaped like ``like`` (``−log(−log U)``)."""
+    return -torch.log(-torch.log(_uniform(like.shape, like, generator)))
+
+
+def logistic_noise(like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Standard logistic noise (``log U − log(1 − U)``): the binary-concrete perturbation."""
+    u = _uniform(like.shape, like, generator)
+    return torch.log(u) - torch.log1p(-u)
+
+
+def _straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+    return hard + (soft - soft.detach())
+
+
+def _check_batch(relaxed: CellBatch, space: SearchSpace[Any]) -> None:
+    if not isinstance(relaxed, CellBatch):
+        raise TypeError(f"decode takes a CellBatch, got {type(relaxed).__name__}")
+    k = len(space.op_names)
+    if relaxed.num_ops != k:
+        raise ValueError(
+            f"batch has num_ops={relaxed.num_ops}, space {space.name!r} has {k} op names"
+        )
+    if relaxed.max_nodes > space.max_nodes:
+        raise ValueError(
+            f"batch has {relaxed.max_nodes} vertices, space {space.name!r} at most "
+            f"{space.max_nodes}"
+        )
+
+
+def _as_numpy(relaxed: CellBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    adj = relaxed.adj.detach().to("cpu", torch.float64).numpy()
+    ops = relaxed.op_onehot().detach().to("cpu", torch.float64).numpy()
+    mask = relaxed.mask.detach().to("cpu").numpy().astype(bool)
+    if not (np.isfinite(adj).all() and np.isfinite(ops).all()):
+        raise ValueError("relaxed cells hold NaN or inf values")
+    return adj, ops, mask
+
+
+def _choose(scores: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Argmax over the last axis (lowest index on ties), or a draw ∝ clipped scores."""
+    if rng is None:
+        return np.argmax(scores, axis=-1)
+    w = np.clip(scores, 0.0, None)
+    tot = w.sum(axis=-1, keepdims=True)
+    w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / scores.shape[-1])
+    u = rng.random((*scores.shape[:-1], 1))
+    idx = (np.cumsum(w, axis=-1) < u).sum(axis=-1)
+    return np.minimum(idx, scores.shape[-1] - 1)
+
+
+class SpaceDecoder(abc.ABC):
+    """Turns generator scores into relaxed cells and relaxed cells into valid architectures.
+
+    The generator has :attr:`num_nodes` nodes; it produces ``edge_logits [B, N, N]`` (score of
+    edge ``i → j``) when :attr:`uses_edges`, and op logits of width :attr:`op_dim` per node
+    (``[B, N, op_dim]``) or, when :attr:`pair_ops`, per pair (``[B, N, N, op_dim]``, the op of
+    the edge ``i → j``).
+    """
+
+    space_name: ClassVar[str] = ""
+    num_nodes: int
+    op_dim: int
+    uses_edges: bool = True
+    pair_ops: bool = False
+
+    def __init__(self, space: SearchSpace[Any]) -> None:
+        if space.name != self.space_name:
+            raise ValueError(
+                f"{type(self).__name__} decodes {self.space_name!r}, not {space.name!r}"
+            )
+        self.space = space
+        self.num_graph_ops = len(space.op_names)
+
+    @abc.abstractmethod
+    def relax(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        """Relaxed cells in the space's graph form (see the module docstring)."""
+
+    @abc.abstractmethod
+    def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
+        """Valid architectures: argmax decoding, or draws from the relaxed probabilities."""
+
+    def _check_logits(self, op_logits: Tensor, edge_logits: Tensor | None) -> int:
+        b = int(op_logits.shape[0])
+        n, k = self.num_nodes, self.op_dim
+        want = (b, n, n, k) if self.pair_ops else (b, n, k)
+        if tuple(op_logits.shape) != want:
+            raise ValueError(f"op_logits must have shape {want}, got {tuple(op_logits.shape)}")
+        if self.uses_edges and (edge_logits is None or tuple(edge_logits.shape) != (b, n, n)):
+            got = None if edge_logits is None else tuple(edge_logits.shape)
+            raise ValueError(f"edge_logits must have shape {(b, n, n)}, got {got}")
+        if b == 0:
+            raise ValueError("empty batch")
+        return b
+
+
+# ------------------------------------------------------------------------------------- NB101
+def _living(succ: list[int], pred: list[int], n: int) -> tuple[int, int]:
+    """Bitmask of the vertices on an input→output path, and the number of edges between them."""
+    fwd = 1
+    for v in range(1, n):
+        if pred[v] & fwd:
+            fwd |= 1 << v
+    bwd = 1 << (n - 1)
+    for v in range(n - 2, -1, -1):
+        if succ[v] & bwd:
+            bwd |= 1 << v
+    alive = fwd & bwd
+    return alive, sum((succ[v] & alive).bit_count() for v in range(n) if (alive >> v) & 1)
+
+
+def nb101_select(
+    prob: np.ndarray, on: np.ndarray, max_edges: int = 9
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept edges and living vertices of an NB101 cell of ``n`` vertices.
+
+    ``prob [n, n]`` edge probabilities and ``on [n, n]`` the edges switched on (only the strict
+    upper triangle is read; vertex 0 is the input, ``n − 1`` the output).  Keeps the most
+    probable input→output path (max Σ log p), then adds the other ``on`` edges by decreasing
+    probability, skipping an edge whenever it would bring the *pruned* cell above
+    ``max_edges`` edges; finally drops every vertex off an input→output path.  Returns
+    ``kept [n, n]`` (bool, only between living vertices) and ``alive [n]``.
+    """
+    n = prob.shape[0]
+    if n < 2:
+        raise ValueError(f"an NB101 cell needs at least 2 vertices, got {n}")
+    p = np.clip(prob, _EPS, 1.0).tolist()
+    best = [0.0] * n
+    back = [0] * n
+    for j in range(1, n):
+        i_best, v_best = 0, -math.inf
+        for i in range(j):  # strict ">" keeps the lowest index on ties
+            v = best[i] + math.log(p[i][j])
+            if v > v_best:
+                i_best, v_best = i, v
+        best[j], back[j] = v_best, i_best
+    succ, pred = [0] * n, [0] * n
+    j = n - 1
+    while j != 0:
+        succ[back[j]] |= 1 << j
+        pred[j] |= 1 << back[j]
+        j = back[j]
+    total = sum(x.bit_count() for x in succ)
+    cand = [(-p[i][j], i, j) for i, j in zip(*np.nonzero(np.triu(on, 1)), strict=True)]
+    for _, i, j in sorted(cand):  # decreasing probability, then row-major
+        i, j = int(i), int(j)
+        if (succ[i] >> j) & 1:
+            continue
+        succ[i] |= 1 << j
+        pred[j] |= 1 << i
+        total += 1
+        # living edges <= all edges: only count them when the budget could be exceeded
+        if total > max_edges and _living(succ, pred, n)[1] > max_edges:
+            succ[i] &= ~(1 << j)
+            pred[j] &= ~(1 << i)
+            total -= 1
+    alive_bits, _ = _living(succ, pred, n)
+    alive = np.array([(alive_bits >> v) & 1 for v in range(n)], dtype=bool)
+    bits = [(succ[u] & alive_bits) if (alive_bits >> u) & 1 else 0 for u in range(n)]
+    kept = np.array([[(bits[u] >> v) & 1 for v in range(n)] for u in range(n)], dtype=bool)
+    return kept, alive
+
+
+class NB101Decoder(SpaceDecoder):
+    """NB101: 7 generator nodes = the 7 vertices; edge scores on the upper triangle."""
+
+    space_name = "nb101"
+    max_edges: int = 9
+
+    def __init__(self, space: SearchSpace[Any]) -> None:
+        super().__init__(space)
+        names = list(space.op_names)
+        self.input_id = names.index("input")
+        self.output_id = names.index("output")
+        self.interior_ids = [i for i, o in enumerate(names) if o not in ("input", "output")]
+        self.num_nodes = int(space.max_nodes)
+        self.op_dim = len(self.interior_ids)
+        self.max_edges = int(getattr(space, "max_edges", self.max_edges))
+
+    def _fixed(self, b: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        n, k = self.num_nodes, self.num_graph_ops
+        fixed = torch.zeros(b, n, k, dtype=like.dtype, device=like.device)
+        fixed[:, 0, self.input_id] = 1.0
+        fixed[:, n - 1, self.output_id] = 1.0
+        upper = torch.ones(n, n, dtype=torch.bool, device=like.device).triu(1)
+        return fixed, upper
+
+    def relax(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        b = self._check_logits(op_logits, edge_logits)
+        assert edge_logits is not None
+        n = self.num_nodes
+        ol = op_logits + gumbel_noise(op_logits, generator) if gumbel else op_logits
+        el = edge_logits + logistic_noise(edge_logits, generator) if gumbel else edge_logits
+        fixed, upper = self._fixed(b, op_logits)
+        interior = torch.softmax(ol[:, 1 : n - 1] / tau, dim=-1)  # [B, n-2, n_interior]
+        soft_ops = fixed.clone()
+        soft_ops[:, 1 : n - 1, self.interior_ids] = interior
+        soft_adj = torch.sigmoid(el / tau) * upper
+        mask = torch.ones(b, n, dtype=torch.bool, device=op_logits.device)
+        if not hard:
+            return CellBatch(soft_adj, soft_ops, mask, self.num_graph_ops)
+        p = soft_adj.detach().to("cpu", torch.float64).numpy()
+        kept = np.zeros((b, n, n), dtype=np.float32)
+        alive = np.zeros((b, n), dtype=bool)
+        for i in range(b):
+            kept_i, alive[i] = nb101_select(p[i], p[i] > 0.5, self.max_edges)
+            kept[i] = kept_i
+        choice = interior.detach().argmax(dim=-1)
+        hard_ops = fixed.clone()
+        ids = torch.tensor(self.interior_ids, device=op_logits.device)[choice]
+        hard_ops[:, 1 : n - 1] = torch.nn.functional.one_hot(ids, self.num_graph_ops).to(
+            fixed.dtype
+        )
+        adj = _straight_through(torch.from_numpy(kept).to(soft_adj), soft_adj)
+        ops = _straight_through(hard_ops, soft_ops)
+        # compact: living vertices first, in order (exactly the pruned cell's vertex order)
+        alive_t = torch.from_numpy(alive).to(op_logits.device)
+        order = torch.argsort((~alive_t).to(torch.int8), dim=1, stable=True)
+        rows = torch.arange(b, device=op_logits.device)
+        adj = adj[rows[:, None, None], order[:, :, None], order[:, None, :]]
+        ops = ops[rows[:, None], order]
+        new_mask = torch.arange(n, device=op_logits.device)[None, :] < alive_t.sum(1, keepdim=True)
+        pair = (new_mask[:, :, None] & new_mask[:, None, :]).to(adj.dtype)
+        return CellBatch(
+            adj * pair, ops * new_mask[..., None].to(ops.dtype), new_mask, self.num_graph_ops
+        )
+
+    def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
+        _check_batch(relaxed, self.space)
+        adj, ops, mask = _as_numpy(relaxed)
+        rng = as_rng(seed) if stochastic else None
+        out: list[Cell] = []
+        interior = np.asarray(self.interior_ids)
+        for b in range(adj.shape[0]):
+            idx = np.flatnonzero(mask[b])
+            if idx.size < 2:
+                raise ValueError(f"cell {b} has {idx.size} real vertices; NB101 needs >= 2")
+            p = np.clip(adj[b][np.ix_(idx, idx)], 0.0, 1.0)
+            on = p > 0.5 if rng is None else rng.random(p.shape) < p
+            kept, alive = nb101_select(p, on, self.max_edges)
+            choice = interior[_choose(ops[b][idx][:, interior], rng)]
+            choice[0], choice[-1] = self.input_id, self.output_id
+            cell = Cell(kept[np.ix_(alive, alive)].astype(np.uint8), choice[alive])
+            self.space.validate(cell)
+            out.append(cell)
+        return out
+
+
+# ------------------------------------------------------------------------------------- NB201
+class NB201Decoder(SpaceDecoder):
+    """NB201: 8 generator nodes = the 8 vertices of the fixed graph; only ops are chosen."""
+
+    space_name = "nb201"
+    uses_edges = False
+
+    def __init__(self, space: SearchSpace[Any]) -> None:
+        super().__init__(space)
+        names = list(space.op_names)
+        self.input_id = names.index("input")
+        self.output_id = names.index("output")
+        self.edge_op_ids = [i for i, o in enumerate(names) if o not in ("input", "output")]
+        probe = space.to_graph(space.sample(1, seed=0)[0])
+        self.adjacency = np.array(probe.adjacency, dtype=np.float32)
+        self.num_nodes = probe.num_vertices
+        self.op_dim = len(self.edge_op_ids)
+
+    def relax(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        b = self._check_logits(op_logits, edge_logits)
+        n = self.num_nodes
+        ol = op_logits + gumbel_noise(op_logits, generator) if gumbel else op_logits
+        soft = torch.softmax(ol[:, 1 : n - 1] / tau, dim=-1)
+        fixed = torch.zeros(b, n, self.num_graph_ops, dtype=op_logits.dtype, device=ol.device)
+        fixed[:, 0, self.input_id] = 1.0
+        fixed[:, n - 1, self.output_id] = 1.0
+        ops = fixed.clone()
+        if hard:
+            one = torch.nn.functional.one_hot(soft.detach().argmax(-1), self.op_dim).to(soft)
+            soft = _straight_through(one, soft)
+        ops[:, 1 : n - 1, self.edge_op_ids] = soft
+        adj = torch.from_numpy(self.adjacency).to(ops).expand(b, n, n).clone()
+        mask = torch.ones(b, n, dtype=torch.bool, device=ops.device)
+        return CellBatch(adj, ops, mask, self.num_graph_ops)
+
+    def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
+        """Ops only: the adjacency of NB201 is fixed, so ``relaxed.adj`` is not read."""
+        _check_batch(relaxed, self.space)
+        _, ops, mask = _as_numpy(relaxed)
+        n = self.num_nodes
+        if ops.shape[1] != n or not mask.all():
+            bad = int(np.flatnonzero(~mask.all(axis=1))[0]) if not mask.all() else 0
+            raise ValueError(
+                f"NB201 cells have exactly {n} real vertices (cell {bad} has "
+                f"{int(mask[bad].sum())} of {ops.shape[1]})"
+            )
+        rng = as_rng(seed) if stochastic else None
+        ids = np.asarray(self.edge_op_ids)[_choose(ops[:, 1 : n - 1][..., self.edge_op_ids], rng)]
+        out: list[Cell] = []
+        for row in ids:
+            cell = Cell(self.adjacency.astype(np.uint8), [self.input_id, *row, self.output_id])
+            self.space.validate(cell)
+            out.append(cell)
+        return out
+
+
+# ------------------------------------------------------------------------------------- DARTS
+class DartsDecoder(SpaceDecoder):
+    """DARTS: 12 generator nodes (nodes 0..5 of the normal, then of the reduce cell).
+
+    ``edge_logits[b, j, i]`` scores node ``i`` reading node ``j`` (same cell, ``j < i``) and
+    ``op_logits[b, j, i]`` the 7 ops of that edge.  Each intermediate node draws two distinct
+    inputs by Gumbel-top-2: slot weights ``w_A = softmax(g/τ)`` and
+    ``w_B = softmax(g/τ + log(1 − w_A))`` (the relaxed top-k of Xie & Ermon, 2019), hard
+    choices ``argmax g`` and the next best; the slot with the lower input comes first.
+    """
+
+    space_name = "darts"
+    pair_ops = True
+    nodes_per_cell = 6
+    first_node = 2
+
+    def __init__(self, space: SearchSpace[Any]) -> None:
+        super().__init__(space)
+        ops = tuple(getattr(space, "ops", ()))
+        if not ops:
+            raise ValueError("the DARTS space must list its genotype ops in .ops")
+        self.ops = ops
+        self.op_dim = len(ops)
+        self.num_cells = 2
+        self.num_nodes = self.num_cells * self.nodes_per_cell
+        self.verts_per_cell = space.max_nodes // self.num_cells  # 11
+        self.vocab_per_cell = self.num_graph_ops // self.num_cells  # 10
+        vpc, kpc = self.verts_per_cell, self.vocab_per_cell
+        n_graph = space.max_nodes
+        # slots: (cell, node, slot) -> graph vertex; candidate inputs j < node
+        self.slots: list[tuple[int, int, int, int]] = []  # (cell, node, slot, vertex)
+        for c in range(self.num_cells):
+            for node in range(self.first_node, self.nodes_per_cell):
+                for s in range(2):
+                    k = 2 * (node - self.first_node) + s
+                    self.slots.append((c, node, s, c * vpc + 2 + k))
+        # constant maps from slot-candidate weights to the adjacency, and slot ops to ops
+        rows: list[tuple[int, int, int]] = []  # (flat weight index, src vertex, dst vertex)
+        self._cand_index: list[tuple[int, int]] = []  # flat weight index -> (slot, j)
+        for si, (c, node, _s, v) in enumerate(self.slots):
+            for j in range(node):
+                w = len(self._cand_index)
+                self._cand_index.append((si, j))
+                for src in self._reps(c, j):
+                    rows.append((w, src, v))
+        sel = torch.zeros(len(self._cand_index), n_graph * n_graph)
+        for w, src, dst in rows:
+            sel[w, src * n_graph + dst] = 1.0
+        self._sel = sel
+        ops_map = torch.zeros(len(self.slots) * self.op_dim, n_graph * self.num_graph_ops)
+        fixed_adj = torch.zeros(n_graph, n_graph)
+        fixed_ops = torch.zeros(n_graph, self.num_graph_ops)
+        for si, (c, _node, _s, v) in enumerate(self.slots):
+            for o in range(self.op_dim):
+                ops_map[si * self.op_dim + o, v * self.num_graph_ops + c * kpc + 2 + o] = 1.0
+            fixed_adj[v, c * vpc + vpc - 1] = 1.0
+        for c in range(self.num_cells):
+            fixed_ops[c * vpc + 0, c * kpc + 0] = 1.0
+            fixed_ops[c * vpc + 1, c * kpc + 1] = 1.0
+            fixed_ops[c * vpc + vpc - 1, c * kpc + kpc - 1] = 1.0
+        self._ops_map, self._fixed_adj, self._fixed_ops = ops_map, fixed_adj, fixed_ops
+        self._check_layout()
+
+    def _reps(self, c: int, j: int) -> list[int]:
+        """Graph vertices that carry genotype node ``j`` of cell ``c``."""
+        base = c * self.verts_per_cell
+        if j < self.first_node:
+            return [base + j]
+        first = base + 2 + 2 * (j - self.first_node)
+        return [first, first + 1]
+
+    def _check_layout(self) -> None:
+        """Our constant maps must reproduce ``space.to_graph`` on a few genotypes."""
+        for g in self.space.sample(3, seed=0):
+            relaxed = self._graph_from_choices([g])
+            ref = CellBatch.from_cells([self.space.to_graph(g)], self.num_graph_ops)
+            if not (
+                torch.equal(relaxed.adj, ref.adj) and torch.equal(relaxed.ops, ref.op_onehot())
+            ):
+                raise RuntimeError(
+                    "DartsDecoder's graph layout disagrees with DartsSpace.to_graph; "
+                    "the space's graph form changed"
+                )
+
+    def _graph_from_choices(self, genotypes: Sequence[Any]) -> CellBatch:
+        b = len(genotypes)
+        w = torch.zeros(b, len(self._cand_index))
+        o = torch.zeros(b, len(self.slots), self.op_dim)
+        pos = {key: i for i, key in enumerate(self._cand_index)}
+        for bi, g in enumerate(genotypes):
+            for si, (c, node, s, _v) in enumerate(self.slots):
+                src, op = g.cells()[c][2 * (node - self.first_node) + s]
+                w[bi, pos[(si, src)]] = 1.0
+                o[bi, si, op] = 1.0
+        return self._assemble(w, o)
+
+    def _assemble(self, w: Tensor, slot_ops: Tensor) -> CellBatch:
+        b, n, k = w.shape[0], self.space.max_nodes, self.num_graph_ops
+        sel = self._sel.to(w)
+        adj = (w @ sel).view(b, n, n) + self._fixed_adj.to(w)
+        ops = (slot_ops.reshape(b, -1) @ self._ops_map.to(w)).view(b, n, k) + self._fixed_ops.to(w)
+        mask = torch.ones(b, n, dtype=torch.bool, device=w.device)
+        return CellBatch(adj, ops, mask, k)
+
+    def relax(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        self._check_logits(op_logits, edge_logits)
+        assert edge_logits is not None
+        el = edge_logits + gumbel_noise(edge_logits, generator) if gumbel else edge_logits
+        ol = op_logits + gumbel_noise(op_logits, generator) if gumbel else op_logits
+        npc = self.nodes_per_cell
+        weights: list[Tensor] = []
+        slot_ops: list[Tensor] = []
+        for c in range(self.num_cells):
+            for node in range(self.first_node, npc):
+                g = el[:, c * npc : c * npc + node, c * npc + node] / tau  # [B, node]
+                w_a = torch.softmax(g, dim=-1)
+                w_b = torch.softmax(g + torch.log1p(-w_a.clamp(max=1.0 - 1e-6)), dim=-1)
+                # op distribution of the edge j -> node, for every candidate j: [B, node, K]
+                p_op = torch.softmax(ol[:, c * npc : c * npc + node, c * npc + node] / tau, -1)
+                if hard:
+                    first = g.detach().argmax(-1)
+                    second = (
+                        g.detach()
+                        .masked_fill(torch.nn.functional.one_hot(first, node).bool(), -torch.inf)
+                        .argmax(-1)
+                    )
+                    h_a = torch.nn.functional.one_hot(first, node).to(g)
+                    h_b = torch.nn.functional.one_hot(second, node).to(g)
+                    w_a, w_b = _straight_through(h_a, w_a), _straight_through(h_b, w_b)
+                    swap = (second < first)[:, None]
+                    w_a, w_b = torch.where(swap, w_b, w_a), torch.where(swap, w_a, w_b)
+                for w in (w_a, w_b):
+                    o = (w[..., None] * p_op).sum(1)  # [B, K]
+                    if hard:
+                        o = _straight_through(
+                            torch.nn.functional.one_hot(o.detach().argmax(-1), self.op_dim).to(o),
+                            o,
+                        )
+                    weights.append(w)
+                    slot_ops.append(o)
+        return self._assemble(torch.cat(weights, dim=1), torch.stack(slot_ops, dim=1))
+
+    def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
+        """Genotypes from the 22-vertex graph form: slot input weights are the adjacency
+        entries from the input's vertices (mean over a node's two pair vertices)."""
+        from ..spaces.darts import Genotype
+
+        _check_batch(relaxed, self.space)
+        adj, ops, mask = _as_numpy(relaxed)
+        n = self.space.max_nodes
+        if adj.shape[1] != n or not mask.all():
+            raise ValueError(f"DARTS graphs have exactly {n} real vertices")
+        rng = as_rng(seed) if stochastic else None
+        b = adj.shape[0]
+        cells = np.zeros((b, self.num_cells, 8, 2), dtype=np.int64)
+        kpc = self.vocab_per_cell
+        for c in range(self.num_cells):
+            for node in range(self.first_node, self.nodes_per_cell):
+                k0 = 2 * (node - self.first_node)
+                v = [c * self.verts_per_cell + 2 + k0 + s for s in range(2)]
+                score = np.stack(
+                    [
+                        np.stack([adj[:, self._reps(c, j), vs].mean(1) for j in range(node)], 1)
+                        for vs in v
+                    ],
+                    1,
+                )  # [B, 2 slots, node]
+                pairs = [(j0, j1) for j0 in range(node) for j1 in range(node) if j0 != j1]
+                pj = np.asarray(pairs)
+                if rng is None:
+                    joint = score[:, 0, pj[:, 0]] + score[:, 1, pj[:, 1]]
+                else:
+                    s = np.clip(score, 0.0, None)
+                    joint = s[:, 0, pj[:, 0]] * s[:, 1, pj[:, 1]]
+                pick = pj[_choose(joint, rng)]  # [B, 2]
+                for s_ in range(2):
+                    op_scores = ops[:, v[s_], c * kpc + 2 : c * kpc + 2 + self.op_dim]
+                    cells[:, c, k0 + s_, 0] = pick[:, s_]
+                    cells[:, c, k0 + s_, 1] = _choose(op_scores, rng)
+        out = []
+        for bi in range(b):
+            g = Genotype(
+                tuple(map(tuple, cells[bi, 0].tolist())), tuple(map(tuple, cells[bi, 1].tolist()))
+            )
+            self.space.validate(g)
+            out.append(g)
+        return out
+
+
+DECODERS: dict[str, type[SpaceDecoder]] = {
+    "nb101": NB101Decoder,
+    "nb201": NB201Decoder,
+    "darts": DartsDecoder,
+}
+
+
+def decoder_for(space: SearchSpace[Any]) -> SpaceDecoder:
+    """The decoder of a built-in space (by ``space.name``); ValueError for others."""
+    cls = DECODERS.get(getattr(space, "name", ""))
+    if cls is None:
+        raise ValueError(
+            f"no generator decoder for space {getattr(space, 'name', space)!r}; "
+            f"supported: {', '.join(sorted(DECODERS))}"
+        )
+    return cls(space)

@@ -1,0 +1,188 @@
+"""The Discriminator (D) of SemiGAN-NAD: is this (architecture, condition) pair real?
+
+GIN graph embedding (3 layers by default) concatenated with an embedding of the condition →
+MLP → one logit.  The condition is a class id (``nn.Embedding``, e.g. a performance-rank class)
+or, when ``num_classes is None``, a continuous value (``nn.Linear(1, cond_dim)``).
+
+>>> d = GINDiscriminator(num_classes=4, num_ops=7)
+>>> logits = d(batch, torch.tensor([0, 3]))        # [B]; train with BCE-with-logits
+>>> d.prob(batch, torch.tensor([0, 3]))            # sigmoid(logits)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..cell import CellBatch
+from ..interfaces import Discriminator, Encoder
+from .gin import DenseGIN, init_seeded
+from .predictor import _check_dims, build_mlp, encoder_spec, resolve_encoder
+
+__all__ = ["GINDiscriminator"]
+
+
+class GINDiscriminator(nn.Module, Discriminator):
+    """D: (cells, condition) → logit ``[B]`` that the pair is real.
+
+    Args:
+        num_classes: number of condition classes, or None for a continuous condition.
+        cond_dim: width of the condition embedding.
+        num_layers: GIN depth (paper: 3) when ``encoder`` is None.
+        encoder: any encoder module with ``graph_dim`` (or a saved encoder spec dict).
+        num_ops: op vocabulary size (required when ``encoder`` is None).
+        hidden_dim, direction, pooling: for the default :class:`DenseGIN`.
+        norm: GIN normalisation; default ``"layer"`` because batch statistics would differ
+            between all-real and all-generated batches and leak which is which to D.
+        mlp_dims: hidden widths of the MLP head after the concatenation.
+        dropout: dropout in the head.
+        seed: if given, parameters are initialised from it (global RNG untouched).
+    """
+
+    registry_kind: ClassVar[str] = "discriminator"
+    registry_name: ClassVar[str] = "gin"
+    encoder: nn.Module
+
+    def __init__(
+        self,
+        num_classes: int | None,
+        cond_dim: int = 16,
+        num_layers: int = 3,
+        encoder: Encoder | Mapping[str, Any] | None = None,
+        num_ops: int | None = None,
+        hidden_dim: int = 32,
+        mlp_dims: Sequence[int] = (64,),
+        direction: str = "both",
+        pooling: str = "sum",
+        norm: str = "layer",
+        dropout: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
+        if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 1:
+            raise ValueError(f"cond_dim must be a positive integer, got {cond_dim!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.num_classes = num_classes
+        self.cond_dim = cond_dim
+        self.mlp_dims = _check_dims("mlp_dims", mlp_dims)
+        self.dropout = float(dropout)
+        self.seed = seed
+        with init_seeded(seed):
+            enc: nn.Module
+            if encoder is None:
+                if num_ops is None:
+                    raise ValueError("GINDiscriminator needs num_ops (or an encoder)")
+                enc = DenseGIN(
+                    num_ops,
+                    hidden_dim=hidden_dim,
+                    num_layers=num_layers,
+                    direction=direction,
+                    pooling=pooling,
+                    norm=norm,
+                )
+            else:
+                enc = resolve_encoder(encoder)
+            graph_dim = int(getattr(enc, "graph_dim", 0))
+            if graph_dim < 1:
+                raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
+            self.encoder = enc
+            self.cond_embed: nn.Module = (
+                nn.Embedding(num_classes, cond_dim)
+                if num_classes is not None
+                else nn.Linear(1, cond_dim)
+            )
+            self.head = build_mlp(graph_dim + cond_dim, self.mlp_dims, 1, self.dropout)
+        enc_ops = getattr(enc, "num_ops", num_ops)
+        if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
+            raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
+        self.num_ops = int(enc_ops) if enc_ops is not None else None
+
+    def config(self) -> dict[str, Any]:
+        """JSON-ready constructor arguments (the encoder as a registry spec)."""
+        return {
+            "num_classes": self.num_classes,
+            "cond_dim": self.cond_dim,
+            "encoder": encoder_spec(self.encoder),
+            "mlp_dims": list(self.mlp_dims),
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GINDiscriminator:
+        return cls(**dict(config))
+
+    def embed_condition(self, condition: Tensor, batch_size: int) -> Tensor:
+        """Validate ``condition`` ``[B]`` and embed it as ``[B, cond_dim]``."""
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"condition must be a tensor, got {type(condition).__name__}")
+        if (
+            self.num_classes is not None
+            and condition.dim() == 2
+            and condition.dtype.is_floating_point
+        ):
+            return self._embed_distribution(condition, batch_size)
+        if condition.dim() != 1 or condition.shape[0] != batch_size:
+            raise ValueError(
+                f"condition must be [B] = [{batch_size}], got shape {tuple(condition.shape)}"
+            )
+        if self.num_classes is not None:
+            if condition.dtype.is_floating_point or condition.dtype == torch.bool:
+                raise ValueError(
+                    f"this discriminator takes class ids (long) for its {self.num_classes} "
+                    f"classes, got {condition.dtype}"
+                )
+            if condition.numel() and (
+                int(condition.min()) < 0 or int(condition.max()) >= self.num_classes
+            ):
+                raise ValueError(
+                    f"condition class ids must lie in [0, {self.num_classes}), got "
+                    f"[{int(condition.min())}, {int(condition.max())}]"
+                )
+            out: Tensor = self.cond_embed(condition.long())
+            return out
+        if not condition.dtype.is_floating_point:
+            raise ValueError(
+                f"this discriminator has a continuous condition (num_classes=None): pass float "
+                f"values, got {condition.dtype}"
+            )
+        if not bool(torch.isfinite(condition).all()):
+            raise ValueError("condition values must be finite")
+        dtype = next(self.cond_embed.parameters()).dtype
+        out = self.cond_embed(condition.to(dtype).unsqueeze(-1))
+        return out
+
+    def _embed_distribution(self, probs: Tensor, batch_size: int) -> Tensor:
+        """Soft condition: class probabilities ``[B, C]`` → the expected class embedding.
+
+        Lets a differentiable relaxation of a predicted rank (Bi-Arch2Perf's γ1 term) pass
+        gradients into whatever produced the probabilities.
+        """
+        want = (batch_size, self.num_classes)
+        if tuple(probs.shape) != want:
+            raise ValueError(
+                f"a soft condition must be class probabilities {list(want)}, "
+                f"got shape {tuple(probs.shape)}"
+            )
+        if not bool(torch.isfinite(probs).all()):
+            raise ValueError("soft condition probabilities must be finite")
+        weight = self.cond_embed.weight  # type: ignore[union-attr]
+        return probs.to(weight.dtype) @ weight
+
+    def forward(self, batch: CellBatch, condition: Tensor) -> Tensor:
+        """Logits ``[B]`` (use ``BCEWithLogitsLoss``; :meth:`prob` gives probabilities)."""
+        graph = self.encoder(batch).graph
+        cond = self.embed_condition(condition.to(graph.device), graph.shape[0])
+        return self.head(torch.cat([graph, cond.to(graph.dtype)], dim=-1)).squeeze(-1)
+
+    def prob(self, batch: CellBatch, condition: Tensor) -> Tensor:
+        """``sigmoid(forward(batch, condition))``: probability that each pair is real."""
+        return torch.sigmoid(self.forward(batch, condition))

@@ -1,0 +1,366 @@
+"""The Architecture Generator (AG) of SemiGAN-NAD: (condition, z_A, z_X) → cells of a space.
+
+Per generator node ``v`` (the space's decoder fixes the nodes: the 7 NB101 vertices, the 8 NB201
+vertices, or the 2 × 6 nodes of the two DARTS cells), with ``c`` the condition embedding and
+``e_v`` a one-hot of the node's position:
+
+1. an initial soft, fully connected graph from ``z_A``:
+   ``A0[i, j] = sigmoid(⟨Q [z_A,i; e_i], K [z_A,j; e_j]⟩ / √h)`` (no self loops);
+2. node features ``x_v = [z_X,v; c; e_v]``;
+3. a 5-layer GIN (:class:`~archperf.nn.gin.DenseGIN`, layer norm, both directions) on
+   ``(A0, x)`` → node features ``h_v``;
+4. linear decoders: edge scores ``⟨S h_i, T h_j⟩ / √h + b`` for ``i → j``, op scores
+   ``W h_v + U c`` per node (DARTS: ``W h_j + W' h_i + U c`` per edge ``j → i``);
+5. the space's :class:`~archperf.nn.decoders.SpaceDecoder` turns the scores into a relaxed
+   :class:`~archperf.cell.CellBatch` (Gumbel-softmax, straight-through when ``hard``) and the
+   relaxed cells into valid architectures (:meth:`ConditionalGenerator.decode`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..cell import CellBatch
+from ..interfaces import Generator, SearchSpace
+from .decoders import SpaceDecoder, decoder_for
+from .gin import DenseGIN, init_seeded
+
+__all__ = ["ConditionalGenerator"]
+
+
+def _pos_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _resolve_space(space: SearchSpace[Any] | str) -> SearchSpace[Any]:
+    if isinstance(space, str):
+        from .. import registry
+
+        return registry.create("search_space", space)
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"space must be a SearchSpace or a registered name, got {space!r}")
+    return space
+
+
+class ConditionalGenerator(nn.Module, Generator[Any]):
+    """AG: condition embedding + latent ``z_A``, ``z_X`` → relaxed cells → valid cells.
+
+    Args:
+        space: a :class:`~archperf.interfaces.SearchSpace` or its registry name
+            (``"nb101"``, ``"nb201"``, ``"darts"``).
+        num_classes: number of condition classes (e.g. ``RankCondition.num_classes``), or None
+            for a continuous condition (one float per cell).
+        cond_dim: width of the condition embedding (paper: 16).
+        z_dim: width of ``z_A`` and ``z_X`` per node (paper: 16); both standard normal.
+        hidden_dim: GIN width.
+        num_layers: GIN depth (paper: 5).
+        tau: Gumbel-softmax temperature (may be changed during training: ``gen.tau = 0.5``).
+        hard: straight-through: the forward value is the one-hot graph of a *valid* decoded
+            cell, gradients are those of the soft probabilities.  ``False``: soft probabilities.
+        gumbel: perturb scores with Gumbel (NB101 edges: logistic) noise in :meth:`forward`.
+            Without noise the output is a deterministic function of ``(condition, z)``.
+        seed: if given, parameters are initialised from it (global RNG untouched).
+    """
+
+    registry_kind: ClassVar[str] = "generator"
+    registry_name: ClassVar[str] = "semigan"
+    positions: Tensor
+
+    def __init__(
+        self,
+        space: SearchSpace[Any] | str,
+        num_classes: int | None = 5,
+        cond_dim: int = 16,
+        z_dim: int = 16,
+        hidden_dim: int = 32,
+        num_layers: int = 5,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_classes is not None:
+            _pos_int("num_classes", num_classes)
+        cond_dim = _pos_int("cond_dim", cond_dim)
+        z_dim = _pos_int("z_dim", z_dim)
+        hidden_dim = _pos_int("hidden_dim", hidden_dim)
+        num_layers = _pos_int("num_layers", num_layers)
+        if not (math.isfinite(float(tau)) and float(tau) > 0):
+            raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+        self.space = _resolve_space(space)
+        self.decoder: SpaceDecoder = decoder_for(self.space)
+        self.num_classes = num_classes
+        self.cond_dim, self.z_dim, self.hidden_dim, self.num_layers = (
+            cond_dim,
+            z_dim,
+            hidden_dim,
+            num_layers,
+        )
+        self.tau = float(tau)
+        self.hard = bool(hard)
+        self.gumbel = bool(gumbel)
+        self.seed = seed
+        n, k = self.decoder.num_nodes, self.decoder.op_dim
+        self.num_nodes = n
+        self.register_buffer("positions", torch.eye(n), persistent=False)
+        with init_seeded(seed):
+            self.cond_embed: nn.Module = (
+                nn.Embedding(num_classes, cond_dim)
+                if num_classes is not None
+                else nn.Linear(1, cond_dim)
+            )
+            self.adj_query = nn.Linear(z_dim + n, hidden_dim)
+            self.adj_key = nn.Linear(z_dim + n, hidden_dim)
+            self.gin = DenseGIN(
+                len(self.space.op_names),
+                hidden_dim=hidden_dim,
+                num_layers=num_layers,
+                in_dim=z_dim + cond_dim + n,
+                direction="both",
+                pooling="sum",
+                norm="layer",
+            )
+            self.op_node = nn.Linear(hidden_dim, k)
+            self.op_cond = nn.Linear(cond_dim, k, bias=False)
+            self.op_src: nn.Linear | None = (
+                nn.Linear(hidden_dim, k, bias=False) if self.decoder.pair_ops else None
+            )
+            self.edge_src: nn.Linear | None = None
+            self.edge_dst: nn.Linear | None = None
+            if self.decoder.uses_edges:
+                self.edge_src = nn.Linear(hidden_dim, hidden_dim)
+                self.edge_dst = nn.Linear(hidden_dim, hidden_dim)
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """JSON-ready constructor arguments (the space by its registry name)."""
+        return {
+            "space": self.space.name,
+            "num_classes": self.num_classes,
+            "cond_dim": self.cond_dim,
+            "z_dim": self.z_dim,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "tau": self.tau,
+            "hard": self.hard,
+            "gumbel": self.gumbel,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ConditionalGenerator:
+        return cls(**dict(config))
+
+    def extra_repr(self) -> str:
+        return (
+            f"space={self.space.name!r}, num_classes={self.num_classes}, nodes={self.num_nodes}, "
+            f"tau={self.tau}, hard={self.hard}, gumbel={self.gumbel}"
+        )
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def _device(self) -> torch.device:
+        return self.op_node.weight.device
+
+    def embed_condition(self, condition: Tensor) -> Tensor:
+        """Validate ``condition [B]`` (class ids, or floats if continuous) → ``[B, cond_dim]``."""
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"condition must be a tensor, got {type(condition).__name__}")
+        if condition.dim() != 1:
+            raise ValueError(f"condition must be [B], got shape {tuple(condition.shape)}")
+        condition = condition.to(self._device())
+        if self.num_classes is not None:
+            if condition.dtype.is_floating_point or condition.dtype == torch.bool:
+                raise ValueError(
+                    f"this generator takes class ids (long) for its {self.num_classes} classes, "
+                    f"got {condition.dtype}"
+                )
+            if condition.numel() and (
+                int(condition.min()) < 0 or int(condition.max()) >= self.num_classes
+            ):
+                bad = int(
+                    ((condition < 0) | (condition >= self.num_classes)).nonzero()[0, 0].item()
+                )
+                raise ValueError(
+                    f"condition index {bad} is {int(condition[bad])}: class ids lie in "
+                    f"0..{self.num_classes - 1}"
+                )
+            return self.cond_embed(condition.long())
+        if not condition.dtype.is_floating_point:
+            raise ValueError(
+                f"this generator has a continuous condition (num_classes=None): pass floats, "
+                f"got {condition.dtype}"
+            )
+        if not bool(torch.isfinite(condition).all()):
+            bad = int((~torch.isfinite(condition)).nonzero()[0, 0].item())
+            raise ValueError(f"condition index {bad} is not finite")
+        weight = self.op_node.weight
+        return self.cond_embed(condition.to(weight.dtype).unsqueeze(-1))
+
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``z_A, z_X``: standard normal ``[n, num_nodes, z_dim]`` each."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        shape = (n, self.num_nodes, self.z_dim)
+        dev = generator.device if generator is not None else self._device()
+        dtype = self.op_node.weight.dtype
+        z_adj = torch.randn(shape, generator=generator, device=dev, dtype=dtype)
+        z_ops = torch.randn(shape, generator=generator, device=dev, dtype=dtype)
+        return z_adj.to(self._device()), z_ops.to(self._device())
+
+    def condition_tensor(self, condition: Any, n: int) -> Tensor:
+        """A ``[n]`` condition tensor from a scalar (repeated) or a sequence of ``n`` values."""
+        if isinstance(condition, Tensor):
+            t = condition.detach().clone()
+        else:
+            arr = np.asarray(condition)
+            if arr.dtype.kind not in "iuf":
+                raise ValueError(f"condition must be numbers, got {condition!r}")
+            t = torch.from_numpy(np.array(arr))
+        if t.dim() == 0:
+            t = t.reshape(1).expand(n).clone()
+        if t.dim() != 1 or t.shape[0] != n:
+            raise ValueError(
+                f"condition must be a scalar or {n} values, got shape {tuple(t.shape)}"
+            )
+        if self.num_classes is not None:
+            if t.dtype.is_floating_point:
+                if not bool((t == t.round()).all()):
+                    raise ValueError("class-id conditions must be whole numbers")
+                t = t.long()
+            return t.long()
+        return t.to(self.op_node.weight.dtype)
+
+    # -- forward -------------------------------------------------------------------------------
+
+    def scores(
+        self, condition: Tensor, z_adj: Tensor, z_ops: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Raw op scores and edge scores (before noise and relaxation); see the module doc."""
+        c = self.embed_condition(condition)
+        b, n = c.shape[0], self.num_nodes
+        want = (b, n, self.z_dim)
+        for name, z in (("z_adj", z_adj), ("z_ops", z_ops)):
+            if not isinstance(z, Tensor) or tuple(z.shape) != want:
+                got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+                raise ValueError(f"{name} must be [B, num_nodes, z_dim] = {list(want)}, got {got}")
+        dtype = self.op_node.weight.dtype
+        z_adj, z_ops = z_adj.to(self._device(), dtype), z_ops.to(self._device(), dtype)
+        pos = self.positions.to(dtype).expand(b, n, n)
+        za = torch.cat([z_adj, pos], dim=-1)
+        q, k = self.adj_query(za), self.adj_key(za)
+        a0 = torch.sigmoid(q @ k.transpose(1, 2) / math.sqrt(self.hidden_dim))
+        a0 = a0 * (1.0 - torch.eye(n, dtype=dtype, device=a0.device))
+        x = torch.cat([z_ops, c.to(dtype).unsqueeze(1).expand(b, n, -1), pos], dim=-1)
+        mask = torch.ones(b, n, dtype=torch.bool, device=x.device)
+        h = self.gin.forward_dense(a0, x, mask).nodes
+        cond_term = self.op_cond(c.to(dtype))[:, None, :]
+        if self.op_src is not None:  # per edge j -> i: [B, N(src), N(dst), K]
+            op_logits = (
+                self.op_src(h)[:, :, None, :] + self.op_node(h)[:, None, :, :] + cond_term[:, None]
+            )
+        else:
+            op_logits = self.op_node(h) + cond_term
+        edge_logits = None
+        if self.edge_src is not None and self.edge_dst is not None:
+            edge_logits = self.edge_src(h) @ self.edge_dst(h).transpose(1, 2)
+            edge_logits = edge_logits / math.sqrt(self.hidden_dim)
+        return op_logits, edge_logits
+
+    def forward(
+        self,
+        condition: Tensor,
+        z_adj: Tensor,
+        z_ops: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        """Relaxed cells ``[B]`` in the space's graph form, differentiable in the parameters.
+
+        ``generator`` seeds the Gumbel noise (global RNG when None).
+        """
+        op_logits, edge_logits = self.scores(condition, z_adj, z_ops)
+        return self.decoder.relax(
+            op_logits,
+            edge_logits,
+            tau=self.tau,
+            hard=self.hard,
+            gumbel=self.gumbel,
+            generator=generator,
+        )
+
+    def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
+        """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""
+        return self.decoder.decode(relaxed, stochastic=stochastic, seed=seed)
+
+    # -- sampling ------------------------------------------------------------------------------
+
+    def _torch_generator(self, seed: int | None) -> torch.Generator | None:
+        if seed is None:
+            return None
+        g = torch.Generator(device=self._device())
+        g.manual_seed(int(seed))
+        return g
+
+    def sample_relaxed(self, condition: Any, n: int, seed: int | None = None) -> CellBatch:
+        """``n`` relaxed cells (no gradient) for ``condition`` (a value or ``n`` values)."""
+        g = self._torch_generator(seed)
+        cond = self.condition_tensor(condition, n)
+        z_adj, z_ops = self.sample_latent(n, g)
+        with torch.no_grad():
+            return self.forward(cond, z_adj, z_ops, generator=g)
+
+    def sample(
+        self,
+        condition: Any,
+        n: int,
+        seed: int | None = None,
+        stochastic: bool = False,
+        batch_size: int = 4096,
+    ) -> list[Any]:
+        """``n`` valid architectures for ``condition`` (class id(s), or float(s) if continuous).
+
+        Same ``seed`` → same architectures (on the same device).  Generation runs in batches of
+        ``batch_size``; ``stochastic`` draws the decoding instead of taking the argmax.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        cond = self.condition_tensor(condition, n) if n else None
+        g = self._torch_generator(seed)
+        rng = np.random.default_rng(seed) if stochastic else None
+        out: list[Any] = []
+        for start in range(0, n, max(int(batch_size), 1)):
+            assert cond is not None
+            part = cond[start : start + batch_size]
+            z_adj, z_ops = self.sample_latent(int(part.shape[0]), g)
+            with torch.no_grad():
+                relaxed = self.forward(part, z_adj, z_ops, generator=g)
+            out.extend(self.decode(relaxed, stochastic=stochastic, seed=rng))
+        return out
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by block (condition, initial graph, GIN, op decoder, edge decoder)."""
+        groups: dict[str, list[nn.Parameter]] = {
+            "condition": list(self.cond_embed.parameters()),
+            "initial_graph": [*self.adj_query.parameters(), *self.adj_key.parameters()],
+            "gin": list(self.gin.parameters()),
+            "op_decoder": [
+                *self.op_node.parameters(),
+                *self.op_cond.parameters(),
+                *(self.op_src.parameters() if self.op_src is not None else []),
+            ],
+        }
+        if self.edge_src is not None and self.edge_dst is not None:
+            groups["edge_decoder"] = [*self.edge_src.parameters(), *self.edge_dst.parameters()]
+        return groups

@@ -1,0 +1,283 @@
+"""The Performance Predictor (PP) of SemiGAN-NAD: a GIN graph embedding → MLP → performance.
+
+>>> pp = GINPredictor(num_ops=7)                       # 4-layer dense GIN, hidden 32
+>>> pp(batch)                                          # Tensor [B] (differentiable)
+>>> pp.predict(cells, space="nb201")                   # numpy [B], eval mode, no grad, batched
+
+The output is ``mlp(graph) * target_std + target_mean``: set the two buffers with
+:meth:`GINPredictor.set_target_scale` so that the MLP works on standardised targets while
+:meth:`predict` returns performance in the benchmark's own units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..cell import Cell, CellBatch
+from ..interfaces import Encoder, Predictor
+from .gin import DenseGIN, GINBase, init_seeded
+
+__all__ = [
+    "GINPredictor",
+    "build_mlp",
+    "cells_to_batch",
+    "encoder_spec",
+    "resolve_encoder",
+    "resolve_space",
+]
+
+
+def build_mlp(
+    in_dim: int, dims: Sequence[int], out_dim: int, dropout: float = 0.0
+) -> nn.Sequential:
+    """``Linear → ReLU (→ Dropout)`` for each hidden width in ``dims``, then ``Linear → out``."""
+    layers: list[nn.Module] = []
+    prev = in_dim
+    for d in dims:
+        layers += [nn.Linear(prev, int(d)), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        prev = int(d)
+    layers.append(nn.Linear(prev, out_dim))
+    return nn.Sequential(*layers)
+
+
+def encoder_spec(encoder: nn.Module) -> dict[str, Any]:
+    """``{"kind": "encoder", "name": ..., "config": ...}`` for a registered encoder."""
+    name = getattr(encoder, "registry_name", "")
+    config = getattr(encoder, "config", None)
+    if not name or not callable(config):
+        raise ValueError(
+            f"encoder {type(encoder).__name__} cannot be described: it needs a registry_name "
+            "and a config() method (see archperf.nn.serialization)"
+        )
+    return {"kind": "encoder", "name": name, "config": config()}
+
+
+def resolve_encoder(encoder: Encoder | Mapping[str, Any]) -> nn.Module:
+    """An encoder instance, or one built through the registry from an :func:`encoder_spec`."""
+    if isinstance(encoder, Mapping):
+        from .serialization import build_component
+
+        return build_component(dict(encoder), expected_kind="encoder")
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder must be an nn.Module encoder, got {type(encoder).__name__}")
+    return encoder
+
+
+def _check_dims(name: str, dims: Sequence[int]) -> tuple[int, ...]:
+    out = tuple(dims)
+    for d in out:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"{name} must be positive integers, got {list(out)!r}")
+    return out
+
+
+def resolve_space(space: Any) -> Any:
+    """A search space instance from an instance, a registered name, or None."""
+    if isinstance(space, str):
+        from .. import registry
+
+        return registry.create("search_space", space)
+    return space
+
+
+def cells_to_batch(
+    archs: Sequence[Any] | CellBatch,
+    num_ops: int,
+    space: Any = None,
+    device: Any = None,
+) -> CellBatch:
+    """Cells (or a space's native archs, with ``space``) as a padded :class:`CellBatch`.
+
+    ``space`` is a :class:`~archperf.interfaces.SearchSpace` or a registered name (``"nb201"``);
+    it converts native archs with ``to_graph``, pads to ``space.max_nodes`` and checks that its
+    op vocabulary has ``num_ops`` ops.
+    """
+    if isinstance(archs, CellBatch):
+        return archs.to(device) if device is not None else archs
+    space = resolve_space(space)
+    max_nodes = None
+    if space is not None:
+        if len(space.op_names) != num_ops:
+            raise ValueError(
+                f"space {getattr(space, 'name', space)!r} has {len(space.op_names)} ops but the "
+                f"model was built for num_ops={num_ops}"
+            )
+        max_nodes = int(space.max_nodes)
+    cells: list[Cell] = []
+    for i, a in enumerate(archs):
+        if isinstance(a, Cell):
+            cells.append(a)
+        elif space is not None:
+            cells.append(space.to_graph(a))
+        else:
+            raise TypeError(
+                f"item {i} is a {type(a).__name__}, not a Cell: pass space=... to convert it"
+            )
+    return CellBatch.from_cells(cells, num_ops=num_ops, max_nodes=max_nodes, device=device)
+
+
+class GINPredictor(nn.Module, Predictor):
+    """PP: encoder graph embedding → MLP → one performance value per cell.
+
+    Args:
+        encoder: any :class:`~archperf.interfaces.Encoder` module with ``graph_dim`` (or an
+            encoder spec dict from a saved config); default a :class:`DenseGIN` built from
+            ``num_ops``, ``hidden_dim``, ``num_layers``, ``direction``, ``pooling``, ``norm``.
+        num_ops: op vocabulary size (required when ``encoder`` is None).
+        hidden_dim, num_layers: GIN width and depth (paper: 4 layers).
+        mlp_dims: hidden widths of the MLP head.
+        dropout: dropout in the MLP head.
+        target_mean, target_std: initial output scale (see :meth:`set_target_scale`).
+        seed: if given, parameters are initialised from it (global RNG untouched).
+    """
+
+    registry_kind: ClassVar[str] = "predictor"
+    registry_name: ClassVar[str] = "gin"
+    encoder: nn.Module
+    target_mean: Tensor
+    target_std: Tensor
+
+    def __init__(
+        self,
+        encoder: Encoder | Mapping[str, Any] | None = None,
+        num_ops: int | None = None,
+        hidden_dim: int = 32,
+        num_layers: int = 4,
+        mlp_dims: Sequence[int] = (64, 32),
+        direction: str = "both",
+        pooling: str = "sum",
+        norm: str = "batch",
+        dropout: float = 0.0,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.mlp_dims = _check_dims("mlp_dims", mlp_dims)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.seed = seed
+        with init_seeded(seed):
+            enc: nn.Module
+            if encoder is None:
+                if num_ops is None:
+                    raise ValueError("GINPredictor needs num_ops (or an encoder)")
+                enc = DenseGIN(
+                    num_ops,
+                    hidden_dim=hidden_dim,
+                    num_layers=num_layers,
+                    direction=direction,
+                    pooling=pooling,
+                    norm=norm,
+                )
+            else:
+                enc = resolve_encoder(encoder)
+            graph_dim = int(getattr(enc, "graph_dim", 0))
+            if graph_dim < 1:
+                raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
+            self.encoder = enc
+            self.head = build_mlp(graph_dim, self.mlp_dims, 1, self.dropout)
+        enc_ops = getattr(enc, "num_ops", num_ops)
+        if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
+            raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
+        self.num_ops = int(enc_ops) if enc_ops is not None else None
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
+        self.set_target_scale(float(target_mean), float(target_std))
+
+    def set_target_scale(self, mean: float, std: float) -> None:
+        """Outputs become ``mlp(graph) * std + mean`` (std must be positive and finite)."""
+        if not np.isfinite(mean) or not np.isfinite(std) or std <= 0:
+            raise ValueError(f"target scale needs finite mean and std > 0, got {mean}, {std}")
+        self.target_mean.fill_(float(mean))
+        self.target_std.fill_(float(std))
+
+    def config(self) -> dict[str, Any]:
+        """JSON-ready constructor arguments (the encoder as a registry spec)."""
+        return {
+            "encoder": encoder_spec(self.encoder),
+            "mlp_dims": list(self.mlp_dims),
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GINPredictor:
+        return cls(**dict(config))
+
+    @classmethod
+    def for_space(cls, space: Any, **kwargs: Any) -> GINPredictor:
+        """A predictor sized for a search space (``num_ops = len(space.op_names)``)."""
+        return cls(num_ops=len(space.op_names), **kwargs)
+
+    def forward(self, batch: CellBatch) -> Tensor:
+        """Predicted performance ``[B]`` (differentiable w.r.t. soft adjacency and ops)."""
+        out = self.encoder(batch)
+        y = self.head(out.graph).squeeze(-1)
+        return y * self.target_std + self.target_mean
+
+    def forward_dense(self, adj: Tensor, x: Tensor, mask: Tensor) -> Tensor:
+        """Like :meth:`forward` on dense inputs (encoder must be a :class:`GINBase`)."""
+        if not isinstance(self.encoder, GINBase):
+            raise TypeError("forward_dense needs a GIN encoder")
+        y = self.head(self.encoder.forward_dense(adj, x, mask).graph).squeeze(-1)
+        return y * self.target_std + self.target_mean
+
+    @torch.no_grad()
+    def predict(
+        self,
+        cells: Sequence[Any] | CellBatch,
+        space: Any = None,
+        batch_size: int = 512,
+        device: Any = None,
+    ) -> np.ndarray:
+        """Predicted performance for cells (or a space's archs with ``space``) as numpy ``[B]``.
+
+        Runs in eval mode without gradients, in batches of ``batch_size``, on ``device``
+        (default: where the model's parameters are); the module's mode is restored afterwards.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if self.num_ops is None:
+            raise ValueError("this predictor's encoder does not say num_ops")
+        if device is None:
+            device = next(self.parameters()).device
+        else:
+            self.to(device)
+        was_training = self.training
+        self.eval()
+        try:
+            if isinstance(cells, CellBatch):
+                chunks = [cells.to(device)]
+                n = cells.batch_size
+                if n > batch_size:
+                    chunks = [
+                        CellBatch(
+                            cells.adj[i : i + batch_size],
+                            cells.ops[i : i + batch_size],
+                            cells.mask[i : i + batch_size],
+                            cells.num_ops,
+                        ).to(device)
+                        for i in range(0, n, batch_size)
+                    ]
+                outs = [self(c).float().cpu() for c in chunks]
+            else:
+                items = list(cells)
+                if not items:
+                    return np.zeros(0, dtype=np.float64)
+                space = resolve_space(space)
+                outs = []
+                for i in range(0, len(items), batch_size):
+                    b = cells_to_batch(items[i : i + batch_size], self.num_ops, space, device)
+                    outs.append(self(b).float().cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(outs).numpy().astype(np.float64)

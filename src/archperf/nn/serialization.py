@@ -1,0 +1,284 @@
+"""Safe save/load of neural components: safetensors weights + a JSON config, never pickles.
+
+A saved component is a directory with two files:
+
+- ``component.json``: ``{"format": "archperf-component", "format_version": 1,
+  "archperf_version": ..., "kind": "predictor", "name": "gin", "config": {...},
+  "weights": "weights.safetensors", "weights_sha256": ...}``
+- ``weights.safetensors``: the module's ``state_dict``.
+
+Loading reads the JSON, finds the class through the registry (``kind``, ``name``), builds it from
+``config`` with the class's ``from_config`` (nested components, e.g. a predictor's encoder, are
+specs ``{"kind", "name", "config"}`` built the same way), checks the weights' SHA-256 and loads
+them with ``safetensors`` (no ``torch.load``, nothing is unpickled).  Every problem raises
+:class:`ComponentFormatError` (a ``ValueError``) or :class:`~archperf.errors.UnknownComponentError`
+naming the file and what is wrong.  Files are written atomically (temporary file, then
+``os.replace``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UnknownComponentError
+from ..hookspecs import KINDS
+
+__all__ = [
+    "CONFIG_FILE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "ComponentFormatError",
+    "build_component",
+    "component_spec",
+    "load_component",
+    "load_discriminator",
+    "load_predictor",
+    "save_component",
+]
+
+FORMAT = "archperf-component"
+FORMAT_VERSION = 1
+CONFIG_FILE = "component.json"
+WEIGHTS_FILE = "weights.safetensors"
+_KEYS = {
+    "format",
+    "format_version",
+    "archperf_version",
+    "kind",
+    "name",
+    "config",
+    "weights",
+    "weights_sha256",
+}
+
+
+class ComponentFormatError(ValueError):
+    """A saved component is malformed, tampered with, or does not match its class."""
+
+
+def component_spec(module: nn.Module) -> dict[str, Any]:
+    """``{"kind", "name", "config"}`` of a registered component instance."""
+    kind = getattr(module, "registry_kind", "")
+    name = getattr(module, "registry_name", "")
+    config = getattr(module, "config", None)
+    if kind not in KINDS or not name or not callable(config):
+        raise ValueError(
+            f"{type(module).__name__} is not a saveable component: it needs registry_kind (one "
+            f"of {', '.join(KINDS)}), registry_name and config()"
+        )
+    cfg = config()
+    try:
+        json.dumps(cfg, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{type(module).__name__}.config() is not JSON-ready: {exc}") from exc
+    return {"kind": kind, "name": name, "config": cfg}
+
+
+def build_component(
+    spec: Mapping[str, Any], expected_kind: str | None = None, registry: Any = None
+) -> nn.Module:
+    """Instantiate a component from ``{"kind", "name", "config"}`` through the registry."""
+    if not isinstance(spec, Mapping) or set(spec) != {"kind", "name", "config"}:
+        keys = sorted(spec) if isinstance(spec, Mapping) else type(spec).__name__
+        raise ComponentFormatError(
+            f"a component spec needs exactly the keys kind, name, config; got {keys}"
+        )
+    kind, name, config = spec["kind"], spec["name"], spec["config"]
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ComponentFormatError(
+            f"unknown component kind {kind!r}; kinds are: {', '.join(KINDS)}"
+        )
+    if expected_kind is not None and kind != expected_kind:
+        raise ComponentFormatError(f"expected a {expected_kind}, got a {kind} ({name!r})")
+    if not isinstance(name, str) or not name:
+        raise ComponentFormatError(f"component name must be a non-empty string, got {name!r}")
+    if not isinstance(config, Mapping):
+        raise ComponentFormatError(f"config of {kind} {name!r} must be an object, got {config!r}")
+    if registry is None:
+        from ..registry import default_registry
+
+        registry = default_registry()
+    cls = registry.get(kind, name)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or not hasattr(
+        cls, "from_config"
+    ):
+        raise ComponentFormatError(
+            f"{kind} {name!r} ({cls!r}) is not a loadable nn.Module component with from_config"
+        )
+    if getattr(cls, "registry_kind", kind) != kind:
+        raise ComponentFormatError(
+            f"{kind} {name!r} resolves to {cls.__name__}, which is a "
+            f"{getattr(cls, 'registry_kind', '?')}"
+        )
+    try:
+        module = cls.from_config(dict(config))
+    except UnknownComponentError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ComponentFormatError(f"cannot build {kind} {name!r} from its config: {exc}") from exc
+    if not isinstance(module, nn.Module):
+        raise ComponentFormatError(f"{kind} {name!r} from_config did not return an nn.Module")
+    return module
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_component(module: nn.Module, directory: str | os.PathLike[str]) -> Path:
+    """Save ``module`` to ``directory`` (created if needed); returns the directory.
+
+    Weights are written first, then the JSON that names them and their SHA-256, each
+    atomically; an existing save in the same directory is replaced.
+    """
+    from safetensors.torch import save as st_save
+
+    from .. import __version__
+
+    spec = component_spec(module)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
+    meta = {"format": FORMAT, "kind": spec["kind"], "name": spec["name"]}
+    blob = st_save(tensors, metadata=meta)
+    _atomic_write(out / WEIGHTS_FILE, blob)
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "archperf_version": __version__,
+        "kind": spec["kind"],
+        "name": spec["name"],
+        "config": spec["config"],
+        "weights": WEIGHTS_FILE,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    _atomic_write(out / CONFIG_FILE, text.encode("utf-8"))
+    return out
+
+
+def _read_doc(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved component here: {path} does not exist")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ComponentFormatError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ComponentFormatError(f"{path} must hold a JSON object, got {type(doc).__name__}")
+    if doc.get("format") != FORMAT:
+        raise ComponentFormatError(
+            f"{path} is not an archperf component (format {doc.get('format')!r})"
+        )
+    unknown = sorted(set(doc) - _KEYS)
+    missing = sorted(_KEYS - set(doc))
+    if unknown or missing:
+        raise ComponentFormatError(f"{path}: unknown keys {unknown}, missing keys {missing}")
+    version = doc["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ComponentFormatError(f"{path}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ComponentFormatError(
+            f"{path} has format_version {version}, newer than this archperf reads "
+            f"({FORMAT_VERSION}); upgrade archperf"
+        )
+    if doc["weights"] != WEIGHTS_FILE:
+        raise ComponentFormatError(
+            f"{path}: weights must be {WEIGHTS_FILE!r} in the same directory, "
+            f"got {doc['weights']!r}"
+        )
+    sha = doc["weights_sha256"]
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        raise ComponentFormatError(f"{path}: weights_sha256 must be 64 hex digits, got {sha!r}")
+    return doc
+
+
+def load_component(
+    directory: str | os.PathLike[str],
+    expected_kind: str | None = None,
+    device: Any = None,
+    registry: Any = None,
+) -> nn.Module:
+    """Load a component saved by :func:`save_component`, in eval mode, on ``device``.
+
+    Raises :class:`ComponentFormatError` for a malformed, tampered or mismatched save and
+    :class:`~archperf.errors.UnknownComponentError` when its kind/name is not registered.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    root = Path(directory)
+    cfg_path = root / CONFIG_FILE
+    doc = _read_doc(cfg_path)
+    spec = {"kind": doc["kind"], "name": doc["name"], "config": doc["config"]}
+    try:
+        module = build_component(spec, expected_kind=expected_kind, registry=registry)
+    except UnknownComponentError as exc:
+        raise UnknownComponentError(f"{cfg_path}: {exc}") from exc
+    except ComponentFormatError as exc:
+        raise ComponentFormatError(f"{cfg_path}: {exc}") from exc
+    w_path = root / WEIGHTS_FILE
+    if not w_path.is_file():
+        raise FileNotFoundError(f"{w_path} is missing (named by {cfg_path})")
+    blob = w_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != doc["weights_sha256"]:
+        raise ComponentFormatError(
+            f"{w_path} does not match the SHA-256 recorded in {cfg_path}: the file was changed "
+            "or belongs to another save"
+        )
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise ComponentFormatError(f"{w_path} is not a valid safetensors file: {exc}") from exc
+    own = module.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise ComponentFormatError(
+            f"{w_path} does not fit {doc['kind']} {doc['name']!r} built from {cfg_path}: "
+            f"missing tensors {missing[:5]}, unexpected tensors {unexpected[:5]}"
+        )
+    bad = [
+        f"{k}: saved {tuple(tensors[k].shape)}, expected {tuple(v.shape)}"
+        for k, v in own.items()
+        if tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    if bad:
+        raise ComponentFormatError(
+            f"{w_path} does not fit the config in {cfg_path}: " + "; ".join(bad[:5])
+        )
+    module.load_state_dict(tensors, strict=True)
+    if device is not None:
+        module.to(torch.device(device))
+    module.eval()
+    return module
+
+
+def load_predictor(directory: str | os.PathLike[str], device: Any = None) -> nn.Module:
+    """Load a saved performance predictor (eval mode); call ``.predict(cells, space=...)``."""
+    return load_component(directory, expected_kind="predictor", device=device)
+
+
+def load_discriminator(directory: str | os.PathLike[str], device: Any = None) -> nn.Module:
+    """Load a saved discriminator (eval mode)."""
+    return load_component(directory, expected_kind="discriminator", device=device)

@@ -1,0 +1,670 @@
+"""Bi-Arch2Perf: the semi-supervised adversarial trainer of SemiGAN-NAD (paper §3.1, eqs. 3–10).
+
+Three players are trained in alternation on every batch, in the order of the paper's appendix C
+(D → AG → PP):
+
+* **D** maximises ``β1 + α·β2 + (1−α)·β3``: real labeled pairs ``(A, ŷ)`` are positive;
+  unlabeled cells paired with PP's predicted rank (β2) and AG's generated cells paired with their
+  condition (β3) are negative.
+* **AG** minimises ``(1−α)·E[log(1 − D(AG(ŷ, z), ŷ))]`` (eq. 10, ``generator_loss="saturating"``)
+  or, by default, the non-saturating ``−(1−α)·E[log D(AG(ŷ, z), ŷ)]``: same fixed point, but it
+  gives the generator useful gradients early, when D rejects its samples confidently.
+* **PP** minimises ``α·γ1 + γ2 + α_p·γ3``: adversarial on unlabeled cells (PP wants D to accept
+  its predicted rank), MSE on labeled cells, MSE of generated cells against the representative
+  performance of their condition.
+
+PP's predicted rank must be differentiable for γ1 to reach PP: the rank discretization is relaxed
+into class probabilities ``P(class ≤ k) = σ((y − b_k)/(τ·step))`` over the condition's class
+boundaries ``b_k`` (a continuous condition uses the standardised prediction directly).  All
+adversarial terms use binary cross-entropy on D's logits.  MSE terms are computed on labels
+standardised by the labeled set's mean and std, so the weights do not depend on the unit.
+
+Everything random comes from the trainer's own seeded generators; checkpoints store them, so a
+resumed run reproduces the uninterrupted one exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .. import registry
+from ..cell import CellBatch
+from ..conditions import ContinuousCondition, RankCondition, condition_from_config
+from ..interfaces import Condition, SearchSpace
+from ..stats import kendall_tau, spearman_rho
+from .checkpoint import atomic_write_bytes, load_state, save_state
+
+__all__ = [
+    "BiArch2Perf",
+    "GraphTable",
+    "History",
+    "NonFiniteLossError",
+    "TrainerConfig",
+    "resolve_device",
+]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the message names the loss, the epoch and the step."""
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else as given."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class TrainerConfig:
+    """Everything that defines a Bi-Arch2Perf run; serialises to JSON.
+
+    Component names refer to the registry (``archperf plugins``); ``*_kwargs`` are passed to the
+    component constructors.  ``condition`` is a condition config: ``{"type": "rank",
+    "threshold": 93.0}``, ``{"type": "rank", "quantile": 0.8}`` (threshold = that quantile of
+    the labels) or ``{"type": "continuous"}`` (standardised with the labels' mean and std).
+    """
+
+    space: str = "nb201"
+    condition: dict[str, Any] = field(default_factory=lambda: {"type": "rank", "quantile": 0.8})
+    encoder: str = "gin"
+    predictor: str = "gin"
+    discriminator: str = "gin"
+    generator: str = "semigan"
+    predictor_kwargs: dict[str, Any] = field(default_factory=dict)
+    discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
+    generator_kwargs: dict[str, Any] = field(default_factory=dict)
+    encoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 60
+    labeled_batch_size: int = 16
+    unlabeled_batch_size: int = 256
+    steps_per_epoch: int | None = None
+    lr_predictor: float = 1e-3
+    lr_discriminator: float = 2e-4
+    lr_generator: float = 1e-3
+    weight_decay: float = 0.0
+    alpha: float = 0.5
+    alpha_p: float = 0.5
+    generator_loss: str = "non-saturating"
+    adversarial: bool = True
+    soft_rank_temperature: float = 0.25
+    device: str = "auto"
+    amp: bool = False
+    seed: int = 0
+    checkpoint_every: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        for name in ("labeled_batch_size", "unlabeled_batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
+        for name in ("alpha", "alpha_p"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {v}")
+        if self.generator_loss not in ("non-saturating", "saturating"):
+            raise ValueError(
+                "generator_loss must be 'non-saturating' or 'saturating', "
+                f"got {self.generator_loss!r}"
+            )
+        if not self.soft_rank_temperature > 0:
+            raise ValueError("soft_rank_temperature must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainerConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainerConfig fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainerConfig:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class History:
+    """Per-epoch mean losses and, with a held-out labeled split, PP's rank correlations."""
+
+    epoch: list[int] = field(default_factory=list)
+    loss_discriminator: list[float] = field(default_factory=list)
+    loss_generator: list[float] = field(default_factory=list)
+    loss_predictor: list[float] = field(default_factory=list)
+    mse_labeled: list[float] = field(default_factory=list)
+    heldout_kendall_tau: list[float | None] = field(default_factory=list)
+    heldout_spearman_rho: list[float | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_bytes(Path(path), json.dumps(self.to_dict(), indent=2).encode("utf-8"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[Any]]) -> History:
+        return cls(**{k: list(v) for k, v in data.items()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> History:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def plot(self, path: str | Path) -> Path:
+        """The three losses and the held-out Kendall τ per epoch (PNG or SVG by suffix)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+        ax1.plot(self.epoch, self.loss_discriminator, label="D")
+        ax1.plot(self.epoch, self.loss_generator, label="AG")
+        ax1.plot(self.epoch, self.loss_predictor, label="PP")
+        ax1.set_xlabel("epoch")
+        ax1.set_ylabel("mean loss")
+        ax1.legend()
+        taus = [t if t is not None else math.nan for t in self.heldout_kendall_tau]
+        rhos = [r if r is not None else math.nan for r in self.heldout_spearman_rho]
+        ax2.plot(self.epoch, taus, label="Kendall τ")
+        ax2.plot(self.epoch, rhos, label="Spearman ρ")
+        ax2.set_xlabel("epoch")
+        ax2.set_ylabel("held-out rank correlation")
+        ax2.legend()
+        fig.tight_layout()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=120)
+        plt.close(fig)
+        return out
+
+
+class GraphTable:
+    """A space's architectures as stacked graph tensors, sliced into :class:`CellBatch` es.
+
+    Adjacency is kept as ``uint8`` so a large unlabeled pool stays small in memory.
+    """
+
+    def __init__(self, space: SearchSpace[Any], archs: Sequence[Any]) -> None:
+        if len(archs) == 0:
+            raise ValueError("no architectures given")
+        n_max, k = int(space.max_nodes), len(space.op_names)
+        adj = np.zeros((len(archs), n_max, n_max), dtype=np.uint8)
+        ops = np.zeros((len(archs), n_max), dtype=np.int64)
+        mask = np.zeros((len(archs), n_max), dtype=bool)
+        for i, arch in enumerate(archs):
+            cell = space.to_graph(arch)
+            n = cell.num_vertices
+            if n > n_max:
+                raise ValueError(f"architecture {i} has {n} vertices > max_nodes={n_max}")
+            adj[i, :n, :n] = cell.adjacency
+            ops[i, :n] = cell.ops
+            mask[i, :n] = True
+        self.adj = torch.from_numpy(adj)
+        self.ops = torch.from_numpy(ops)
+        self.mask = torch.from_numpy(mask)
+        self.num_ops = k
+
+    def __len__(self) -> int:
+        return int(self.adj.shape[0])
+
+    def batch(self, index: Tensor | np.ndarray, device: torch.device) -> CellBatch:
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return CellBatch(
+            self.adj[idx].to(device=device, dtype=torch.float32),
+            self.ops[idx].to(device),
+            self.mask[idx].to(device),
+            self.num_ops,
+        )
+
+
+def _bce(logits: Tensor, real: bool) -> Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+class BiArch2Perf:
+    """The Bi-Arch2Perf trainer: assemble components, :meth:`fit`, then use :attr:`predictor`
+    and :attr:`generator`.
+
+    Components come from the registry by the names in ``config`` or as objects
+    (``predictor=``, ``discriminator=``, ``generator=``, ``condition=``).
+    """
+
+    def __init__(
+        self,
+        config: TrainerConfig | None = None,
+        *,
+        space: SearchSpace[Any] | None = None,
+        predictor: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        generator: nn.Module | None = None,
+        condition: Condition | None = None,
+    ) -> None:
+        self.config = config or TrainerConfig()
+        self.device = resolve_device(self.config.device)
+        self.space: SearchSpace[Any] = space or registry.create("search_space", self.config.space)
+        self._given = {
+            "predictor": predictor,
+            "discriminator": discriminator,
+            "generator": generator,
+        }
+        self.condition: Condition | None = condition
+        self.predictor: nn.Module | None = None
+        self.discriminator: nn.Module | None = None
+        self.generator: nn.Module | None = None
+        self.history = History()
+
+    # -- assembly ----------------------------------------------------------------------------
+
+    def _build_condition(self, labels: np.ndarray) -> Condition:
+        cfg = dict(self.config.condition)
+        kind = cfg.get("type", "rank")
+        if kind == "rank" and "quantile" in cfg:
+            q = cfg.pop("quantile")
+            cfg.pop("type", None)
+            return RankCondition.from_quantile(labels, q, **cfg)
+        if kind == "continuous" and "mean" not in cfg:
+            cfg.pop("type", None)
+            return ContinuousCondition(
+                mean=float(labels.mean()), std=float(labels.std() or 1.0), **cfg
+            )
+        return condition_from_config(cfg)
+
+    def _encoder(self, num_layers: int) -> nn.Module:
+        kwargs = {"num_layers": num_layers, **self.config.encoder_kwargs}
+        enc_cls = registry.get("encoder", self.config.encoder)
+        return enc_cls(len(self.space.op_names), **kwargs)  # type: ignore[no-any-return]
+
+    def _build(self, labels: np.ndarray) -> None:
+        cfg = self.config
+        seed = cfg.seed
+        if self.condition is None:
+            self.condition = self._build_condition(labels)
+        num_classes = self.condition.num_classes
+        torch.manual_seed(seed)
+        pp = self._given["predictor"]
+        if pp is None:
+            kw = {"seed": seed, **cfg.predictor_kwargs}
+            if "encoder" not in kw:
+                kw["encoder"] = self._encoder(kw.pop("num_layers", 4))
+            pp = registry.create("predictor", cfg.predictor, **kw)
+        d = self._given["discriminator"]
+        if d is None:
+            kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
+            if "encoder" not in kw:
+                kw["encoder"] = self._encoder(kw.pop("num_layers", 3))
+            d = registry.create("discriminator", cfg.discriminator, num_classes, **kw)
+        g = self._given["generator"]
+        if g is None:
+            kw = {"seed": seed + 2, **cfg.generator_kwargs}
+            g = registry.create("generator", cfg.generator, self.space, num_classes, **kw)
+        self.predictor, self.discriminator, self.generator = (
+            pp.to(self.device),
+            d.to(self.device),
+            g.to(self.device),
+        )
+        self.opt_p = torch.optim.Adam(
+            pp.parameters(), lr=cfg.lr_predictor, weight_decay=cfg.weight_decay
+        )
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_discriminator, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_generator, betas=(0.5, 0.999))
+
+    # -- pieces of the objectives ----------------------------------------------------------------
+
+    def _cond_tensor(self, values: np.ndarray) -> Tensor:
+        assert self.condition is not None
+        enc = self.condition.encode(values)
+        if self.condition.num_classes is not None:
+            return torch.as_tensor(enc, dtype=torch.long, device=self.device)
+        return torch.as_tensor(enc, dtype=torch.float32, device=self.device)
+
+    def _soft_condition(self, pred: Tensor) -> Tensor:
+        """PP's prediction as a differentiable condition (class probabilities or a float)."""
+        cond = self.condition
+        if isinstance(cond, RankCondition):
+            b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
+            s = torch.sigmoid(
+                (pred[:, None] - b[None, :]) / (self.config.soft_rank_temperature * cond.step)
+            )
+            ones = torch.ones_like(pred)[:, None]
+            cum = torch.cat([s, ones], dim=1)  # P(class <= k), k = 0..C-1
+            return torch.diff(cum, dim=1, prepend=torch.zeros_like(ones))
+        if isinstance(cond, ContinuousCondition):
+            return (pred - cond.mean) / cond.std
+        raise TypeError(
+            f"condition {type(cond).__name__} has no differentiable form for PP's adversarial term"
+        )
+
+    def _check(self, name: str, value: Tensor, epoch: int, step: int) -> float:
+        v = float(value.detach())
+        if not math.isfinite(v):
+            raise NonFiniteLossError(
+                f"loss {name} is {v} at epoch {epoch}, step {step}; lower the learning rates or "
+                "check the labels for NaN/inf"
+            )
+        return v
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.config.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- training ------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        labeled: Sequence[Any],
+        labels: Sequence[float] | np.ndarray,
+        unlabeled: Sequence[Any],
+        heldout: tuple[Sequence[Any], Sequence[float] | np.ndarray] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = True,
+        stop_after_epoch: int | None = None,
+        on_epoch: Callable[[int, History], None] | None = None,
+    ) -> History:
+        """Train on ``labeled`` (with ``labels``, e.g. validation accuracy in %) and the
+        ``unlabeled`` pool; return the :class:`History`.
+
+        With ``checkpoint_dir``, a checkpoint is written atomically every
+        ``checkpoint_every`` epochs and, when ``resume``, training continues from the last one.
+        ``stop_after_epoch`` ends early (used to simulate an interruption).
+        """
+        cfg = self.config
+        y = np.asarray(labels, dtype=np.float64)
+        if y.ndim != 1 or y.shape[0] != len(labeled):
+            raise ValueError(f"{len(labeled)} labeled cells but labels of shape {y.shape}")
+        if y.shape[0] < 2:
+            raise ValueError("Bi-Arch2Perf needs at least two labeled cells")
+        if not np.isfinite(y).all():
+            bad = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(f"label {bad} is not finite ({y[bad]})")
+        self._build(y)
+        assert self.predictor is not None and self.condition is not None
+        assert self.discriminator is not None and self.generator is not None
+        pp, d, g = self.predictor, self.discriminator, self.generator
+
+        lab = GraphTable(self.space, labeled)
+        unl = GraphTable(self.space, unlabeled)
+        held = GraphTable(self.space, heldout[0]) if heldout is not None else None
+        held_y = np.asarray(heldout[1], dtype=np.float64) if heldout is not None else None
+        y_mean, y_std = float(y.mean()), float(y.std()) or 1.0
+        pp.set_target_scale(y_mean, y_std)  # type: ignore[operator]
+        y_t = torch.as_tensor(y, dtype=torch.float32, device=self.device)
+        cls_all = self._cond_tensor(y)
+
+        steps = cfg.steps_per_epoch or max(1, math.ceil(len(lab) / cfg.labeled_batch_size))
+        rng = np.random.default_rng(cfg.seed)
+        tgen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        start_epoch = 0
+        ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if ckpt is not None and resume and (ckpt / "state.json").is_file():
+            start_epoch = self._load_checkpoint(ckpt, rng, tgen)
+        elif ckpt is not None:
+            atomic_write_bytes(ckpt / "config.json", cfg.to_json().encode("utf-8"))
+
+        for epoch in range(start_epoch, cfg.epochs):
+            t0 = time.perf_counter()
+            sums = np.zeros(4)
+            bar = self._progress(steps, epoch)
+            perm = rng.permutation(len(lab))
+            bs = min(cfg.labeled_batch_size, len(lab))
+            for step in range(steps):
+                li = torch.as_tensor(perm[(step * bs + np.arange(bs)) % len(lab)])
+                ui = torch.as_tensor(rng.integers(0, len(unl), size=cfg.unlabeled_batch_size))
+                losses = self._step(
+                    lab.batch(li, self.device),
+                    y_t[li.to(self.device)],
+                    cls_all[li.to(self.device)],
+                    unl.batch(ui, self.device),
+                    tgen,
+                    epoch,
+                    step,
+                    y_mean,
+                    y_std,
+                )
+                sums += losses
+                if bar is not None:
+                    bar.set_postfix(
+                        D=f"{losses[0]:.3f}", AG=f"{losses[1]:.3f}", PP=f"{losses[2]:.3f}"
+                    )
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+            means = sums / steps
+            h = self.history
+            h.epoch.append(epoch + 1)
+            h.loss_discriminator.append(float(means[0]))
+            h.loss_generator.append(float(means[1]))
+            h.loss_predictor.append(float(means[2]))
+            h.mse_labeled.append(float(means[3]))
+            if held is not None and held_y is not None and len(held) >= 2:
+                pred = self._predict_table(held)
+                h.heldout_kendall_tau.append(kendall_tau(pred, held_y))
+                h.heldout_spearman_rho.append(spearman_rho(pred, held_y))
+            else:
+                h.heldout_kendall_tau.append(None)
+                h.heldout_spearman_rho.append(None)
+            h.seconds.append(time.perf_counter() - t0)
+            if ckpt is not None and (
+                (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
+            ):
+                self._save_checkpoint(ckpt, epoch + 1, rng, tgen)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, h)
+            if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+                break
+        pp.eval()
+        g.eval()
+        d.eval()
+        return self.history
+
+    def _progress(self, steps: int, epoch: int) -> Any:
+        if not self.config.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
+
+    def _step(
+        self,
+        lab: CellBatch,
+        y: Tensor,
+        cls: Tensor,
+        unl: CellBatch,
+        tgen: torch.Generator,
+        epoch: int,
+        step: int,
+        y_mean: float,
+        y_std: float,
+    ) -> np.ndarray:
+        cfg = self.config
+        assert self.predictor is not None and self.condition is not None
+        assert self.discriminator is not None and self.generator is not None
+        pp, d, g = self.predictor, self.discriminator, self.generator
+        a, a_p = cfg.alpha, cfg.alpha_p
+        pp.train()
+        d.train()
+        g.train()
+        if not cfg.adversarial:
+            with self._autocast():
+                gamma2 = F.mse_loss((pp(lab).float() - y) / y_std, torch.zeros_like(y))
+            lp = self._check("PP (γ2, supervised only)", gamma2, epoch, step)
+            self.opt_p.zero_grad(set_to_none=True)
+            gamma2.backward()
+            self.opt_p.step()
+            return np.array([0.0, 0.0, lp, lp])
+        n_gen = int(cls.shape[0])
+        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
+        z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
+
+        # ---- D: real labeled pairs vs. (unlabeled, PP's rank) and (generated, condition)
+        with self._autocast():
+            fake = g(cls, z_adj, z_ops, generator=tgen)
+            # PP is updated last, so this forward serves both D's β2 (detached) and PP's γ1.
+            pred_u = pp(unl).float()
+            if not bool(torch.isfinite(pred_u).all()):  # would poison D's condition first
+                self._check(
+                    "PP (α·γ1 + γ2 + α_p·γ3; PP predicts NaN/inf)", pred_u.sum(), epoch, step
+                )
+            loss_d = _bce(d(lab, cls), True)
+            loss_d = loss_d + a * _bce(d(unl, self._soft_condition(pred_u.detach())), False)
+            fake_detached = CellBatch(fake.adj.detach(), fake.ops.detach(), fake.mask, fake.num_ops)
+            loss_d = loss_d + (1 - a) * _bce(d(fake_detached, cls), False)
+        ld = self._check("D (β1 + α·β2 + (1−α)·β3)", loss_d, epoch, step)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # ---- AG: fool the updated D with the same generated cells
+        with self._autocast():
+            logits_g = d(fake, cls)
+            if cfg.generator_loss == "non-saturating":
+                loss_g = (1 - a) * _bce(logits_g, True)
+            else:  # eq. 10 as written: minimise log(1 - D) = -BCE(logits, 0)
+                loss_g = -(1 - a) * _bce(logits_g, False)
+        lg = self._check("AG (eq. 10)", loss_g, epoch, step)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+
+        # ---- PP: MSE on labeled + adversarial on unlabeled + MSE on generated cells
+        assert self.condition is not None
+        target = torch.as_tensor(
+            self.condition.target(cls.detach().cpu().numpy()),
+            dtype=torch.float32,
+            device=self.device,
+        )
+        with self._autocast():
+            gamma2 = F.mse_loss((pp(lab).float() - y) / y_std, torch.zeros_like(y))
+            gamma1 = _bce(d(unl, self._soft_condition(pred_u)), True)
+            gamma3 = F.mse_loss(
+                (pp(fake_detached).float() - target) / y_std, torch.zeros_like(target)
+            )
+            loss_p = a * gamma1 + gamma2 + a_p * gamma3
+        lp = self._check("PP (α·γ1 + γ2 + α_p·γ3)", loss_p, epoch, step)
+        self.opt_p.zero_grad(set_to_none=True)
+        loss_p.backward()
+        self.opt_p.step()
+        d.zero_grad(set_to_none=True)  # γ1's gradients into D are not D's update
+        return np.array([ld, lg, lp, float(gamma2.detach())])
+
+    @torch.no_grad()
+    def _predict_table(self, table: GraphTable, batch_size: int = 2048) -> np.ndarray:
+        assert self.predictor is not None
+        was = self.predictor.training
+        self.predictor.eval()
+        out = []
+        for s in range(0, len(table), batch_size):
+            idx = torch.arange(s, min(s + batch_size, len(table)))
+            out.append(self.predictor(table.batch(idx, self.device)).float().cpu().numpy())
+        self.predictor.train(was)
+        return np.concatenate(out).astype(np.float64)
+
+    def predict(self, archs: Sequence[Any], batch_size: int = 2048) -> np.ndarray:
+        """PP's predicted performance for architectures of the space (numpy ``[B]``)."""
+        if self.predictor is None:
+            raise RuntimeError("call fit() first")
+        return self._predict_table(GraphTable(self.space, archs), batch_size)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _state(self, epoch: int, rng: np.random.Generator, tgen: torch.Generator) -> dict[str, Any]:
+        assert self.predictor is not None and self.discriminator is not None
+        assert self.generator is not None and self.condition is not None
+        return {
+            "epoch": epoch,
+            "predictor": self.predictor.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "generator": self.generator.state_dict(),
+            "opt_predictor": self.opt_p.state_dict(),
+            "opt_discriminator": self.opt_d.state_dict(),
+            "opt_generator": self.opt_g.state_dict(),
+            "numpy_rng": json.dumps(rng.bit_generator.state),
+            "torch_rng": tgen.get_state(),
+            "torch_global_rng": torch.get_rng_state(),
+            "condition": json.dumps(self.condition.to_config()),
+            "history": self.history.to_dict(),
+        }
+
+    def _save_checkpoint(
+        self, directory: Path, epoch: int, rng: np.random.Generator, tgen: torch.Generator
+    ) -> None:
+        save_state(self._state(epoch, rng, tgen), directory)
+
+    def _load_checkpoint(
+        self, directory: Path, rng: np.random.Generator, tgen: torch.Generator
+    ) -> int:
+        assert self.predictor is not None and self.discriminator is not None
+        assert self.generator is not None and self.condition is not None
+        saved_cfg = directory / "config.json"
+        if saved_cfg.is_file():
+            old = TrainerConfig.from_json(saved_cfg.read_text(encoding="utf-8"))
+            mine = self.config.to_dict()
+            diff = [
+                k
+                for k, v in old.to_dict().items()
+                if k not in ("epochs", "progress") and mine.get(k) != v
+            ]
+            if diff:
+                raise ValueError(
+                    f"checkpoint in {directory} was made with a different config "
+                    f"(differs in: {', '.join(diff)}); use another directory or resume=False"
+                )
+        st = load_state(directory)
+        if json.loads(st["condition"]) != self.condition.to_config():
+            raise ValueError(f"checkpoint in {directory} used another condition")
+        self.predictor.load_state_dict(st["predictor"])
+        self.discriminator.load_state_dict(st["discriminator"])
+        self.generator.load_state_dict(st["generator"])
+        self.opt_p.load_state_dict(st["opt_predictor"])
+        self.opt_d.load_state_dict(st["opt_discriminator"])
+        self.opt_g.load_state_dict(st["opt_generator"])
+        rng.bit_generator.state = json.loads(st["numpy_rng"])
+        tgen.set_state(st["torch_rng"])
+        torch.set_rng_state(st["torch_global_rng"])
+        self.history = History.from_dict(st["history"])
+        return int(st["epoch"])
+
+    def save(self, directory: str | Path) -> Path:
+        """Save the trained predictor, discriminator and generator (safetensors + JSON each)
+        plus the config, the condition and the history."""
+        from ..nn.serialization import save_component
+
+        if self.predictor is None or self.condition is None:
+            raise RuntimeError("call fit() first")
+        assert self.discriminator is not None and self.generator is not None
+        out = Path(directory)
+        save_component(self.predictor, out / "predictor")
+        save_component(self.discriminator, out / "discriminator")
+        save_component(self.generator, out / "generator")
+        atomic_write_bytes(out / "config.json", self.config.to_json().encode("utf-8"))
+        atomic_write_bytes(
+            out / "condition.json", json.dumps(self.condition.to_config()).encode("utf-8")
+        )
+        self.history.save(out / "history.json")
+        return out
