@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from .. import registry
+from .._io import read_lines
 from ..errors import InvalidCellError, UnknownCellError
 
 
@@ -46,14 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="allow unpickling arbitrary classes from a trusted official .pth file",
     )
     p.set_defaults(func=run)
-
-
-def _lines(path: str) -> Iterator[str]:
-    if path == "-":
-        yield from sys.stdin
-    else:
-        with open(path, encoding="utf-8") as fh:
-            yield from fh
 
 
 def _make_benchmark(args: argparse.Namespace) -> Any:
@@ -98,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[str] = []
     archs: list[Any] = []
     slots: list[int] = []
-    for line in _lines(args.file):
+    for line in read_lines(args.file):
         text = line.strip()
         if not text:
             continue

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from .. import registry
+from .._io import read_lines
 from ..errors import InvalidCellError
 from ..interfaces import EnumerableSpace
 
@@ -40,14 +40,6 @@ def load_space(name: str) -> Any:
     return registry.create("search_space", name)
 
 
-def _lines(path: str) -> Iterator[str]:
-    if path == "-":
-        yield from sys.stdin
-    else:
-        with open(path, encoding="utf-8") as fh:
-            yield from fh
-
-
 def run_enumerate(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     if not isinstance(space, EnumerableSpace):
@@ -70,7 +62,7 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     bad = 0
-    for lineno, line in enumerate(_lines(args.file), start=1):
+    for lineno, line in enumerate(read_lines(args.file), start=1):
         text = line.strip()
         if not text:
             continue

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import atomic_write_bytes
 from ..errors import UnknownComponentError
 from ..hookspecs import KINDS
 
@@ -131,20 +131,6 @@ def build_component(
     return module
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_component(module: nn.Module, directory: str | os.PathLike[str]) -> Path:
     """Save ``module`` to ``directory`` (created if needed); returns the directory.
 
@@ -161,7 +147,7 @@ def save_component(module: nn.Module, directory: str | os.PathLike[str]) -> Path
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
     meta = {"format": FORMAT, "kind": spec["kind"], "name": spec["name"]}
     blob = st_save(tensors, metadata=meta)
-    _atomic_write(out / WEIGHTS_FILE, blob)
+    atomic_write_bytes(out / WEIGHTS_FILE, blob)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -173,7 +159,7 @@ def save_component(module: nn.Module, directory: str | os.PathLike[str]) -> Path
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
     }
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    _atomic_write(out / CONFIG_FILE, text.encode("utf-8"))
+    atomic_write_bytes(out / CONFIG_FILE, text.encode("utf-8"))
     return out
 
 
