@@ -8,7 +8,7 @@ import json
 from .. import registry
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugins", help="list registered components and their distributions")
     p.add_argument("--kind", help="only this component kind")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")

@@ -13,7 +13,7 @@ from ..errors import InvalidCellError
 from ..interfaces import EnumerableSpace
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("space", help="enumerate, sample or validate cells of a search space")
     ssub = p.add_subparsers(dest="space_command", required=True, metavar="ACTION")
 

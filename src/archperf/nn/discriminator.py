@@ -174,7 +174,8 @@ class GINDiscriminator(nn.Module, Discriminator):
             )
         if not bool(torch.isfinite(probs).all()):
             raise ValueError("soft condition probabilities must be finite")
-        weight = self.cond_embed.weight  # type: ignore[union-attr]
+        weight = self.cond_embed.weight
+        assert isinstance(weight, Tensor)
         return probs.to(weight.dtype) @ weight
 
     def forward(self, batch: CellBatch, condition: Tensor) -> Tensor:

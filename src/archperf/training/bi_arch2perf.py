@@ -298,7 +298,7 @@ class BiArch2Perf:
     def _encoder(self, num_layers: int) -> nn.Module:
         kwargs = {"num_layers": num_layers, **self.config.encoder_kwargs}
         enc_cls = registry.get("encoder", self.config.encoder)
-        return enc_cls(len(self.space.op_names), **kwargs)  # type: ignore[no-any-return]
+        return enc_cls(len(self.space.op_names), **kwargs)
 
     def _build(self, labels: np.ndarray) -> None:
         cfg = self.config
