@@ -247,10 +247,18 @@ def _official_available() -> str | None:
     return None
 
 
-@pytest.mark.skipif(_official_available() is not None, reason=str(_official_available()))
 def test_official_ensemble_round_trip(tmp_path: Path, data_dir: Path) -> None:
     """Train a tiny xgb ensemble on surrogate-labelled genotypes, save it in the official
-    layout and load it through the 'official' backend (values are not NB301 results)."""
+    layout and load it through the 'official' backend (values are not NB301 results).
+
+    Skipped in the main venv; the nox session ``nb301_official`` sets
+    ``ARCHPERF_REQUIRE_NB301_OFFICIAL=1`` so that a missing backend fails instead.
+    """
+    why = _official_available()
+    if why is not None:
+        if os.environ.get("ARCHPERF_REQUIRE_NB301_OFFICIAL"):
+            pytest.fail(why)
+        pytest.skip(why)
     import pickle
 
     import xgboost as xgb
