@@ -253,3 +253,23 @@ def test_predictor_learns_real_nb201_ranking(data_dir: Path) -> None:
     pred = pp.predict(cells[500:], space=space)
     rho = spearmanr(pred, acc[500:]).statistic
     assert rho > 0.7, f"Spearman {rho:.3f} on held-out NB201 cells"
+
+
+def test_discriminator_soft_condition_matches_hard_one_hot() -> None:
+    """One-hot class probabilities give exactly the logits of the class ids."""
+    import torch
+
+    from archperf.cell import CellBatch
+    from archperf.nn.discriminator import GINDiscriminator
+    from archperf.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    cells = space.sample(6, seed=0)
+    batch = CellBatch.from_cells(cells, num_ops=len(space.op_names), max_nodes=8)
+    d = GINDiscriminator(5, num_ops=len(space.op_names), seed=0).eval()
+    ids = torch.tensor([0, 1, 2, 3, 4, 0])
+    hard = d(batch, ids)
+    soft = d(batch, torch.nn.functional.one_hot(ids, 5).float())
+    assert torch.allclose(hard, soft, atol=1e-6)
+    with pytest.raises(ValueError, match="class probabilities"):
+        d(batch, torch.ones(6, 4))
