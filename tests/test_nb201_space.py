@@ -387,3 +387,36 @@ def test_first_csv_row_has_the_readme_op_code(data_dir: Path) -> None:
 
 def test_edge_ops_order() -> None:
     assert EDGE_OPS == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def _nb201_paper_string(ops: tuple[str, ...]) -> str:
+    """The NB201 paper's own 'unique topology' notion, as described in docs/spaces/nb201.md."""
+    srcs = ((0,), (0, 1), (0, 1, 2))  # edges into nodes 1, 2, 3 in arch-string order
+    nodes = ["x"]
+    k = 0
+    for ins in srcs:
+        terms = []
+        for s in ins:
+            op = ops[k]
+            k += 1
+            if op == "none" or nodes[s] == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(nodes[s])
+            else:
+                terms.append(f"({nodes[s]})@{op}")
+        nodes.append("+".join(sorted(terms)))
+    return nodes[3]
+
+
+def test_paper_notion_gives_6466_classes_nested_in_ours() -> None:
+    """The docs' claims: the paper's notion yields 6,466 classes (the NB201 paper's number) and
+    each of them lies inside one canonical class of ours."""
+    space = NB201Space()
+    ours: dict[str, str] = {}
+    for cell in space.enumerate():
+        paper = _nb201_paper_string(tuple(space.to_ops(cell)))
+        ours.setdefault(paper, space.canonical(cell))
+        assert ours[paper] == space.canonical(cell)  # nested: one paper class -> one of ours
+    assert len(ours) == 6466
+    assert len(set(ours.values())) == CLASS_COUNT
