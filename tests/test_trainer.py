@@ -67,7 +67,9 @@ def test_same_seed_same_losses_and_weights() -> None:
     runs = []
     for _ in range(2):
         tr = BiArch2Perf(_tiny())
+        before = torch.get_rng_state()
         h = tr.fit(cells, y, pool)
+        assert torch.equal(torch.get_rng_state(), before)  # no hidden global RNG use
         runs.append((h, _weights(tr)))
     (h1, w1), (h2, w2) = runs
     assert h1.loss_discriminator == h2.loss_discriminator

@@ -295,8 +295,8 @@ class BiArch2Perf:
             )
         return condition_from_config(cfg)
 
-    def _encoder(self, num_layers: int) -> nn.Module:
-        kwargs = {"num_layers": num_layers, **self.config.encoder_kwargs}
+    def _encoder(self, num_layers: int, seed: int) -> nn.Module:
+        kwargs = {"num_layers": num_layers, "seed": seed, **self.config.encoder_kwargs}
         enc_cls = registry.get("encoder", self.config.encoder)
         return enc_cls(len(self.space.op_names), **kwargs)
 
@@ -306,18 +306,17 @@ class BiArch2Perf:
         if self.condition is None:
             self.condition = self._build_condition(labels)
         num_classes = self.condition.num_classes
-        torch.manual_seed(seed)
         pp = self._given["predictor"]
         if pp is None:
             kw = {"seed": seed, **cfg.predictor_kwargs}
             if "encoder" not in kw:
-                kw["encoder"] = self._encoder(kw.pop("num_layers", 4))
+                kw["encoder"] = self._encoder(kw.pop("num_layers", 4), seed)
             pp = registry.create("predictor", cfg.predictor, **kw)
         d = self._given["discriminator"]
         if d is None:
             kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
             if "encoder" not in kw:
-                kw["encoder"] = self._encoder(kw.pop("num_layers", 3))
+                kw["encoder"] = self._encoder(kw.pop("num_layers", 3), seed + 1)
             d = registry.create("discriminator", cfg.discriminator, num_classes, **kw)
         g = self._given["generator"]
         if g is None:
@@ -606,7 +605,6 @@ class BiArch2Perf:
             "opt_generator": self.opt_g.state_dict(),
             "numpy_rng": json.dumps(rng.bit_generator.state),
             "torch_rng": tgen.get_state(),
-            "torch_global_rng": torch.get_rng_state(),
             "condition": json.dumps(self.condition.to_config()),
             "history": self.history.to_dict(),
         }
@@ -646,7 +644,6 @@ class BiArch2Perf:
         self.opt_g.load_state_dict(st["opt_generator"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
         tgen.set_state(st["torch_rng"])
-        torch.set_rng_state(st["torch_global_rng"])
         self.history = History.from_dict(st["history"])
         return int(st["epoch"])
 
