@@ -104,6 +104,33 @@ def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
         assert torch.equal(w_full[k], w_res[k]), k
 
 
+def test_warm_start_continues_training() -> None:
+    """New labels: continue from the trained weights for a few epochs; a plain refit restarts."""
+    cells, y = _synthetic(24, 0)
+    more, y_more = _synthetic(8, 5)
+    pool, _ = _synthetic(64, 1)
+    tr = BiArch2Perf(_tiny())
+    tr.fit(cells, y, pool)
+    trained = _weights(tr)
+    cond_before = tr.condition.to_config()
+    h = tr.fit([*cells, *more], np.concatenate([y, y_more + 20]), pool, warm_start=True, epochs=2)
+    assert h.epoch == [1, 2, 3, 4, 5, 6]
+    assert tr.condition.to_config() != cond_before  # re-derived from the new labels
+    # warm start = continuing: equal to a second identical warm start from the same weights
+    tr2 = BiArch2Perf(_tiny())
+    tr2.fit(cells, y, pool)
+    assert all(torch.equal(trained[k], v) for k, v in _weights(tr2).items())
+    tr2.fit([*cells, *more], np.concatenate([y, y_more + 20]), pool, warm_start=True, epochs=2)
+    assert all(torch.equal(v, _weights(tr2)[k]) for k, v in _weights(tr).items())
+    # without warm_start, fit starts over (same as a fresh trainer)
+    fresh = BiArch2Perf(_tiny()).fit(cells, y, pool)
+    again = tr.fit(cells, y, pool)
+    assert again.epoch == [1, 2, 3, 4]
+    assert again.loss_predictor == fresh.loss_predictor
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        tr.fit(cells, y, pool, warm_start=True, checkpoint_dir="x")
+
+
 def test_resume_refuses_other_config(tmp_path: Path) -> None:
     cells, y = _synthetic(16, 0)
     BiArch2Perf(_tiny(epochs=1)).fit(cells, y, cells, checkpoint_dir=tmp_path)

@@ -52,3 +52,13 @@ def archperf_conditions() -> Targets:
         "rank": "archperf.conditions:RankCondition",
         "continuous": "archperf.conditions:ContinuousCondition",
     }
+
+
+@hookimpl
+def archperf_search_methods() -> Targets:
+    return {
+        "nacg": "archperf.search.nacg:NACG",
+        "nacg-mr": "archperf.search.nacg:multi_round_nacg",
+        "rs": "archperf.search.random:RandomSearch",
+        "re": "archperf.search.evolution:RegularizedEvolution",
+    }

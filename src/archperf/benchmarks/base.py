@@ -281,6 +281,7 @@ class Oracle(Generic[Arch]):
         "_chunks",
         "_count",
         "_info",
+        "_listeners",
         "_metric",
         "_records",
         "_seen",
@@ -309,6 +310,11 @@ class Oracle(Generic[Arch]):
         self._count = 0
         self._seen = np.zeros(max(len(records), 1), dtype=bool)
         self._chunks: list[_Chunk] = []
+        self._listeners: list[Callable[[Oracle[Arch]], None]] = []
+
+    def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
+        """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""
+        self._listeners.append(listener)
 
     # ---------------------------------------------------------------------- accounting
     @property
@@ -334,6 +340,33 @@ class Oracle(Generic[Arch]):
         out = np.zeros(len(uniq), dtype=bool)
         inside = uniq < len(self._seen)
         out[inside] = self._seen[uniq[inside]]
+        return out
+
+    def records_of(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Record index per arch (``-1``: the benchmark has no record); free, nothing charged.
+
+        Two archs with the same record index are one query (e.g. isomorphic NB101 graphs).
+        """
+        return self._records.indices(tuple(archs))
+
+    def known(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Boolean mask: can the oracle answer for each arch?  Free, nothing charged.
+
+        Always true on complete benchmarks; on a partial one (the NB101 subset) a search that
+        filters with it is restricted to the covered cells, which results must state.
+        """
+        idx = self.records_of(archs)
+        ok = idx >= 0
+        if ok.any():
+            ok[ok] = self._metric.known(idx[ok])
+        return ok
+
+    def queried(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Boolean mask: was each arch's record already charged in this session?"""
+        idx = self.records_of(archs)
+        out = np.zeros(len(idx), dtype=bool)
+        ok = idx >= 0
+        out[ok] = self._is_seen(idx[ok])
         return out
 
     def cost(self, archs: Sequence[Arch]) -> int:
@@ -427,6 +460,8 @@ class Oracle(Generic[Arch]):
         charged = np.zeros(len(idx), dtype=bool)
         charged[first[new]] = True
         self._chunks.append(_Chunk(idx, values.copy(), charged, archs))
+        for listener in self._listeners:
+            listener(self)
         return values
 
     # -------------------------------------------------------------------------- history

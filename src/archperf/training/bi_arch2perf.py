@@ -273,6 +273,7 @@ class BiArch2Perf:
             "discriminator": discriminator,
             "generator": generator,
         }
+        self._given_condition = condition
         self.condition: Condition | None = condition
         self.predictor: nn.Module | None = None
         self.discriminator: nn.Module | None = None
@@ -385,6 +386,8 @@ class BiArch2Perf:
         resume: bool = True,
         stop_after_epoch: int | None = None,
         on_epoch: Callable[[int, History], None] | None = None,
+        warm_start: bool = False,
+        epochs: int | None = None,
     ) -> History:
         """Train on ``labeled`` (with ``labels``, e.g. validation accuracy in %) and the
         ``unlabeled`` pool; return the :class:`History`.
@@ -392,6 +395,10 @@ class BiArch2Perf:
         With ``checkpoint_dir``, a checkpoint is written atomically every
         ``checkpoint_every`` epochs and, when ``resume``, training continues from the last one.
         ``stop_after_epoch`` ends early (used to simulate an interruption).
+
+        ``warm_start=True`` continues from the current weights and optimiser states (e.g. after
+        new labels arrived) for ``epochs`` more epochs (default ``config.epochs``); the rank
+        condition is re-derived from the new labels unless it was given.  The history goes on.
         """
         cfg = self.config
         y = np.asarray(labels, dtype=np.float64)
@@ -402,7 +409,21 @@ class BiArch2Perf:
         if not np.isfinite(y).all():
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             raise ValueError(f"label {bad} is not finite ({y[bad]})")
-        self._build(y)
+        extra = cfg.epochs if epochs is None else int(epochs)
+        if extra < 0:
+            raise ValueError(f"epochs must be >= 0, got {extra}")
+        if warm_start and self.predictor is not None:
+            if checkpoint_dir is not None:
+                raise ValueError("warm_start does not combine with checkpoint_dir")
+            if self._given_condition is None:
+                self.condition = self._build_condition(y)
+            first_epoch = len(self.history.epoch)
+        else:
+            self.condition = self._given_condition  # None: derived from these labels
+            self.history = History()
+            self._build(y)
+            first_epoch = 0
+        last_epoch = first_epoch + extra
         assert self.predictor is not None and self.condition is not None
         assert self.discriminator is not None and self.generator is not None
         pp, d, g = self.predictor, self.discriminator, self.generator
@@ -417,16 +438,16 @@ class BiArch2Perf:
         cls_all = self._cond_tensor(y)
 
         steps = cfg.steps_per_epoch or max(1, math.ceil(len(lab) / cfg.labeled_batch_size))
-        rng = np.random.default_rng(cfg.seed)
-        tgen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-        start_epoch = 0
+        rng = np.random.default_rng(cfg.seed if first_epoch == 0 else [cfg.seed, first_epoch])
+        tgen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1_000_003 * first_epoch)
+        start_epoch = first_epoch
         ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if ckpt is not None and resume and (ckpt / "state.json").is_file():
             start_epoch = self._load_checkpoint(ckpt, rng, tgen)
         elif ckpt is not None:
             atomic_write_bytes(ckpt / "config.json", cfg.to_json().encode("utf-8"))
 
-        for epoch in range(start_epoch, cfg.epochs):
+        for epoch in range(start_epoch, last_epoch):
             t0 = time.perf_counter()
             sums = np.zeros(4)
             bar = self._progress(steps, epoch)
@@ -470,7 +491,7 @@ class BiArch2Perf:
                 h.heldout_spearman_rho.append(None)
             h.seconds.append(time.perf_counter() - t0)
             if ckpt is not None and (
-                (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
+                (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == last_epoch
             ):
                 self._save_checkpoint(ckpt, epoch + 1, rng, tgen)
             if on_epoch is not None:

@@ -1,0 +1,1 @@
+"""Search methods: NACG (SemiGAN-NAD), random search and regularized evolution."""

@@ -1,0 +1,142 @@
+"""The search-method interface and the helpers every method shares.
+
+A search method gets an :class:`~archperf.benchmarks.base.Oracle` (the search metric, a budget
+and a history) and a seed; it never sees a benchmark, so it cannot read test data.  It returns a
+:class:`SearchOutcome`; the experiment runner reads the query history from the oracle and asks
+the benchmark for the reported metric afterwards.
+
+Methods are registered through the ``archperf_search_methods`` hook like every other component
+(``registry.create("search_method", "re", population_size=20)``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..benchmarks.base import Oracle, QueryRecord
+from ..interfaces import SearchSpace
+
+__all__ = [
+    "NotEnoughCellsError",
+    "SearchMethod",
+    "SearchOutcome",
+    "draw_new",
+    "new_unique",
+    "require_budget",
+]
+
+
+class NotEnoughCellsError(RuntimeError):
+    """A method could not find enough new cells the oracle can answer."""
+
+
+@dataclass
+class SearchOutcome:
+    """What a search returns: its final architecture (best by the search metric) and extras.
+
+    ``info`` must be JSON-ready (numbers, strings, lists, dicts); the runner stores it.
+    """
+
+    best: Any
+    value: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_oracle(cls, oracle: Oracle[Any], **info: Any) -> SearchOutcome:
+        """The oracle's best queried cell (first one on ties) as the outcome."""
+        rec: QueryRecord = oracle.best()
+        return cls(rec.arch, rec.value, dict(info))
+
+
+class SearchMethod(abc.ABC):
+    """A search method: ``search(oracle, seed)`` spends at most ``oracle.budget`` queries.
+
+    Constructor arguments are the method's hyper-parameters, stored as given and returned by
+    :meth:`config` (JSON-ready), so a run is described by ``(name, config, seed)``.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        """Run the search on ``oracle`` with ``seed``; same seed → same queries (on CPU)."""
+
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters, JSON-ready."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def require_budget(oracle: Oracle[Any], method: str) -> int:
+    """The oracle's remaining budget; a budget is required (a search must end)."""
+    remaining = oracle.remaining
+    if remaining is None:
+        raise ValueError(f"{method} needs an oracle with a query budget (oracle(budget=...))")
+    return remaining
+
+
+def draw_new(
+    oracle: Oracle[Any],
+    n: int,
+    rng: np.random.Generator,
+    sampler: Callable[[int, np.random.Generator], Sequence[Any]] | None = None,
+    exclude: np.ndarray | None = None,
+    max_draws: int | None = None,
+) -> list[Any]:
+    """``n`` cells from ``sampler`` (default ``oracle.space.sample``) that the oracle can answer,
+    that are not yet queried and that are pairwise distinct records, in draw order.
+
+    ``exclude`` is an array of record indices to skip as well.  Raises
+    :class:`NotEnoughCellsError` after ``max_draws`` sampled cells (default ``max(1000, 200·n)``).
+    """
+    if n <= 0:
+        return []
+    space: SearchSpace[Any] | None = oracle.space
+    if sampler is None:
+        if space is None:
+            raise ValueError("the oracle has no search space to sample from; pass sampler=")
+        sampler = space.sample
+    limit = max(1000, 200 * n) if max_draws is None else max_draws
+    taken: set[int] = set() if exclude is None else {int(i) for i in exclude}
+    out: list[Any] = []
+    drawn = 0
+    while len(out) < n:
+        if drawn >= limit:
+            raise NotEnoughCellsError(
+                f"only {len(out)} of {n} new answerable cells after {drawn} draws"
+            )
+        chunk = list(sampler(max(2 * (n - len(out)), 16), rng))
+        drawn += len(chunk)
+        records = oracle.records_of(chunk)
+        ok = oracle.known(chunk) & ~oracle.queried(chunk)
+        for arch, rec, good in zip(chunk, records, ok, strict=True):
+            if good and int(rec) not in taken:
+                taken.add(int(rec))
+                out.append(arch)
+                if len(out) == n:
+                    break
+    return out
+
+
+def new_unique(oracle: Oracle[Any], archs: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
+    """The archs the oracle can answer, not yet queried, one per record (first kept), with
+    their record indices."""
+    if not archs:
+        return [], np.zeros(0, np.int64)
+    records = oracle.records_of(archs)
+    ok = oracle.known(archs) & ~oracle.queried(archs)
+    seen: set[int] = set()
+    keep: list[int] = []
+    for j, (rec, good) in enumerate(zip(records, ok, strict=True)):
+        if good and int(rec) not in seen:
+            seen.add(int(rec))
+            keep.append(j)
+    return [archs[j] for j in keep], records[keep]

@@ -1,0 +1,275 @@
+"""NACG: neural architecture conditional generation (SemiGAN-NAD, Liu et al. 2024, §3.2).
+
+Single round, as in the paper:
+
+1. query ``N = budget − K`` distinct random cells (the labeled set);
+2. train Bi-Arch2Perf on them plus an unlabeled pool of the space;
+3. generate ``num_candidates`` cells under the best rank class (class 0), keep the valid ones
+   the oracle can answer and has not queried, one per record;
+4. predict each with PP and query the top ``K``; return the best queried cell by the search
+   metric.
+
+``NACG(rounds=R)`` (registered as ``nacg-mr``, "multi-round NACG") is our extension: it keeps
+``R·K`` queries for the generation phase and, after each round of ``K`` queries, adds the new
+labels and fine-tunes the trained model for ``finetune_epochs`` more epochs (warm start).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..benchmarks.base import Oracle
+from ..interfaces import EnumerableSpace, SearchSpace
+from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new, new_unique
+from .base import require_budget as _require_budget
+
+__all__ = ["NACG", "multi_round_nacg"]
+
+
+class NACG(SearchMethod):
+    """NACG on top of :class:`~archperf.training.bi_arch2perf.BiArch2Perf`.
+
+    Parameters
+    ----------
+    top_k:
+        ``K``, cells queried per generation round (paper: 5).
+    num_candidates:
+        ``M``, cells generated per round before filtering.
+    trainer:
+        :class:`~archperf.training.bi_arch2perf.TrainerConfig` fields (``seed`` and
+        ``progress`` are set by the search; ``space`` is the oracle's).
+    unlabeled_size:
+        Size of the unlabeled pool: the whole space when it is enumerable and not larger,
+        else this many uniform samples (unlabeled cells cost no queries).
+    rounds:
+        Generation rounds (1 = the paper's NACG).
+    finetune_epochs:
+        Epochs of warm-started training after each round but the last (``rounds > 1``).
+    num_labeled:
+        ``N``; default ``budget − rounds·K``.
+    condition_class:
+        The rank class to generate under (0 = best).
+    stochastic:
+        Sample the decoding instead of taking its argmax.
+    max_generate_tries:
+        Extra generation batches (with stochastic decoding) when fewer than ``K`` new cells
+        came out; if still short, the rest are the PP-best cells of the unlabeled pool and
+        ``info`` says how many (``filled_from_pool``).
+    """
+
+    name = "nacg"
+
+    def __init__(
+        self,
+        top_k: int = 5,
+        num_candidates: int = 1000,
+        trainer: dict[str, Any] | None = None,
+        unlabeled_size: int = 20_000,
+        rounds: int = 1,
+        finetune_epochs: int = 15,
+        num_labeled: int | None = None,
+        condition_class: int = 0,
+        stochastic: bool = False,
+        max_generate_tries: int = 4,
+    ) -> None:
+        for name, value, low in (
+            ("top_k", top_k, 1),
+            ("num_candidates", num_candidates, 1),
+            ("unlabeled_size", unlabeled_size, 1),
+            ("rounds", rounds, 1),
+            ("finetune_epochs", finetune_epochs, 0),
+            ("condition_class", condition_class, 0),
+            ("max_generate_tries", max_generate_tries, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if num_labeled is not None and num_labeled < 2:
+            raise ValueError(
+                f"num_labeled must be >= 2 (Bi-Arch2Perf needs two labels), got {num_labeled}"
+            )
+        trainer = dict(trainer or {})
+        for forbidden in ("seed", "space"):
+            if forbidden in trainer:
+                raise ValueError(
+                    f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
+                    "space); remove it"
+                )
+        from ..training.bi_arch2perf import TrainerConfig
+
+        TrainerConfig.from_dict({**trainer, "progress": False})  # validate early, clear errors
+        self.top_k = top_k
+        self.num_candidates = num_candidates
+        self.trainer = trainer
+        self.unlabeled_size = unlabeled_size
+        self.rounds = rounds
+        self.finetune_epochs = finetune_epochs
+        self.num_labeled = num_labeled
+        self.condition_class = condition_class
+        self.stochastic = stochastic
+        self.max_generate_tries = max_generate_tries
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "top_k": self.top_k,
+            "num_candidates": self.num_candidates,
+            "trainer": dict(self.trainer),
+            "unlabeled_size": self.unlabeled_size,
+            "rounds": self.rounds,
+            "finetune_epochs": self.finetune_epochs,
+            "num_labeled": self.num_labeled,
+            "condition_class": self.condition_class,
+            "stochastic": self.stochastic,
+            "max_generate_tries": self.max_generate_tries,
+        }
+
+    # ------------------------------------------------------------------------------ pieces
+    def _pool(self, space: SearchSpace[Any], rng: np.random.Generator) -> list[Any]:
+        if isinstance(space, EnumerableSpace) and len(space) <= self.unlabeled_size:
+            return list(space.enumerate())
+        return list(space.sample(self.unlabeled_size, rng))
+
+    def _candidates(
+        self, trainer: Any, oracle: Oracle[Any], seed: int, round_: int
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """New answerable cells from the generator, one per record, with statistics."""
+        gen = trainer.generator
+        found: list[Any] = []
+        records: set[int] = set()
+        stats = {"generated": 0, "distinct_records": 0, "new_answerable": 0, "batches": 0}
+        distinct: set[int] = set()
+        for attempt in range(1 + self.max_generate_tries):
+            stochastic = self.stochastic or attempt > 0
+            batch_seed = int(np.random.SeedSequence([seed, round_, attempt]).generate_state(1)[0])
+            cells = gen.sample(
+                self.condition_class, self.num_candidates, seed=batch_seed, stochastic=stochastic
+            )
+            stats["generated"] += len(cells)
+            stats["batches"] += 1
+            distinct.update(int(r) for r in oracle.records_of(cells) if r >= 0)
+            new, recs = new_unique(oracle, cells)
+            for arch, rec in zip(new, recs, strict=True):
+                if int(rec) not in records:
+                    records.add(int(rec))
+                    found.append(arch)
+            if len(found) >= self.top_k:
+                break
+        stats["distinct_records"] = len(distinct)
+        stats["new_answerable"] = len(found)
+        return found, stats
+
+    # ------------------------------------------------------------------------------ search
+    def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        from ..training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+        space = oracle.space
+        if space is None:
+            raise ValueError("NACG needs the oracle's search space")
+        remaining = _require_budget(oracle, self.name)
+        generation = self.rounds * self.top_k
+        n_labeled = remaining - generation if self.num_labeled is None else self.num_labeled
+        if n_labeled < 2 or n_labeled + generation > remaining:
+            raise ValueError(
+                f"budget {remaining} cannot hold {n_labeled} labeled cells plus "
+                f"{self.rounds} round(s) of top_k={self.top_k} (needs at least {2 + generation})"
+            )
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        labeled = draw_new(oracle, n_labeled, rng)
+        labels = oracle.query(labeled)
+        pool = self._pool(space, rng)
+
+        config = TrainerConfig.from_dict(
+            {
+                **self.trainer,
+                "space": getattr(space, "name", "custom"),
+                "seed": int(seed),
+                "progress": False,
+            }
+        )
+        trainer = BiArch2Perf(config, space=space)
+        t_train = time.perf_counter()
+        trainer.fit(labeled, labels, pool)
+        train_seconds = time.perf_counter() - t_train
+
+        rounds_info: list[dict[str, Any]] = []
+        all_cells: list[Any] = list(labeled)
+        all_labels: list[float] = [float(v) for v in labels]
+        for r in range(self.rounds):
+            if r > 0:
+                t_ft = time.perf_counter()
+                trainer.fit(
+                    all_cells,
+                    np.asarray(all_labels),
+                    pool,
+                    warm_start=True,
+                    epochs=self.finetune_epochs,
+                )
+                train_seconds += time.perf_counter() - t_ft
+            cands, stats = self._candidates(trainer, oracle, seed, r)
+            chosen = self._select(trainer, cands, self.top_k)
+            filled = 0
+            if len(chosen) < self.top_k:
+                filled = self.top_k - len(chosen)
+                chosen += self._fill_from_pool(trainer, oracle, pool, cands, filled)
+            preds = trainer.predict(chosen) if chosen else np.zeros(0)
+            values = oracle.query(chosen)
+            all_cells += chosen
+            all_labels += [float(v) for v in values]
+            rounds_info.append(
+                {
+                    **stats,
+                    "filled_from_pool": filled,
+                    "predicted": [round(float(p), 4) for p in preds],
+                    "values": [float(v) for v in values],
+                    "condition_threshold": _threshold(trainer),
+                }
+            )
+        return SearchOutcome.from_oracle(
+            oracle,
+            num_labeled=n_labeled,
+            rounds=rounds_info,
+            train_seconds=round(train_seconds, 3),
+            search_seconds=round(time.perf_counter() - t0, 3),
+            final_mse_labeled=trainer.history.mse_labeled[-1]
+            if trainer.history.mse_labeled
+            else None,
+        )
+
+    @staticmethod
+    def _select(trainer: Any, cands: Sequence[Any], k: int) -> list[Any]:
+        if not cands:
+            return []
+        pred = trainer.predict(cands)
+        order = np.argsort(-pred, kind="stable")[:k]
+        return [cands[int(i)] for i in order]
+
+    @staticmethod
+    def _fill_from_pool(
+        trainer: Any, oracle: Oracle[Any], pool: Sequence[Any], taken: Sequence[Any], n: int
+    ) -> list[Any]:
+        new, recs = new_unique(oracle, pool)
+        skip = {int(r) for r in oracle.records_of(taken)} if taken else set()
+        new = [a for a, r in zip(new, recs, strict=True) if int(r) not in skip]
+        if len(new) < n:
+            raise NotEnoughCellsError(f"only {len(new)} new answerable cells left in the pool")
+        pred = trainer.predict(new)
+        order = np.argsort(-pred, kind="stable")[:n]
+        return [new[int(i)] for i in order]
+
+
+def _threshold(trainer: Any) -> float | None:
+    cond = trainer.condition
+    th = getattr(cond, "thresholds", None)
+    return None if th is None or len(th) == 0 else round(float(th[0]), 4)
+
+
+def multi_round_nacg(**kwargs: Any) -> NACG:
+    """Multi-round NACG (our extension): ``NACG(rounds=5, ...)`` unless ``rounds`` is given."""
+    kwargs.setdefault("rounds", 5)
+    if kwargs["rounds"] < 2:
+        raise ValueError("multi-round NACG needs rounds >= 2; use 'nacg' for a single round")
+    return NACG(**kwargs)
