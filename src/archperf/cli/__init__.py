@@ -8,9 +8,27 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import generate_cmd, plugins_cmd, query_cmd, space_cmd
+from . import (
+    generate_cmd,
+    plugins_cmd,
+    query_cmd,
+    reproduce_cmd,
+    run_cmd,
+    search_cmd,
+    space_cmd,
+    table_cmd,
+)
 
-COMMAND_MODULES = [plugins_cmd, space_cmd, query_cmd, generate_cmd]
+COMMAND_MODULES = [
+    plugins_cmd,
+    space_cmd,
+    query_cmd,
+    generate_cmd,
+    search_cmd,
+    run_cmd,
+    table_cmd,
+    reproduce_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

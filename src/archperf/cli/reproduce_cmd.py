@@ -1,0 +1,67 @@
+"""``archperf reproduce``: run one of the paper's tables (resumable) and write its summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .run_cmd import add_executor_args, make_executor
+
+TABLES = ("table1", "table2", "table3")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="run a table of the paper (table1 NB101, table2 NB201, table3 NB301), resumable",
+        description=(
+            "Run every method, budget, dataset, protocol and seed of one of the paper's tables "
+            "(see docs/experiments.md), skipping runs already in DIR, then write DIR/<table>.md "
+            "and DIR/<table>.csv (with a header naming the data source and protocol) and print "
+            "the Markdown."
+        ),
+    )
+    p.add_argument("table", choices=TABLES)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for records and tables")
+    p.add_argument(
+        "--seeds", type=int, help="number of seeds, 0..N-1 (default: the table's, 20 or 10)"
+    )
+    p.add_argument(
+        "--only", metavar="METHOD,...", help="only these methods or labels (e.g. rs,re,nacg-mr)"
+    )
+    p.add_argument(
+        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
+    )
+    add_executor_args(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiments.reproduce import PROTOCOLS, write_reports
+    from ..experiments.runner import run_many
+
+    protocol = PROTOCOLS[args.table]
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError("--seeds must be >= 1")
+    only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
+    bkw = {}
+    if args.data_dir is not None:
+        bkw["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+    specs = protocol(args.seeds, only=only, benchmark_kwargs=bkw)
+    executor = make_executor(args)
+    try:
+        result = run_many(specs, args.out, executor, progress=not args.no_progress)
+    finally:
+        executor.close()
+    md_path, csv_path, md = write_reports(
+        protocol, list(result.records.values()), args.out, failed=len(result.failures)
+    )
+    print(md, end="")
+    print(
+        f"{len(result.ran)} run(s) done, {len(result.skipped)} already there, "
+        f"{len(result.failures)} failed; wrote {md_path} and {csv_path}",
+        file=sys.stderr,
+    )
+    return 1 if result.failures else 0

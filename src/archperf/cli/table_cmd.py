@@ -1,0 +1,43 @@
+"""``archperf table``: summarise run records (mean ± std over seeds) as Markdown or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "table",
+        help="summarise run records (folders or files) as a Markdown or CSV table",
+        description=(
+            "One row per benchmark, dataset, protocol, method label and budget: seeds, mean ± "
+            "std of the reported (test) value and of the final search metric, mean queries, "
+            "and the paper's number where archperf has one."
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR", help="record folders or record files")
+    p.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the table here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._io import atomic_write_bytes
+    from ..experiments.tables import load_records, summarize, to_csv, to_markdown
+
+    records = load_records(args.paths)
+    if not records:
+        raise ValueError(f"no run records (*.json) in {', '.join(args.paths)}")
+    rows = summarize(records)
+    text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
+    if args.output:
+        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+        print(
+            f"{len(rows)} row(s) from {len(records)} run(s) written to {args.output}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0

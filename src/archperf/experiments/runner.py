@@ -1,0 +1,406 @@
+"""Run searches and keep JSON records: :func:`run_one` (one spec) and :func:`run_many` (a sweep).
+
+The test (report) metric is read in exactly one place: :func:`run_one`, after
+``method.search`` has returned, through ``benchmark.report([best])``.  The search only ever
+holds an oracle (search metric, budget, history).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .spec import RunSpec, canonical_json
+
+if TYPE_CHECKING:
+    from .executors import Executor
+
+__all__ = [
+    "RECORD_FORMAT",
+    "VOLATILE_FIELDS",
+    "Failure",
+    "SweepResult",
+    "build_benchmark",
+    "clear_benchmark_cache",
+    "comparable",
+    "json_ready",
+    "load_record",
+    "run_many",
+    "run_one",
+]
+
+RECORD_FORMAT = "archperf.run/1"
+#: Keys whose values depend on when/where a run happened (removed by :func:`comparable`),
+#: at any depth; keys ending in ``_seconds`` (timings) are removed too.
+VOLATILE_FIELDS: frozenset[str] = frozenset({"wall_seconds", "hostname", "created", "pid"})
+
+_BENCHMARKS: dict[str, Any] = {}
+
+
+# ------------------------------------------------------------------------------ helpers
+def json_ready(obj: Any) -> Any:
+    """``obj`` as plain JSON types: numpy scalars/arrays → numbers/lists, tuples → lists,
+    non-finite floats → ``None``; anything else that JSON cannot hold is a ``TypeError``."""
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)  # numpy scalars and arrays
+    if callable(tolist) and type(obj).__module__ == "numpy":
+        return json_ready(tolist())
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot store a {type(obj).__name__} in a run record: {obj!r}")
+
+
+def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` without the fields that depend on when/where it ran.
+
+    Removed at any depth: :data:`VOLATILE_FIELDS` (wall time, hostname, creation time, process
+    id) and keys ending in ``_seconds`` (timings inside ``outcome_info``).  Two runs of the same
+    spec on CPU give equal ``comparable`` records, whichever executor ran them.
+    """
+
+    def strip(obj: Any) -> Any:
+        if isinstance(obj, Mapping):
+            return {
+                k: strip(v)
+                for k, v in obj.items()
+                if k not in VOLATILE_FIELDS and not str(k).endswith("_seconds")
+            }
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    out: dict[str, Any] = strip(record)
+    return out
+
+
+def _versions() -> dict[str, str | None]:
+    """Python, archperf and numpy versions, and torch/onnxruntime where installed.
+
+    Installed versions come from package metadata (nothing is imported), so the field does not
+    depend on which modules a process happened to import before the run.
+    """
+    from importlib import metadata
+
+    import numpy
+
+    from .. import __version__
+
+    out: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "archperf": __version__,
+        "numpy": numpy.__version__,
+    }
+    for dist in ("torch", "onnxruntime"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _resolved_benchmark_kwargs(spec: RunSpec) -> dict[str, Any]:
+    kwargs = dict(spec.benchmark_kwargs)
+    if kwargs.get("data_dir") is None:
+        from ..paths import find_data_dir
+
+        found = find_data_dir()
+        kwargs["data_dir"] = None if found is None else str(found)
+    return kwargs
+
+
+def build_benchmark(name: str, dataset: str, kwargs: Mapping[str, Any]) -> Any:
+    """The benchmark ``name`` on ``dataset``, cached per process by its construction arguments
+    (loading a table is not free; benchmarks keep no per-search state)."""
+    key = canonical_json([name, dataset, dict(kwargs)])
+    bench = _BENCHMARKS.get(key)
+    if bench is None:
+        from .. import registry
+
+        bench = registry.create("benchmark", name, dataset=dataset, **kwargs)
+        _BENCHMARKS[key] = bench
+    return bench
+
+
+def clear_benchmark_cache() -> None:
+    """Forget the benchmarks cached by :func:`build_benchmark` in this process."""
+    _BENCHMARKS.clear()
+
+
+class _Progress:
+    """A tqdm bar over the oracle's charged queries (fed by ``oracle.subscribe``)."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=spec.budget,
+            desc=f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}",
+            unit="query",
+            file=sys.stderr,
+            leave=False,
+        )
+
+    def __call__(self, oracle: Any) -> None:
+        self.bar.update(oracle.num_queries - self.bar.n)  # tqdm throttles the redraws
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# ------------------------------------------------------------------------------ run_one
+def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
+    """Run ``spec`` and return its JSON-ready record (see ``docs/experiments.md``).
+
+    Builds (or reuses) the benchmark, gives the method a fresh oracle with the spec's budget
+    and protocol, runs ``method.search(oracle, seed)``, checks the budget held and the returned
+    best was queried, and only then asks the benchmark for the reported (test) metric of the
+    final cell.  A benchmark that cannot report it gives ``reported: null`` and
+    ``report_error``.
+    """
+    from .. import registry
+    from ..errors import DataFileError, UnknownCellError
+
+    t0 = time.perf_counter()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    kwargs = _resolved_benchmark_kwargs(spec)
+    bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    space = bench.space
+    oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
+    method = registry.create("search_method", spec.method, **spec.method_kwargs)
+    bar = _Progress(spec) if progress else None
+    if bar is not None:
+        oracle.subscribe(bar)
+    try:
+        outcome = method.search(oracle, seed=spec.seed)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # ---- checks: budget, and the outcome's best is a queried cell with its queried value
+    if oracle.num_queries > spec.budget:  # the oracle enforces it; a broken oracle must not pass
+        raise RuntimeError(
+            f"{spec.key()}: {oracle.num_queries} queries exceed the budget {spec.budget}"
+        )
+    history = oracle.history
+    best_record = int(oracle.records_of([outcome.best])[0])
+    asked = [q for q in history if q.record == best_record]
+    if best_record < 0 or not asked:
+        raise RuntimeError(
+            f"{spec.key()}: {spec.method} returned {space.to_text(outcome.best)}, which it "
+            "never queried (a search must return a queried cell)"
+        )
+    if float(asked[0].value) != float(outcome.value):
+        raise RuntimeError(
+            f"{spec.key()}: {spec.method} reports value {outcome.value} for its best cell, "
+            f"but the oracle answered {asked[0].value}"
+        )
+
+    # ---- the only read of the report metric: after the search returned
+    info = bench.describe(spec.protocol)
+    reported: float | None
+    report_error: str | None = None
+    try:
+        reported = float(bench.report([outcome.best])[0])
+    except (DataFileError, UnknownCellError) as exc:  # no test metric for this cell
+        reported, report_error = None, f"{type(exc).__name__}: {exc}"
+
+    charged_values = [q.value for q in history if q.charged]
+    trajectory: list[float] = []
+    incumbent = -math.inf
+    for v in charged_values:
+        incumbent = max(incumbent, v)
+        trajectory.append(incumbent)
+
+    record: dict[str, Any] = {
+        "format": RECORD_FORMAT,
+        "key": spec.key(),
+        "spec": spec.to_dict(),
+        "method_config": method.config(),
+        "benchmark": info,
+        "oracle": oracle.describe(),
+        "data_dir": kwargs.get("data_dir"),
+        "data_source": info.get("source"),
+        "num_queries": oracle.num_queries,
+        "queries": [
+            {"arch": space.to_text(q.arch), "value": q.value, "charged": q.charged} for q in history
+        ],
+        "trajectory": trajectory,
+        "final": {
+            "arch": space.to_text(outcome.best),
+            "canonical": space.canonical(outcome.best),
+            "value": float(outcome.value),
+            "search_metric": info.get("search_metric"),
+            "reported": reported,
+            "report_metric": info.get("report_metric"),
+            "report_error": report_error,
+            "report_notes": {
+                k: v for k, v in info.items() if k.startswith("report_") and k != "report_metric"
+            },
+        },
+        "outcome_info": outcome.info,
+        "versions": _versions(),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "created": created,
+    }
+    record["wall_seconds"] = round(time.perf_counter() - t0, 4)
+    out: dict[str, Any] = json_ready(record)
+    return out
+
+
+# ----------------------------------------------------------------------------- run_many
+@dataclass
+class Failure:
+    """A run that raised: its spec, the error text (with traceback) and where it was written."""
+
+    spec: RunSpec
+    error: str
+    path: Path
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_many` did: records by run key (in spec order), ran/skipped keys, failures."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one record file; a file that is not a run record is a ``ValueError`` naming it."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p}: not a readable run record ({exc})") from None
+    if not isinstance(data, dict) or "spec" not in data:
+        raise ValueError(f"{p}: not a run record (no 'spec' field)")
+    try:
+        RunSpec.from_dict(data["spec"])
+    except ValueError as exc:
+        raise ValueError(f"{p}: bad run spec: {exc}") from None
+    return data
+
+
+def _dump(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, indent=1, allow_nan=False) + "\n").encode("utf-8")
+
+
+def run_many(
+    specs: Iterable[RunSpec],
+    out_dir: str | os.PathLike[str],
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Run every spec not already done, writing ``out_dir/<key>.json`` as each finishes.
+
+    Resumable: a spec whose record file exists, parses and holds the same spec is skipped (its
+    record is loaded).  A record file with the spec's key but another spec, or one that does not
+    parse, is an error naming the file (nothing runs).  A run that raises does not stop the
+    others: its spec and traceback go to ``out_dir/<key>.error.txt`` and into
+    :attr:`SweepResult.failures`, summarised on stderr at the end.  ``executor`` defaults to
+    in-process (:class:`~archperf.experiments.executors.LocalExecutor` with one worker).
+    """
+    from .._io import atomic_write_bytes
+
+    specs = list(specs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_key: dict[str, RunSpec] = {}
+    for spec in specs:
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
+        k = spec.key()
+        if k in by_key:
+            raise ValueError(f"run {k} is listed twice; remove the duplicate spec")
+        by_key[k] = spec
+
+    result = SweepResult()
+    todo: list[RunSpec] = []
+    for k, spec in by_key.items():
+        path = out / f"{k}.json"
+        if not path.exists():
+            todo.append(spec)
+            continue
+        record = load_record(path)
+        if RunSpec.from_dict(record["spec"]) != spec:
+            raise ValueError(
+                f"{path} holds another run with the same key (spec {record['spec']}, wanted "
+                f"{spec.to_dict()}); move it away or use another output folder"
+            )
+        result.records[k] = record
+        result.skipped.append(k)
+
+    if executor is None:
+        from .executors import LocalExecutor
+
+        executor = LocalExecutor(workers=1)
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"runs ({executor.describe()})", unit="run")
+    try:
+        for spec, outcome in executor.map(todo):
+            k = spec.key()
+            err_path = out / f"{k}.error.txt"
+            if isinstance(outcome, BaseException):
+                text = getattr(outcome, "traceback", None) or "".join(
+                    traceback.format_exception(outcome)
+                )
+                atomic_write_bytes(
+                    err_path,
+                    f"spec: {spec.to_json()}\n\n{text}".encode(),
+                )
+                result.failures.append(Failure(spec, text, err_path))
+            else:
+                atomic_write_bytes(out / f"{k}.json", _dump(outcome))
+                if err_path.exists():  # an earlier failure of this run is now stale
+                    err_path.unlink()
+                result.records[k] = outcome
+                result.ran.append(k)
+            if bar is not None:
+                bar.update(1)
+                if result.failures:
+                    bar.set_postfix(failed=len(result.failures))
+    finally:
+        if bar is not None:
+            bar.close()
+    order = {k: i for i, k in enumerate(by_key)}
+    result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
+    if result.failures:
+        print(
+            f"{len(result.failures)} of {len(by_key)} run(s) failed "
+            f"(the others finished); details in:",
+            file=sys.stderr,
+        )
+        for f in result.failures:
+            last = f.error.strip().splitlines()[-1] if f.error.strip() else "?"
+            print(f"  {f.path}: {last}", file=sys.stderr)
+    return result

@@ -1,0 +1,221 @@
+"""Summaries of run records: mean ± std over seeds per (benchmark, dataset, protocol, label,
+budget), as Markdown or CSV, next to the paper's number where one is known."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .runner import load_record
+from .spec import RunSpec, canonical_json
+
+__all__ = [
+    "ROW_FIELDS",
+    "load_records",
+    "paper_results",
+    "summarize",
+    "to_csv",
+    "to_markdown",
+]
+
+#: The fields of a summary row, in CSV column order.
+ROW_FIELDS: tuple[str, ...] = (
+    "benchmark",
+    "dataset",
+    "protocol",
+    "label",
+    "method",
+    "budget",
+    "seeds",
+    "reported_n",
+    "reported_mean",
+    "reported_std",
+    "search_mean",
+    "search_std",
+    "queries_mean",
+    "search_metric",
+    "report_metric",
+    "paper",
+)
+_DASH = "—"
+
+
+@lru_cache(maxsize=1)
+def paper_results() -> dict[str, Any]:
+    """The package's ``paper_results.json``: ``source``, ``note`` and ``results`` (one dict per
+    known paper number: benchmark, dataset, protocol, label, budget, metric, value)."""
+    text = resources.files(__package__).joinpath("paper_results.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _paper_value(row: Mapping[str, Any]) -> float | None:
+    for entry in paper_results()["results"]:
+        if all(entry[k] == row[k] for k in ("benchmark", "dataset", "protocol", "label", "budget")):
+            return float(entry["value"])
+    return None
+
+
+def load_records(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """Records from record files and folders (every ``*.json`` in a folder, sorted by name).
+
+    A file that is not a run record, or a run (key) found twice, is a ``ValueError`` naming
+    the files.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.json")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ValueError(f"{p}: no such record file or folder")
+    records: list[dict[str, Any]] = []
+    where: dict[str, Path] = {}
+    for f in files:
+        rec = load_record(f)
+        key = RunSpec.from_dict(rec["spec"]).key()
+        if key in where:
+            raise ValueError(f"run {key} appears twice: {where[key]} and {f}")
+        where[key] = f
+        records.append(rec)
+    return records
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return mean, std
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (benchmark, dataset, protocol, label, budget), sorted.
+
+    Each row: ``seeds`` (runs), ``reported_mean``/``reported_std`` over the runs that have a
+    reported (test) value (``reported_n`` of them), ``search_mean``/``search_std`` of the final
+    search metric, ``queries_mean``, the metric names and ``paper`` (the paper's number for the
+    same row, else None).  ``std`` is the sample standard deviation (n − 1), None for one seed.
+
+    Runs of one row must share method, method kwargs and benchmark kwargs, and have distinct
+    seeds; otherwise it is a ``ValueError`` (give different configurations different labels).
+    """
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for rec in records:
+        spec = RunSpec.from_dict(rec["spec"])
+        gkey = (spec.benchmark, spec.dataset, spec.protocol, spec.label, spec.budget)
+        groups.setdefault(gkey, []).append(rec)
+
+    rows: list[dict[str, Any]] = []
+    for gkey, recs in groups.items():
+        specs = [RunSpec.from_dict(r["spec"]) for r in recs]
+        configs = {canonical_json([s.method, s.method_kwargs, s.benchmark_kwargs]) for s in specs}
+        if len(configs) > 1:
+            raise ValueError(
+                f"label {gkey[3]!r} ({'/'.join(map(str, gkey[:3]))}, budget {gkey[4]}) mixes "
+                f"{len(configs)} method/benchmark configurations: {sorted(configs)}; give each "
+                "configuration its own label"
+            )
+        seeds = [s.seed for s in specs]
+        dup = sorted({s for s in seeds if seeds.count(s) > 1})
+        if dup:
+            raise ValueError(
+                f"label {gkey[3]!r} ({'/'.join(map(str, gkey[:3]))}, budget {gkey[4]}) has "
+                f"seed(s) {dup} more than once"
+            )
+        finals = [r["final"] for r in recs]
+        reported = [float(f["reported"]) for f in finals if f.get("reported") is not None]
+        search = [float(f["value"]) for f in finals]
+        r_mean, r_std = _mean_std(reported)
+        s_mean, s_std = _mean_std(search)
+        metrics_s = sorted({str(f.get("search_metric")) for f in finals})
+        metrics_r = sorted({str(f.get("report_metric")) for f in finals})
+        row: dict[str, Any] = {
+            "benchmark": gkey[0],
+            "dataset": gkey[1],
+            "protocol": gkey[2],
+            "label": gkey[3],
+            "method": specs[0].method,
+            "budget": gkey[4],
+            "seeds": len(recs),
+            "reported_n": len(reported),
+            "reported_mean": r_mean,
+            "reported_std": r_std,
+            "search_mean": s_mean,
+            "search_std": s_std,
+            "queries_mean": statistics.fmean(int(r["num_queries"]) for r in recs),
+            "search_metric": ", ".join(metrics_s),
+            "report_metric": ", ".join(metrics_r),
+        }
+        row["paper"] = _paper_value(row)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["benchmark"], r["dataset"], r["protocol"], r["budget"], r["label"]))
+    return rows
+
+
+def _pm(mean: float | None, std: float | None, digits: int) -> str:
+    if mean is None:
+        return _DASH
+    if std is None:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def to_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
+    """A Markdown table of :func:`summarize` rows (``—`` where there is no value)."""
+    head = (
+        "| Benchmark | Dataset | Protocol | Method | Budget | Seeds | Reported (mean ± std) "
+        "| Search metric (mean ± std) | Queries | Paper | Search → reported metric |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        rep = _pm(r["reported_mean"], r["reported_std"], digits)
+        if r["reported_n"] == 0:
+            rep = f"{_DASH} (no test metric)"
+        elif r["reported_n"] < r["seeds"]:
+            rep += f" ({r['reported_n']}/{r['seeds']} seeds)"
+        paper = _DASH if r["paper"] is None else f"{r['paper']:.{digits}f}"
+        queries = r["queries_mean"]
+        q = f"{queries:.0f}" if float(queries).is_integer() else f"{queries:.1f}"
+        cells = [
+            r["benchmark"],
+            r["dataset"],
+            r["protocol"],
+            r["label"],
+            str(r["budget"]),
+            str(r["seeds"]),
+            rep,
+            _pm(r["search_mean"], r["search_std"], digits),
+            q,
+            paper,
+            f"{r['search_metric']} → {r['report_metric']}",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """CSV of :func:`summarize` rows with the columns :data:`ROW_FIELDS` (empty = no value)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(ROW_FIELDS)
+    for r in rows:
+        out = []
+        for f in ROW_FIELDS:
+            v = r.get(f)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out.append("")
+            else:
+                out.append(repr(v) if isinstance(v, float) else str(v))
+        writer.writerow(out)
+    return buf.getvalue()
