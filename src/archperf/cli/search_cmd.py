@@ -74,6 +74,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", help="display name in tables (default: the method)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the run record (JSON) here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the graphs are tiny, and one thread was 10-50x "
+        "faster than two on a shared 2-core machine; docs/performance.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -95,6 +102,14 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
     )
     check_method(spec.method, spec.method_kwargs)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    torch.set_num_threads(args.threads)
     record = run_one(spec, progress=not args.no_progress)
     if args.output:
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
@@ -106,6 +121,16 @@ def run(args: argparse.Namespace) -> int:
         f"search value: {final['value']:.4f} ({final['search_metric']}, protocol {spec.protocol})"
     )
     print(f"queries:      {record['num_queries']} of budget {spec.budget}")
+    traj = record["trajectory"]
+    marks = sorted({n for n in (1, 10, 25, 50, 100, 150, 200, 400) if n < len(traj)} | {len(traj)})
+    print("incumbent:    " + ", ".join(f"{traj[n - 1]:.2f} after {n}" for n in marks if n))
+    for i, rnd in enumerate(record["outcome_info"].get("rounds", [])):
+        vals = ", ".join(f"{v:.2f}" for v in rnd.get("values", []))
+        print(
+            f"generated:    round {i + 1}: {rnd.get('generated')} cells generated, "
+            f"{rnd.get('new_answerable')} new; the top {len(rnd.get('values', []))} by PP "
+            f"scored {vals}"
+        )
     if final["reported"] is not None:
         print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")
     else:
