@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from . import (
+    analyze_cmd,
     generate_cmd,
     plugins_cmd,
     query_cmd,
@@ -28,6 +29,7 @@ COMMAND_MODULES = [
     run_cmd,
     table_cmd,
     reproduce_cmd,
+    analyze_cmd,
 ]
 
 

@@ -1,0 +1,259 @@
+"""``archperf analyze``: what did the generator learn?  Table 4, signatures, structure plots.
+
+Pipeline (default): draw ``--labels`` random benchmark records as the labeled set (their
+validation metric is an uncounted look-up: this is analysis, not search), train Bi-Arch2Perf
+with the whole NB201 space (or ``--unlabeled`` uniform NB101 cells) as the unlabeled pool,
+generate ``-n`` cells under condition class 0 (the best rank class) and analyze them with
+:func:`archperf.analysis.analyze`.  ``--model DIR`` uses a saved generator instead of training,
+``--cells FILE`` analyzes cells given one per line.  torch is imported only when needed.
+
+Writes ``analysis.json``, ``analysis.md``, ``generated.txt`` (and ``labeled.txt`` when it
+trained) into ``--out`` and the figures (``signature``, ``structure``; PNG and SVG) into
+``--figures-dir`` (default ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import registry
+from .._io import atomic_write_bytes, read_lines
+from ..errors import DataFileError, InvalidCellError
+
+ANALYZED_SPACES = ("nb201", "nb101")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="train (or load) a generator, generate cells and analyze them (Table 4, figures)",
+        description=(
+            "Analyze generated cells like SemiGAN-NAD §4.3: validity, uniqueness, novelty, the "
+            "share above accuracy thresholds vs. the whole benchmark, top-k signatures and the "
+            "structure of the cells. By default trains Bi-Arch2Perf on --labels random cells "
+            "and generates -n cells under class 0; --model or --cells skip the training."
+        ),
+    )
+    p.add_argument("--space", required=True, choices=ANALYZED_SPACES, help="search space")
+    p.add_argument("--dataset", default="cifar10", help="NB201 dataset (default cifar10)")
+    p.add_argument("--labels", type=int, default=100, help="labeled cells (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    p.add_argument("-n", type=int, default=1000, help="cells to generate (default 1000)")
+    p.add_argument(
+        "--condition", type=int, default=0, help="condition class to generate (default 0 = best)"
+    )
+    p.add_argument(
+        "--unlabeled",
+        type=int,
+        default=20_000,
+        help="NB101: uniform cells in the unlabeled pool and the space sample (default 20000); "
+        "NB201 always uses all 15,625 cells",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", metavar="DIR", help="a saved trainer (DIR/generator) or generator")
+    src.add_argument("--cells", metavar="FILE", help="analyze these cells (one per line, or -)")
+    p.add_argument(
+        "--reference", metavar="FILE", help="cells for novelty with --model/--cells (one per line)"
+    )
+    p.add_argument("--top-k", type=int, default=64, help="signature size (default 64)")
+    p.add_argument("--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--figures-dir", metavar="DIR", help="figures go here (default: --out)")
+    p.add_argument(
+        "--formats", default="png,svg", help="figure formats, comma-separated (default png,svg)"
+    )
+    p.add_argument("--no-figures", action="store_true", help="write the numbers only")
+    p.add_argument("--save-model", metavar="DIR", help="save the trained models here")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: these graphs are tiny and extra threads slow them)",
+    )
+    p.set_defaults(func=run)
+
+
+def _benchmark(args: argparse.Namespace) -> Any:
+    from ..paths import find_data_dir
+
+    root = find_data_dir(args.data_dir)
+    if args.space == "nb101":
+        return registry.create("benchmark", "nb101", data_dir=root)
+    has_csv = root is not None and (root / "nb201" / "nb201.csv").is_file()
+    if args.data_dir is not None and not has_csv:
+        raise DataFileError(f"{args.data_dir} has no nb201/nb201.csv")
+    return registry.create(
+        "benchmark", "nb201", dataset=args.dataset, data_dir=root if has_csv else None
+    )
+
+
+def _read_cells(space: Any, path: str) -> list[Any]:
+    cells = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            cells.append(space.from_text(text))
+        except InvalidCellError as exc:
+            raise InvalidCellError(exc.rule, f"{path} line {lineno}: {exc}") from exc
+    if not cells:
+        raise ValueError(f"{path} holds no cells")
+    return cells
+
+
+def _write_cells(space: Any, cells: list[Any], path: Path) -> None:
+    atomic_write_bytes(path, "".join(space.to_text(c) + "\n" for c in cells).encode("utf-8"))
+
+
+def _load_generator(path: str, space: Any) -> Any:
+    from ..nn.serialization import load_component
+
+    root = Path(path)
+    gen_dir = root / "generator" if (root / "generator").is_dir() else root
+    gen = load_component(gen_dir, expected_kind="generator")
+    gen_space = getattr(getattr(gen, "space", None), "name", None)
+    if gen_space != space.name:
+        raise ValueError(
+            f"the generator in {gen_dir} is for space {gen_space!r}, not {space.name!r}"
+        )
+    return gen
+
+
+def _check_condition(gen: Any, condition: int) -> None:
+    classes = getattr(gen, "num_classes", None)
+    if classes is None:
+        raise ValueError("this generator has a continuous condition; analyze needs a class id")
+    if not 0 <= condition < classes:
+        raise ValueError(f"--condition {condition} is not a class id in 0..{classes - 1}")
+
+
+def _train(args: argparse.Namespace, bench: Any, space: Any, out: Path) -> tuple[Any, list, dict]:
+    """Train Bi-Arch2Perf; return the generator, the labeled cells and what was done."""
+    import numpy as np
+
+    from ..analysis.report import space_cells
+    from ..training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+    val = np.asarray(bench.column("val"), dtype=np.float64)
+    known = np.flatnonzero(np.isfinite(val))
+    if not 2 <= args.labels <= len(known):
+        raise ValueError(f"--labels must be in 2..{len(known)}, got {args.labels}")
+    rng = np.random.default_rng(args.seed)
+    rec = np.sort(rng.choice(known, size=args.labels, replace=False))
+    labeled = [bench.arch_at(int(i)) for i in rec]
+    labels = val[rec]
+    unlabeled, pool = space_cells(space, seed=args.seed, sample=args.unlabeled)
+    config = TrainerConfig(space=space.name, epochs=args.epochs, seed=args.seed, progress=False)
+    trainer = BiArch2Perf(config, space=space)
+    t0 = time.perf_counter()
+    trainer.fit(labeled, labels, unlabeled)
+    seconds = time.perf_counter() - t0
+    if args.save_model:
+        trainer.save(args.save_model)
+    _write_cells(space, labeled, out / "labeled.txt")
+    cond = trainer.condition.to_config() if trainer.condition is not None else None
+    info = {
+        "cells": (
+            f"generated by Bi-Arch2Perf trained here: {args.labels} labeled benchmark records "
+            f"(drawn uniformly, seed {args.seed}, labels = validation metric), unlabeled pool "
+            f"= {pool}, {args.epochs} epochs, TrainerConfig defaults otherwise; class "
+            f"{args.condition} sampled with seed {args.seed}"
+        ),
+        "labels": args.labels,
+        "epochs": args.epochs,
+        "condition": cond,
+        "train_seconds": round(seconds, 1),
+        "torch_threads": args.threads,
+    }
+    return trainer.generator, labeled, info
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ValueError("-n must be >= 1")
+    if args.top_k < 1:
+        raise ValueError("--top-k must be >= 1")
+    if args.threads < 1:
+        raise ValueError("--threads must be >= 1")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "svg", "pdf")]
+    if bad or not formats:
+        raise ValueError(f"--formats takes png, svg, pdf; got {args.formats!r}")
+    if args.reference and not (args.model or args.cells):
+        raise ValueError("--reference is for --model/--cells (training uses its labeled set)")
+    from ..analysis import analyze
+
+    bench = _benchmark(args)
+    space = bench.space
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = _read_cells(space, args.reference) if args.reference else None
+    ref_name = f"--reference {args.reference}" if args.reference else "reference"
+    setup: dict[str, Any] = {}
+    if args.cells:
+        cells = _read_cells(space, args.cells)
+        setup["cells"] = f"read from {args.cells}"
+    else:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        if args.model:
+            gen = _load_generator(args.model, space)
+            setup["cells"] = (
+                f"generated by the saved generator {args.model}, class {args.condition}, "
+                f"seed {args.seed}"
+            )
+        else:
+            gen, reference, setup = _train(args, bench, space, out)
+            ref_name = "the labeled set"
+        _check_condition(gen, args.condition)
+        t0 = time.perf_counter()
+        cells = gen.sample(args.condition, args.n, seed=args.seed)
+        setup["generate_seconds"] = round(time.perf_counter() - t0, 2)
+    _write_cells(space, [c for c in cells if space.is_valid(c)], out / "generated.txt")
+    t0 = time.perf_counter()
+    result = analyze(
+        space,
+        cells,
+        bench,
+        reference=reference,
+        reference_name=ref_name,
+        k=args.top_k,
+        seed=args.seed,
+        setup=setup,
+    )
+    written = result.write(
+        out,
+        figures_dir=args.figures_dir,
+        formats=formats,
+        figures=not args.no_figures,
+    )
+    q = result.data["quality"]
+    g, cov = q["generation"], q["coverage"]
+    err = sys.stderr
+    print(
+        f"analyze: {space.name} {bench.describe().get('dataset', '')}; {setup['cells']}", file=err
+    )
+    nov = "n/a" if g["novelty"] is None else f"{g['novelty']:.3f}"
+    print(
+        f"validity {g['validity']:.3f}, uniqueness {g['uniqueness']:.3f}, novelty {nov}; "
+        f"{cov['n_in_benchmark']}/{cov['n_valid']} valid cells known to the benchmark",
+        file=err,
+    )
+    for r in q["thresholds"]:
+        if r["available"]:
+            gen_f, sp_f = r["generated"]["fraction"], r["space"]["fraction"]
+            gtxt = "n/a" if gen_f is None else f"{100 * gen_f:.1f} %"
+            print(f"  {r['label']}: generated {gtxt}, space {100 * sp_f:.1f} %", file=err)
+        else:
+            print(f"  {r['label']}: n/a ({r['reason']})", file=err)
+    print(f"analysis took {time.perf_counter() - t0:.1f} s; wrote:", file=err)
+    for path in written:
+        print(f"  {path}", file=err)
+    return 0
