@@ -461,9 +461,12 @@ def fake_record(
     spec: RunSpec, reported: float | None, value: float, queries: int | None = None
 ) -> dict[str, Any]:
     return {
+        "key": spec.key(),
         "spec": spec.to_dict(),
         "num_queries": spec.budget if queries is None else queries,
+        "wall_seconds": 1.5,
         "final": {
+            "arch": f"cell-{spec.seed}",
             "value": value,
             "reported": reported,
             "search_metric": "val",
@@ -615,6 +618,10 @@ def test_write_reports_states_source_and_protocol(tmp_path: Path) -> None:
     data_lines = [line for line in csv_lines if not line.startswith("#")]
     assert data_lines[0].split(",") == list(ROW_FIELDS) and len(data_lines) == 2
     assert math.isclose(float(data_lines[1].split(",")[ROW_FIELDS.index("paper")]), 94.22)
+    runs = (tmp_path / "table2_runs.csv").read_text().splitlines()
+    assert len(runs) == 4 and runs[0].startswith("key,benchmark,dataset")
+    assert sorted(line.split(",")[6] for line in runs[1:]) == ["0", "1", "2"]  # one per seed
+    assert all(line.split(",")[9:11] == ["94.0", "94.0"] for line in runs[1:])
 
 
 def test_experiments_import_is_light() -> None:

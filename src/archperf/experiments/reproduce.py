@@ -237,10 +237,10 @@ def write_reports(
     out_dir: str | os.PathLike[str],
     failed: int = 0,
 ) -> tuple[Path, Path, str]:
-    """Write ``out_dir/<name>.md`` and ``.csv`` (header lines, then the summary table); returns
-    both paths and the Markdown text."""
+    """Write ``out_dir/<name>.md`` and ``.csv`` (header lines, then the summary table) and
+    ``<name>_runs.csv`` (one line per run); returns the first two paths and the Markdown."""
     from .._io import atomic_write_bytes
-    from .tables import summarize, to_csv, to_markdown
+    from .tables import runs_csv, summarize, to_csv, to_markdown
 
     rows = summarize(records)
     header = report_header(protocol, records, failed)
@@ -250,4 +250,5 @@ def write_reports(
     md_path, csv_path = out / f"{protocol.name}.md", out / f"{protocol.name}.csv"
     atomic_write_bytes(md_path, md.encode("utf-8"))
     atomic_write_bytes(csv_path, csv_text.encode("utf-8"))
+    atomic_write_bytes(out / f"{protocol.name}_runs.csv", runs_csv(records).encode("utf-8"))
     return md_path, csv_path, md

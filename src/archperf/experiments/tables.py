@@ -22,6 +22,7 @@ __all__ = [
     "ROW_FIELDS",
     "load_records",
     "paper_results",
+    "runs_csv",
     "summarize",
     "to_csv",
     "to_markdown",
@@ -218,4 +219,48 @@ def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
             else:
                 out.append(repr(v) if isinstance(v, float) else str(v))
         writer.writerow(out)
+    return buf.getvalue()
+
+
+#: The columns of :func:`runs_csv`, one line per run.
+RUN_FIELDS: tuple[str, ...] = (
+    "key",
+    "benchmark",
+    "dataset",
+    "protocol",
+    "label",
+    "budget",
+    "seed",
+    "num_queries",
+    "final_arch",
+    "search_value",
+    "reported",
+    "wall_seconds",
+)
+
+
+def runs_csv(records: Iterable[Mapping[str, Any]]) -> str:
+    """CSV with one line per run (its key, the final cell, its search and reported values and
+    the wall time), sorted by key: the per-seed numbers behind :func:`summarize`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(RUN_FIELDS)
+    for r in sorted(records, key=lambda rec: str(rec["key"])):
+        spec, final = r["spec"], r["final"]
+        writer.writerow(
+            [
+                r["key"],
+                spec["benchmark"],
+                spec["dataset"],
+                spec["protocol"],
+                spec.get("label") or spec["method"],
+                spec["budget"],
+                spec["seed"],
+                r["num_queries"],
+                final["arch"],
+                repr(float(final["value"])),
+                "" if final["reported"] is None else repr(float(final["reported"])),
+                r["wall_seconds"],
+            ]
+        )
     return buf.getvalue()
