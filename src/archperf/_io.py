@@ -7,8 +7,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write_bytes", "read_lines"]
+__all__ = ["atomic_write_bytes", "read_cells", "read_lines"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -34,3 +35,25 @@ def read_lines(path: str) -> Iterator[str]:
     else:
         with open(path, encoding="utf-8") as fh:
             yield from fh
+
+
+def read_cells(space: Any, path: str, allow_empty: bool = True) -> list[Any]:
+    """Cells in ``space``'s text form, one per line (blank lines skipped; ``-`` = stdin).
+
+    A line that does not parse raises :class:`~archperf.errors.InvalidCellError` naming the file,
+    the line and the broken rule; an empty file is a ``ValueError`` unless ``allow_empty``.
+    """
+    from .errors import InvalidCellError
+
+    cells = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            cells.append(space.from_text(text))
+        except InvalidCellError as exc:
+            raise InvalidCellError(exc.rule, f"{path} line {lineno}: {exc}") from exc
+    if not cells and not allow_empty:
+        raise ValueError(f"{path} holds no cells")
+    return cells

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import registry
-from .._io import atomic_write_bytes, read_lines
-from ..errors import DataFileError, InvalidCellError
+from .._io import atomic_write_bytes, read_cells
+from ..errors import DataFileError
 
 ANALYZED_SPACES = ("nb201", "nb101")
 
@@ -90,21 +90,6 @@ def _benchmark(args: argparse.Namespace) -> Any:
     return registry.create(
         "benchmark", "nb201", dataset=args.dataset, data_dir=root if has_csv else None
     )
-
-
-def _read_cells(space: Any, path: str) -> list[Any]:
-    cells = []
-    for lineno, line in enumerate(read_lines(path), start=1):
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            cells.append(space.from_text(text))
-        except InvalidCellError as exc:
-            raise InvalidCellError(exc.rule, f"{path} line {lineno}: {exc}") from exc
-    if not cells:
-        raise ValueError(f"{path} holds no cells")
-    return cells
 
 
 def _write_cells(space: Any, cells: list[Any], path: Path) -> None:
@@ -193,11 +178,11 @@ def run(args: argparse.Namespace) -> int:
     space = bench.space
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reference = _read_cells(space, args.reference) if args.reference else None
+    reference = read_cells(space, args.reference) if args.reference else None
     ref_name = f"--reference {args.reference}" if args.reference else "reference"
     setup: dict[str, Any] = {}
     if args.cells:
-        cells = _read_cells(space, args.cells)
+        cells = read_cells(space, args.cells, allow_empty=False)
         setup["cells"] = f"read from {args.cells}"
     else:
         import torch

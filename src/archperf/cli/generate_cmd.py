@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from .. import registry
-from ..errors import InvalidCellError
+from .._io import read_cells
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,20 +47,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", metavar="FILE", help="cells (one per line) for novelty")
     p.add_argument("-o", "--output", metavar="FILE", help="write cells here instead of stdout")
     p.set_defaults(func=run)
-
-
-def _read_cells(space: Any, path: str) -> list[Any]:
-    cells = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                cells.append(space.from_text(text))
-            except InvalidCellError as exc:
-                raise InvalidCellError(exc.rule, f"{path} line {lineno}: {exc}") from exc
-    return cells
 
 
 def _load_generator(args: argparse.Namespace, space: Any) -> Any:
@@ -105,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError("-n must be >= 1")
     space = registry.create("search_space", args.space)
-    reference = _read_cells(space, args.reference) if args.reference else None
+    reference = read_cells(space, args.reference) if args.reference else None
     gen = _load_generator(args, space)
     cond = _condition(args, gen)
     cells = gen.sample(cond, args.n, seed=args.seed, stochastic=args.stochastic)
