@@ -104,9 +104,7 @@ def per_class(bench: NB201Benchmark, pool: list[Any]) -> dict[str, Any]:
 
 def variants(bench: NB201Benchmark, seeds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    re_vals = [
-        RegularizedEvolution().search(bench.oracle(budget=100), s).value for s in range(20)
-    ]
+    re_vals = [RegularizedEvolution().search(bench.oracle(budget=100), s).value for s in range(20)]
     out["re@100 (20 seeds)"] = round(float(np.mean(re_vals)), 3)
     for name, kw in VARIANTS.items():
         vals = []
