@@ -4,9 +4,12 @@
    30 epochs, 1,000 class-0 samples.
 2. Mean validation accuracy of 1,000 generated cells per condition class (150 labels, α_p = 0).
 3. Multi-round NACG variants at 100 queries over 3 seeds, next to RE at 100 over 20 seeds.
+4. Generator collapse under the trainer's defaults (100 labels, 60 epochs), seeds 0-4, with
+   α_p = 0.5 and 0: distinct cells among 1,000 class-0 samples, the share of the most common
+   one, and their mean validation accuracy.
 
 Needs ../shared/data/nb201/nb201.csv (or $ARCHPERF_DATA_DIR).  Writes
-bench/results/nacg_variants.json.  About 10 minutes on 2 CPU cores.
+bench/results/nacg_variants.json.  About 12 minutes on 2 CPU cores.
 
     python bench/nacg_variants.py [--quick]
 """
@@ -102,6 +105,35 @@ def per_class(bench: NB201Benchmark, pool: list[Any]) -> dict[str, Any]:
     }
 
 
+def collapse(bench: NB201Benchmark, pool: list[Any], seeds: int) -> dict[str, Any]:
+    space = bench.space
+    out: dict[str, Any] = {}
+    for alpha_p in (0.5, 0.0):
+        rows = []
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            labeled = [pool[i] for i in rng.choice(len(pool), 100, replace=False)]
+            cfg = TrainerConfig(
+                space="nb201", epochs=60, seed=seed, progress=False, alpha_p=alpha_p
+            )
+            tr = BiArch2Perf(cfg, space=space)
+            tr.fit(labeled, bench.lookup(labeled, "val"), pool)
+            cells = tr.generator.sample(0, 1000, seed=1)
+            texts = [space.to_text(c) for c in cells]
+            top_share = max(texts.count(t) for t in set(texts)) / len(texts)
+            rows.append(
+                {
+                    "seed": seed,
+                    "distinct": len(set(texts)),
+                    "most_common_share": round(top_share, 3),
+                    "mean_val": round(float(np.nanmean(bench.lookup(cells, "val"))), 2),
+                }
+            )
+            print("collapse", alpha_p, rows[-1], flush=True)
+        out[f"alpha_p={alpha_p}"] = rows
+    return out
+
+
 def variants(bench: NB201Benchmark, seeds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     re_vals = [RegularizedEvolution().search(bench.oracle(budget=100), s).value for s in range(20)]
@@ -135,6 +167,7 @@ def main() -> int:
         "gamma3": gamma3_effect(bench, pool),
         "per_class": per_class(bench, pool),
         "variants_at_100": variants(bench, 1 if args.quick else 3),
+        "collapse_defaults_100_labels_60_epochs": collapse(bench, pool, 2 if args.quick else 5),
     }
     result["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(__file__).parent / "results" / "nacg_variants.json"
