@@ -176,6 +176,11 @@ def test_draw_new_skips_queried_and_duplicate_records(embedded: NB201Benchmark) 
         draw_new(oracle, 1, np.random.default_rng(0), sampler=lambda n, rng: first)
     kept, kept_recs = new_unique(oracle, [*first, *again[:3], again[0]])
     assert kept == again[:3] and len(kept_recs) == 3
+    records, known, queried = oracle.status([*first, *again])
+    np.testing.assert_array_equal(records, oracle.records_of([*first, *again]))
+    assert known.all() and queried.tolist() == [True] * 10 + [False] * 20
+    taken = {int(recs[0])}
+    assert new_unique(oracle, again[:2], taken)[0] == again[1:2] and len(taken) == 2
 
 
 def test_nacg_queries_labeled_then_top_k(embedded: NB201Benchmark) -> None:

@@ -180,20 +180,31 @@ class GrowingRecordIndex(RecordIndex[Arch]):
     Every valid arch is known: it gets the next free index.
     """
 
-    __slots__ = ("_archs", "_index", "_key_fn", "_keys", "key_name")
+    __slots__ = ("_archs", "_cache", "_index", "_key_fn", "_keys", "key_name")
 
     def __init__(self, key_fn: Callable[[Any], Hashable], key_name: str = "record key") -> None:
         self._key_fn = key_fn
         self._keys: list[Hashable] = []
         self._archs: list[Any] = []
         self._index: dict[Hashable, int] = {}
+        self._cache: dict[Hashable, Hashable] = {}  # exact arch -> record key
         self.key_name = key_name
 
     def __len__(self) -> int:
         return len(self._keys)
 
+    def _key(self, arch: Any) -> Hashable:
+        fk = _fast_key(arch)
+        key = self._cache.get(fk)
+        if key is None:
+            key = self._key_fn(arch)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[fk] = key
+        return key
+
     def indices(self, archs: Sequence[Arch]) -> np.ndarray:
-        keys = [self._key_fn(a) for a in archs]  # validate all before assigning any
+        keys = [self._key(a) for a in archs]  # validate all before assigning any
         out = np.empty(len(keys), dtype=np.int64)
         for j, (key, arch) in enumerate(zip(keys, archs, strict=True)):
             i = self._index.get(key)
@@ -349,25 +360,30 @@ class Oracle(Generic[Arch]):
         """
         return self._records.indices(tuple(archs))
 
-    def known(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Boolean mask: can the oracle answer for each arch?  Free, nothing charged.
+    def status(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(records, known, queried)`` per arch from one record look-up; free, nothing charged.
 
-        Always true on complete benchmarks; on a partial one (the NB101 subset) a search that
-        filters with it is restricted to the covered cells, which results must state.
+        ``records`` as :meth:`records_of`; ``known``: can the oracle answer (always true on
+        complete benchmarks; on a partial one, such as the NB101 subset, a search that filters
+        with it is restricted to the covered cells, which results must state); ``queried``: was
+        the record already charged in this session.
         """
         idx = self.records_of(archs)
+        known = idx >= 0
+        if known.any():
+            known[known] = self._metric.known(idx[known])
+        queried = np.zeros(len(idx), dtype=bool)
         ok = idx >= 0
-        if ok.any():
-            ok[ok] = self._metric.known(idx[ok])
-        return ok
+        queried[ok] = self._is_seen(idx[ok])
+        return idx, known, queried
+
+    def known(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Boolean mask: can the oracle answer for each arch?  (See :meth:`status`.)"""
+        return self.status(archs)[1]
 
     def queried(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Boolean mask: was each arch's record already charged in this session?"""
-        idx = self.records_of(archs)
-        out = np.zeros(len(idx), dtype=bool)
-        ok = idx >= 0
-        out[ok] = self._is_seen(idx[ok])
-        return out
+        """Boolean mask: was each arch's record already charged?  (See :meth:`status`.)"""
+        return self.status(archs)[2]
 
     def cost(self, archs: Sequence[Arch]) -> int:
         """How many unique records the batch would be charged now (nothing is evaluated)."""

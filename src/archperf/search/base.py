@@ -115,28 +115,22 @@ def draw_new(
             )
         chunk = list(sampler(max(2 * (n - len(out)), 16), rng))
         drawn += len(chunk)
-        records = oracle.records_of(chunk)
-        ok = oracle.known(chunk) & ~oracle.queried(chunk)
-        for arch, rec, good in zip(chunk, records, ok, strict=True):
-            if good and int(rec) not in taken:
-                taken.add(int(rec))
-                out.append(arch)
-                if len(out) == n:
-                    break
+        out += new_unique(oracle, chunk, taken)[0][: n - len(out)]
     return out
 
 
-def new_unique(oracle: Oracle[Any], archs: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
+def new_unique(
+    oracle: Oracle[Any], archs: Sequence[Any], taken: set[int] | None = None
+) -> tuple[list[Any], np.ndarray]:
     """The archs the oracle can answer, not yet queried, one per record (first kept), with
-    their record indices."""
+    their record indices.  Records in ``taken`` are skipped, and the kept ones are added to it."""
     if not archs:
         return [], np.zeros(0, np.int64)
-    records = oracle.records_of(archs)
-    ok = oracle.known(archs) & ~oracle.queried(archs)
-    seen: set[int] = set()
+    records, known, queried = oracle.status(archs)
+    seen: set[int] = set() if taken is None else taken
     keep: list[int] = []
-    for j, (rec, good) in enumerate(zip(records, ok, strict=True)):
-        if good and int(rec) not in seen:
-            seen.add(int(rec))
+    for j, (rec, good) in enumerate(zip(records.tolist(), known & ~queried, strict=True)):
+        if good and rec not in seen:
+            seen.add(rec)
             keep.append(j)
     return [archs[j] for j in keep], records[keep]

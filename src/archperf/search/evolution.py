@@ -84,7 +84,8 @@ class RegularizedEvolution(SearchMethod):
             child = None
             for _ in range(self.max_redraws):
                 cand = space.mutate(parent, rng, **mkw)
-                if oracle.known([cand])[0] and not oracle.queried([cand])[0]:
+                _, known, queried = oracle.status([cand])
+                if known[0] and not queried[0]:
                     child = cand
                     break
             if child is None:

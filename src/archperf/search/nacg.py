@@ -138,7 +138,7 @@ class NACG(SearchMethod):
         """New answerable cells from the generator, one per record, with statistics."""
         gen = trainer.generator
         found: list[Any] = []
-        records: set[int] = set()
+        taken: set[int] = set()
         stats = {"generated": 0, "distinct_records": 0, "new_answerable": 0, "batches": 0}
         distinct: set[int] = set()
         for attempt in range(1 + self.max_generate_tries):
@@ -149,12 +149,8 @@ class NACG(SearchMethod):
             )
             stats["generated"] += len(cells)
             stats["batches"] += 1
-            distinct.update(int(r) for r in oracle.records_of(cells) if r >= 0)
-            new, recs = new_unique(oracle, cells)
-            for arch, rec in zip(new, recs, strict=True):
-                if int(rec) not in records:
-                    records.add(int(rec))
-                    found.append(arch)
+            distinct.update(r for r in oracle.records_of(cells).tolist() if r >= 0)
+            found += new_unique(oracle, cells, taken)[0]
             if len(found) >= self.top_k:
                 break
         stats["distinct_records"] = len(distinct)
@@ -251,9 +247,8 @@ class NACG(SearchMethod):
     def _fill_from_pool(
         trainer: Any, oracle: Oracle[Any], pool: Sequence[Any], taken: Sequence[Any], n: int
     ) -> list[Any]:
-        new, recs = new_unique(oracle, pool)
-        skip = {int(r) for r in oracle.records_of(taken)} if taken else set()
-        new = [a for a, r in zip(new, recs, strict=True) if int(r) not in skip]
+        skip = set(oracle.records_of(taken).tolist()) if taken else set()
+        new = new_unique(oracle, pool, skip)[0]
         if len(new) < n:
             raise NotEnoughCellsError(f"only {len(new)} new answerable cells left in the pool")
         pred = trainer.predict(new)
