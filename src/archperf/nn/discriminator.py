@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from ..cell import CellBatch
 from ..interfaces import Discriminator, Encoder
-from .gin import DenseGIN, init_seeded
-from .predictor import _check_dims, build_mlp, encoder_spec, resolve_encoder
+from .gin import init_seeded
+from .predictor import _check_dims, build_encoder, build_mlp, encoder_spec
 
 __all__ = ["GINDiscriminator"]
 
@@ -76,23 +76,16 @@ class GINDiscriminator(nn.Module, Discriminator):
         self.dropout = float(dropout)
         self.seed = seed
         with init_seeded(seed):
-            enc: nn.Module
-            if encoder is None:
-                if num_ops is None:
-                    raise ValueError("GINDiscriminator needs num_ops (or an encoder)")
-                enc = DenseGIN(
-                    num_ops,
-                    hidden_dim=hidden_dim,
-                    num_layers=num_layers,
-                    direction=direction,
-                    pooling=pooling,
-                    norm=norm,
-                )
-            else:
-                enc = resolve_encoder(encoder)
-            graph_dim = int(getattr(enc, "graph_dim", 0))
-            if graph_dim < 1:
-                raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
+            enc, graph_dim, enc_ops = build_encoder(
+                "GINDiscriminator",
+                encoder,
+                num_ops,
+                hidden_dim=hidden_dim,
+                num_layers=num_layers,
+                direction=direction,
+                pooling=pooling,
+                norm=norm,
+            )
             self.encoder = enc
             self.cond_embed: nn.Module = (
                 nn.Embedding(num_classes, cond_dim)
@@ -100,10 +93,7 @@ class GINDiscriminator(nn.Module, Discriminator):
                 else nn.Linear(1, cond_dim)
             )
             self.head = build_mlp(graph_dim + cond_dim, self.mlp_dims, 1, self.dropout)
-        enc_ops = getattr(enc, "num_ops", num_ops)
-        if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
-            raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
-        self.num_ops = int(enc_ops) if enc_ops is not None else None
+        self.num_ops = enc_ops
 
     def config(self) -> dict[str, Any]:
         """JSON-ready constructor arguments (the encoder as a registry spec)."""

@@ -70,6 +70,32 @@ def resolve_encoder(encoder: Encoder | Mapping[str, Any]) -> nn.Module:
     return encoder
 
 
+def build_encoder(
+    owner: str,
+    encoder: Encoder | Mapping[str, Any] | None,
+    num_ops: int | None,
+    **dense_kwargs: Any,
+) -> tuple[nn.Module, int, int | None]:
+    """The encoder of a PP or D: ``encoder`` (instance or spec), else a :class:`DenseGIN` over
+    ``num_ops`` with ``dense_kwargs``.  Returns it with its ``graph_dim`` and ``num_ops``,
+    checked against the given ``num_ops``.  Call inside :func:`init_seeded` for seeded weights.
+    """
+    enc: nn.Module
+    if encoder is None:
+        if num_ops is None:
+            raise ValueError(f"{owner} needs num_ops (or an encoder)")
+        enc = DenseGIN(num_ops, **dense_kwargs)
+    else:
+        enc = resolve_encoder(encoder)
+    graph_dim = int(getattr(enc, "graph_dim", 0))
+    if graph_dim < 1:
+        raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
+    enc_ops = getattr(enc, "num_ops", num_ops)
+    if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
+        raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
+    return enc, graph_dim, int(enc_ops) if enc_ops is not None else None
+
+
 def _check_dims(name: str, dims: Sequence[int]) -> tuple[int, ...]:
     out = tuple(dims)
     for d in out:
@@ -166,29 +192,19 @@ class GINPredictor(nn.Module, Predictor):
         self.dropout = float(dropout)
         self.seed = seed
         with init_seeded(seed):
-            enc: nn.Module
-            if encoder is None:
-                if num_ops is None:
-                    raise ValueError("GINPredictor needs num_ops (or an encoder)")
-                enc = DenseGIN(
-                    num_ops,
-                    hidden_dim=hidden_dim,
-                    num_layers=num_layers,
-                    direction=direction,
-                    pooling=pooling,
-                    norm=norm,
-                )
-            else:
-                enc = resolve_encoder(encoder)
-            graph_dim = int(getattr(enc, "graph_dim", 0))
-            if graph_dim < 1:
-                raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
+            enc, graph_dim, enc_ops = build_encoder(
+                "GINPredictor",
+                encoder,
+                num_ops,
+                hidden_dim=hidden_dim,
+                num_layers=num_layers,
+                direction=direction,
+                pooling=pooling,
+                norm=norm,
+            )
             self.encoder = enc
             self.head = build_mlp(graph_dim, self.mlp_dims, 1, self.dropout)
-        enc_ops = getattr(enc, "num_ops", num_ops)
-        if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
-            raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
-        self.num_ops = int(enc_ops) if enc_ops is not None else None
+        self.num_ops = enc_ops
         self.register_buffer("target_mean", torch.tensor(float(target_mean)))
         self.register_buffer("target_std", torch.tensor(float(target_std)))
         self.set_target_scale(float(target_mean), float(target_std))
