@@ -608,6 +608,7 @@ def test_write_reports_states_source_and_protocol(tmp_path: Path) -> None:
     recs = [fake_record(nb201("nacg", 160, s, protocol="paper"), 94.0, 94.0) for s in range(3)]
     for r in recs:
         r["data_source"] = "csv:/data/nb201/nb201.csv"
+    recs[0]["outcome_info"] = {"rounds": [{"filled_from_pool": 2}, {"filled_from_pool": 1}]}
     md_path, csv_path, md = write_reports(proto, recs, tmp_path, failed=1)
     assert md_path.read_text() == md and md.startswith("# Table 2: NAS-Bench-201")
     for text in (md, csv_path.read_text()):
@@ -621,6 +622,7 @@ def test_write_reports_states_source_and_protocol(tmp_path: Path) -> None:
     runs = (tmp_path / "table2_runs.csv").read_text().splitlines()
     assert len(runs) == 4 and runs[0].startswith("key,benchmark,dataset")
     assert sorted(line.split(",")[6] for line in runs[1:]) == ["0", "1", "2"]  # one per seed
+    assert sorted(line.split(",")[11] for line in runs[1:]) == ["", "", "3"]
     assert all(line.split(",")[9:11] == ["94.0", "94.0"] for line in runs[1:])
 
 

@@ -235,13 +235,25 @@ RUN_FIELDS: tuple[str, ...] = (
     "final_arch",
     "search_value",
     "reported",
+    "filled_from_pool",
     "wall_seconds",
 )
 
 
+def _filled(record: Mapping[str, Any]) -> str:
+    """NACG's picks taken from the PP-ranked pool instead of the generator ("" for others)."""
+    rounds = (record.get("outcome_info") or {}).get("rounds")
+    if not rounds:
+        return ""
+    return str(sum(int(rnd.get("filled_from_pool", 0)) for rnd in rounds))
+
+
 def runs_csv(records: Iterable[Mapping[str, Any]]) -> str:
-    """CSV with one line per run (its key, the final cell, its search and reported values and
-    the wall time), sorted by key: the per-seed numbers behind :func:`summarize`."""
+    """CSV with one line per run, sorted by key: the per-seed numbers behind :func:`summarize`.
+
+    Columns: the key, the final cell, its search and reported values, for NACG how many picks
+    were filled from the PP-ranked pool, and the wall time.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(RUN_FIELDS)
@@ -260,6 +272,7 @@ def runs_csv(records: Iterable[Mapping[str, Any]]) -> str:
                 final["arch"],
                 repr(float(final["value"])),
                 "" if final["reported"] is None else repr(float(final["reported"])),
+                _filled(r),
                 r["wall_seconds"],
             ]
         )
