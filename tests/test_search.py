@@ -16,6 +16,7 @@ from archperf.search.base import NotEnoughCellsError, SearchMethod, draw_new, ne
 from archperf.search.evolution import RegularizedEvolution
 from archperf.search.nacg import NACG, multi_round_nacg
 from archperf.search.random import RandomSearch
+from archperf.search.semigan import SemiGANNAD
 from archperf.spaces.nb201 import NB201Space
 from conftest import require_file
 
@@ -43,6 +44,9 @@ def _methods() -> Iterator[tuple[str, SearchMethod]]:
     yield "re", RegularizedEvolution(population_size=10, sample_size=3)
     yield "nacg", NACG(**TINY_NACG)
     yield "nacg-mr", multi_round_nacg(rounds=2, finetune_epochs=1, **TINY_NACG)
+    tiny = {"initial": 5, "top_k": 5, "finetune_epochs": 1, **TINY_NACG}
+    yield "semigan-nad", SemiGANNAD(**tiny)
+    yield "semigan-nad-pool", SemiGANNAD(candidates="pool", **tiny)
 
 
 METHODS = dict(_methods())

@@ -59,6 +59,7 @@ def archperf_search_methods() -> Targets:
     return {
         "nacg": "archperf.search.nacg:NACG",
         "nacg-mr": "archperf.search.nacg:multi_round_nacg",
+        "semigan-nad": "archperf.search.semigan:SemiGANNAD",
         "rs": "archperf.search.random:RandomSearch",
         "re": "archperf.search.evolution:RegularizedEvolution",
     }

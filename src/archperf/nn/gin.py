@@ -281,20 +281,25 @@ class DenseGIN(GINBase):
     def forward_dense(self, adj: Tensor, x: Tensor, mask: Tensor) -> EncoderOutput:
         self._check_dense(adj, x, mask)
         m = mask.to(x.dtype)
-        a = adj * (m.unsqueeze(2) * m.unsqueeze(1))
-        h = x * m.unsqueeze(-1)
+        full = bool(mask.all())  # no padding: skip the masking and the scatter
+        a = adj if full else adj * (m.unsqueeze(2) * m.unsqueeze(1))
+        h = x if full else x * m.unsqueeze(-1)
         b, n = mask.shape
+        # one message matrix per batch: row v sums the chosen neighbours of v
+        if self.direction == "in":
+            msg_from = a.transpose(1, 2)
+        elif self.direction == "out":
+            msg_from = a
+        else:
+            msg_from = a.transpose(1, 2) + a
         pooled = []
         for layer_idx, update in enumerate(self.layers):
-            if self.direction == "in":
-                msg = a.transpose(1, 2) @ h
-            elif self.direction == "out":
-                msg = a @ h
+            agg = (1.0 + self.eps[layer_idx]) * h + msg_from @ h
+            if full:
+                h = update(agg.reshape(b * n, -1)).reshape(b, n, -1)
             else:
-                msg = a.transpose(1, 2) @ h + a @ h
-            agg = (1.0 + self.eps[layer_idx]) * h + msg
-            flat = update(agg[mask])
-            h = flat.new_zeros(b, n, flat.shape[-1]).index_put((mask,), flat)
+                flat = update(agg[mask])
+                h = flat.new_zeros(b, n, flat.shape[-1]).index_put((mask,), flat)
             pooled.append(self._pool_dense(h, m))
         return EncoderOutput(nodes=h, graph=torch.cat(pooled, dim=-1))
 

@@ -157,7 +157,8 @@ class GINPredictor(nn.Module, Predictor):
             encoder spec dict from a saved config); default a :class:`DenseGIN` built from
             ``num_ops``, ``hidden_dim``, ``num_layers``, ``direction``, ``pooling``, ``norm``.
         num_ops: op vocabulary size (required when ``encoder`` is None).
-        hidden_dim, num_layers: GIN width and depth (paper: 4 layers).
+        hidden_dim, num_layers: GIN width and depth (paper: 4 layers).  The defaults (width 64,
+            mean pooling, no normalisation) rank best in ``bench/predictor_recipes.py``.
         mlp_dims: hidden widths of the MLP head.
         dropout: dropout in the MLP head.
         target_mean, target_std: initial output scale (see :meth:`set_target_scale`).
@@ -174,12 +175,12 @@ class GINPredictor(nn.Module, Predictor):
         self,
         encoder: Encoder | Mapping[str, Any] | None = None,
         num_ops: int | None = None,
-        hidden_dim: int = 32,
+        hidden_dim: int = 64,
         num_layers: int = 4,
         mlp_dims: Sequence[int] = (64, 32),
         direction: str = "both",
-        pooling: str = "sum",
-        norm: str = "batch",
+        pooling: str = "mean",
+        norm: str = "none",
         dropout: float = 0.0,
         target_mean: float = 0.0,
         target_std: float = 1.0,

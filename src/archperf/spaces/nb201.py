@@ -13,6 +13,7 @@ edge op names or indices (0..4 = :data:`EDGE_OPS`) and the 6-digit op code used 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
@@ -107,6 +108,15 @@ def _canonical_expr(ops: tuple[int, ...]) -> str:
                 terms.append(f"{EDGE_OPS[op]}({'+'.join(inner)})")
         exprs.append(tuple(sorted(terms)))
     return "+".join(exprs[3]) or "0"
+
+
+@functools.cache
+def _all_cells() -> tuple[Cell, ...]:
+    """Every NB201 cell in op-code order, built once per process (cells are immutable)."""
+    return tuple(
+        Cell(ADJACENCY, [_INPUT_ID, *(i + 1 for i in ops), _OUTPUT_ID])
+        for ops in itertools.product(range(len(EDGE_OPS)), repeat=NUM_EDGES)
+    )
 
 
 class NB201Space(EnumerableSpace[Cell]):
@@ -328,8 +338,7 @@ class NB201Space(EnumerableSpace[Cell]):
         This is *not* the official NB201 index order (that belongs to the benchmark data), and
         it lists every cell, not one per canonical class (see :meth:`canonical_classes`).
         """
-        for ops in itertools.product(range(len(EDGE_OPS)), repeat=NUM_EDGES):
-            yield self.from_ops(ops)
+        yield from _all_cells()
 
     def __len__(self) -> int:
         return len(EDGE_OPS) ** NUM_EDGES

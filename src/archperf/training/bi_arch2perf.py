@@ -26,6 +26,7 @@ resumed run reproduces the uninterrupted one exactly on CPU.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import time
@@ -77,6 +78,13 @@ class TrainerConfig:
     component constructors.  ``condition`` is a condition config: ``{"type": "rank",
     "threshold": 93.0}``, ``{"type": "rank", "quantile": 0.8}`` (threshold = that quantile of
     the labels) or ``{"type": "continuous"}`` (standardised with the labels' mean and std).
+
+    ``predictor_batch_size``: labeled cells in PP's supervised term (γ2) per step; ``None``
+    (default) uses every labeled cell at every step, while D's real pairs still come in batches
+    of ``labeled_batch_size``.  ``pool_averaging`` (default on): :meth:`BiArch2Perf.predict`
+    averages PP over each cell's equivalence class in the unlabeled pool (see there).
+    ``alpha_p`` defaults to 0 (the paper uses 0.5): the γ3 term lowers PP's ranking
+    (docs/training.md quotes the bench).
     """
 
     space: str = "nb201"
@@ -96,9 +104,11 @@ class TrainerConfig:
     lr_predictor: float = 1e-3
     lr_discriminator: float = 2e-4
     lr_generator: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float = 1e-5
     alpha: float = 0.5
-    alpha_p: float = 0.5
+    alpha_p: float = 0.0
+    predictor_batch_size: int | None = None
+    pool_averaging: bool = True
     generator_loss: str = "non-saturating"
     adversarial: bool = True
     soft_rank_temperature: float = 0.25
@@ -114,6 +124,10 @@ class TrainerConfig:
         for name in ("labeled_batch_size", "unlabeled_batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.predictor_batch_size is not None and self.predictor_batch_size < 1:
+            raise ValueError(
+                f"predictor_batch_size must be >= 1 or None, got {self.predictor_batch_size}"
+            )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         for name in ("alpha", "alpha_p"):
@@ -279,6 +293,11 @@ class BiArch2Perf:
         self.discriminator: nn.Module | None = None
         self.generator: nn.Module | None = None
         self.history = History()
+        self._pool_archs: Sequence[Any] | None = None
+        self._pool_table: GraphTable | None = None
+        self._pool_group: np.ndarray | None = None
+        self._pool_index: dict[str, int] = {}
+        self._pool_means: np.ndarray | None = None
 
     # -- assembly ----------------------------------------------------------------------------
 
@@ -296,9 +315,24 @@ class BiArch2Perf:
             )
         return condition_from_config(cfg)
 
-    def _encoder(self, num_layers: int, seed: int) -> nn.Module:
-        kwargs = {"num_layers": num_layers, "seed": seed, **self.config.encoder_kwargs}
+    def _encoder(self, kind: str, name: str, kw: dict[str, Any], seed: int) -> nn.Module:
+        """The encoder of a PP or D built by the trainer.
+
+        Its arguments are, in increasing priority: the component class's own defaults for
+        arguments the encoder also takes (so D keeps its layer norm and 3 layers), the shared
+        ``encoder_kwargs``, and the component's ``*_kwargs`` entries that are encoder arguments
+        (popped from ``kw``, so ``predictor_kwargs={"hidden_dim": 64}`` sizes PP's encoder).
+        """
         enc_cls = registry.get("encoder", self.config.encoder)
+        accepted = set(inspect.signature(enc_cls).parameters) - {"num_ops", "seed", "encoder"}
+        comp = inspect.signature(registry.get(kind, name)).parameters
+        defaults = {
+            k: p.default
+            for k, p in comp.items()
+            if k in accepted and p.default is not inspect.Parameter.empty
+        }
+        own = {k: kw.pop(k) for k in list(kw) if k in accepted}
+        kwargs = {**defaults, **self.config.encoder_kwargs, **own, "seed": seed}
         return enc_cls(len(self.space.op_names), **kwargs)
 
     def _build(self, labels: np.ndarray) -> None:
@@ -311,13 +345,13 @@ class BiArch2Perf:
         if pp is None:
             kw = {"seed": seed, **cfg.predictor_kwargs}
             if "encoder" not in kw:
-                kw["encoder"] = self._encoder(kw.pop("num_layers", 4), seed)
+                kw["encoder"] = self._encoder("predictor", cfg.predictor, kw, seed)
             pp = registry.create("predictor", cfg.predictor, **kw)
         d = self._given["discriminator"]
         if d is None:
             kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
             if "encoder" not in kw:
-                kw["encoder"] = self._encoder(kw.pop("num_layers", 3), seed + 1)
+                kw["encoder"] = self._encoder("discriminator", cfg.discriminator, kw, seed + 1)
             d = registry.create("discriminator", cfg.discriminator, num_classes, **kw)
         g = self._given["generator"]
         if g is None:
@@ -429,7 +463,7 @@ class BiArch2Perf:
         pp, d, g = self.predictor, self.discriminator, self.generator
 
         lab = GraphTable(self.space, labeled)
-        unl = GraphTable(self.space, unlabeled)
+        unl = self._set_pool(unlabeled)
         held = GraphTable(self.space, heldout[0]) if heldout is not None else None
         held_y = np.asarray(heldout[1], dtype=np.float64) if heldout is not None else None
         y_mean, y_std = float(y.mean()), float(y.std()) or 1.0
@@ -447,20 +481,32 @@ class BiArch2Perf:
         elif ckpt is not None:
             atomic_write_bytes(ckpt / "config.json", cfg.to_json().encode("utf-8"))
 
+        pbs = cfg.predictor_batch_size
+        pp_full = pbs is None or pbs >= len(lab)
+        lab_full = lab.batch(np.arange(len(lab)), self.device) if pp_full else None
         for epoch in range(start_epoch, last_epoch):
             t0 = time.perf_counter()
             sums = np.zeros(4)
             bar = self._progress(steps, epoch)
             perm = rng.permutation(len(lab))
+            pperm = None if pp_full else rng.permutation(len(lab))
             bs = min(cfg.labeled_batch_size, len(lab))
             for step in range(steps):
                 li = torch.as_tensor(perm[(step * bs + np.arange(bs)) % len(lab)])
                 ui = torch.as_tensor(rng.integers(0, len(unl), size=cfg.unlabeled_batch_size))
+                if lab_full is not None:
+                    pp_lab, pp_y = lab_full, y_t
+                else:
+                    assert pperm is not None and pbs is not None
+                    pi = torch.as_tensor(pperm[(step * pbs + np.arange(pbs)) % len(lab)])
+                    pp_lab, pp_y = lab.batch(pi, self.device), y_t[pi.to(self.device)]
                 losses = self._step(
                     lab.batch(li, self.device),
                     y_t[li.to(self.device)],
                     cls_all[li.to(self.device)],
                     unl.batch(ui, self.device),
+                    pp_lab,
+                    pp_y,
                     tgen,
                     epoch,
                     step,
@@ -501,6 +547,7 @@ class BiArch2Perf:
         pp.eval()
         g.eval()
         d.eval()
+        self._pool_means = None  # the weights changed
         return self.history
 
     def _progress(self, steps: int, epoch: int) -> Any:
@@ -516,6 +563,8 @@ class BiArch2Perf:
         y: Tensor,
         cls: Tensor,
         unl: CellBatch,
+        pp_lab: CellBatch,
+        pp_y: Tensor,
         tgen: torch.Generator,
         epoch: int,
         step: int,
@@ -532,7 +581,7 @@ class BiArch2Perf:
         g.train()
         if not cfg.adversarial:
             with self._autocast():
-                gamma2 = F.mse_loss((pp(lab).float() - y) / y_std, torch.zeros_like(y))
+                gamma2 = F.mse_loss((pp(pp_lab).float() - pp_y) / y_std, torch.zeros_like(pp_y))
             lp = self._check("PP (γ2, supervised only)", gamma2, epoch, step)
             self.opt_p.zero_grad(set_to_none=True)
             gamma2.backward()
@@ -580,7 +629,7 @@ class BiArch2Perf:
             device=self.device,
         )
         with self._autocast():
-            gamma2 = F.mse_loss((pp(lab).float() - y) / y_std, torch.zeros_like(y))
+            gamma2 = F.mse_loss((pp(pp_lab).float() - pp_y) / y_std, torch.zeros_like(pp_y))
             gamma1 = _bce(d(unl, self._soft_condition(pred_u)), True)
             gamma3 = F.mse_loss(
                 (pp(fake_detached).float() - target) / y_std, torch.zeros_like(target)
@@ -605,11 +654,73 @@ class BiArch2Perf:
         self.predictor.train(was)
         return np.concatenate(out).astype(np.float64)
 
-    def predict(self, archs: Sequence[Any], batch_size: int = 2048) -> np.ndarray:
-        """PP's predicted performance for architectures of the space (numpy ``[B]``)."""
+    def _set_pool(self, archs: Sequence[Any]) -> GraphTable:
+        """The unlabeled pool as a table, with its equivalence classes (``space.canonical``)
+        when ``pool_averaging``.  Both are kept while the same sequence object comes again
+        (a search that fits round after round on one pool converts it once)."""
+        self._pool_means = None
+        if (
+            self._pool_archs is archs
+            and self._pool_table is not None
+            and (self._pool_group is not None or not self.config.pool_averaging)
+        ):
+            return self._pool_table
+        table = GraphTable(self.space, archs)
+        self._pool_archs, self._pool_table = archs, table
+        self._pool_group, self._pool_index = None, {}
+        if self.config.pool_averaging:
+            index: dict[str, int] = {}
+            self._pool_group = np.fromiter(
+                (index.setdefault(self.space.canonical(a), len(index)) for a in archs),
+                dtype=np.int64,
+                count=len(archs),
+            )
+            self._pool_index = index
+        return table
+
+    def _class_means(self) -> np.ndarray | None:
+        """PP's mean prediction per equivalence class of the pool (cached until the next fit)."""
+        if self._pool_group is None:
+            return None
+        if self._pool_means is None:
+            assert self._pool_table is not None and self._pool_group is not None
+            raw = self._predict_table(self._pool_table)
+            sums = np.bincount(self._pool_group, weights=raw, minlength=len(self._pool_index))
+            counts = np.bincount(self._pool_group, minlength=len(self._pool_index))
+            self._pool_means = sums / np.maximum(counts, 1)
+        return self._pool_means
+
+    def pool_predictions(self) -> np.ndarray:
+        """:meth:`predict` for every cell of the last ``fit``'s unlabeled pool, in pool order
+        (without converting the cells again)."""
+        if self.predictor is None or self._pool_table is None:
+            raise RuntimeError("call fit() first")
+        means = self._class_means()
+        if means is not None:
+            assert self._pool_group is not None
+            return means[self._pool_group]
+        return self._predict_table(self._pool_table)
+
+    def predict(
+        self, archs: Sequence[Any], batch_size: int = 2048, raw: bool = False
+    ) -> np.ndarray:
+        """PP's predicted performance for architectures of the space (numpy ``[B]``).
+
+        With ``config.pool_averaging`` (default) a cell that is equivalent (same
+        ``space.canonical``) to cells of the last ``fit``'s unlabeled pool gets PP's mean
+        prediction over those pool cells: equivalent cells compute the same function, and the
+        mean removes PP's disagreement between them.  ``raw=True`` gives PP's own output.
+        """
         if self.predictor is None:
             raise RuntimeError("call fit() first")
-        return self._predict_table(GraphTable(self.space, archs), batch_size)
+        out = self._predict_table(GraphTable(self.space, archs), batch_size)
+        means = None if raw else self._class_means()
+        if means is not None:
+            for i, a in enumerate(archs):
+                g = self._pool_index.get(self.space.canonical(a))
+                if g is not None:
+                    out[i] = means[g]
+        return out
 
     # -- checkpoints -------------------------------------------------------------------------
 

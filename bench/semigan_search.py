@@ -1,0 +1,175 @@
+"""The ``semigan-nad`` search against RE, honest protocol, on real benchmark data.
+
+For each benchmark and dataset, every method runs on seeds 0..S-1 through the experiment runner
+(``run_one``: the search sees only the validation metric; the test metric is read once, after
+the search).  Per method it reports the mean ± std and the best of the reported (test) metric,
+the mean search metric and the median wall time of one run, all measured in this one process,
+so the ratios between methods are comparable.
+
+Methods (``--methods``):
+
+* ``semigan-nad``: the library's defaults (AG proposes, PP ranks);
+* ``semigan-nad-uniform``: the same search with candidates drawn uniformly from the space;
+* ``semigan-nad-pool``: PP ranks the whole unlabeled pool;
+* ``re100`` / ``re160`` / ``re110`` / ``re150``: regularized evolution at that budget;
+* ``nacg``: the paper's single-round NACG at the paper's settings.
+
+Run: python bench/semigan_search.py --benchmark nb201 --datasets cifar10 cifar100 imagenet16-120
+     [--seeds 20] [--budget 100] [--methods ...] [--out bench/results/semigan_search_nb201.json]
+Data: ../shared/data (or $ARCHPERF_DATA_DIR); skips with a message when absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from archperf.experiments.runner import run_one
+from archperf.experiments.spec import RunSpec
+from archperf.paths import find_data_dir
+
+METHODS: dict[str, tuple[str, dict[str, Any], int | None]] = {
+    # name: (registered method, kwargs, budget or None for --budget)
+    "semigan-nad": ("semigan-nad", {}, None),
+    "semigan-nad-uniform": ("semigan-nad", {"candidates": "uniform"}, None),
+    "semigan-nad-pool": ("semigan-nad", {"candidates": "pool"}, None),
+    "re100": ("re", {}, 100),
+    "re110": ("re", {}, 110),
+    "re150": ("re", {}, 150),
+    "re160": ("re", {}, 160),
+    "nacg": ("nacg", {}, None),
+}
+
+NEEDS = {
+    "nb201": "nb201/nb201.csv",
+    "nb101": "nb101/nb101_subset.csv.gz",
+    "nb301": "nb301/yahpo_nb301_surrogate.onnx",
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--benchmark", default="nb201", choices=sorted(NEEDS))
+    ap.add_argument("--datasets", nargs="+", default=["cifar10"])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--budget", type=int, default=100)
+    ap.add_argument("--methods", nargs="+", default=["semigan-nad", "re100", "re160"])
+    ap.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=JSON")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    data = find_data_dir()
+    if data is None or not (data / NEEDS[args.benchmark]).is_file():
+        print(
+            f"skipped: {NEEDS[args.benchmark]} not found (set ARCHPERF_DATA_DIR)", file=sys.stderr
+        )
+        return 0
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        method, _, field = key.partition(".")
+        overrides.setdefault(method, {})[field] = json.loads(value)
+    torch.set_num_threads(1)
+    runs: list[dict[str, Any]] = []
+    for dataset in args.datasets:
+        for name in args.methods:
+            method, kwargs, budget = METHODS[name]
+            kwargs = {**kwargs, **overrides.get(name, {})}
+            for seed in range(args.seeds):
+                spec = RunSpec(
+                    method=method,
+                    benchmark=args.benchmark,
+                    dataset=dataset,
+                    budget=budget or args.budget,
+                    seed=seed,
+                    method_kwargs=kwargs,
+                )
+                t0 = time.perf_counter()
+                rec = run_one(spec)
+                final = rec["final"]
+                run = {
+                    "method": name,
+                    "dataset": dataset,
+                    "seed": seed,
+                    "budget": spec.budget,
+                    "search_value": final["value"],
+                    "reported": final["reported"],
+                    "wall_seconds": round(time.perf_counter() - t0, 3),
+                    "data_source": rec["data_source"],
+                    "info": {
+                        k: v
+                        for k, v in rec.get("outcome_info", {}).items()
+                        if k in ("train_seconds", "search_seconds")
+                    },
+                }
+                runs.append(run)
+                print(json.dumps(run), flush=True)
+    summary = []
+    rows = [
+        "| dataset | method | budget | reported mean ± std | best | search metric | wall s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset in args.datasets:
+        for name in args.methods:
+            sel = [r for r in runs if r["dataset"] == dataset and r["method"] == name]
+            rep = np.array([np.nan if r["reported"] is None else r["reported"] for r in sel])
+            val = np.array([r["search_value"] for r in sel])
+            s = {
+                "dataset": dataset,
+                "method": name,
+                "budget": sel[0]["budget"],
+                "seeds": len(sel),
+                "reported_mean": round(float(np.nanmean(rep)), 4),
+                "reported_std": round(float(np.nanstd(rep)), 4),
+                "reported_best": round(float(np.nanmax(rep)), 4),
+                "search_mean": round(float(val.mean()), 4),
+                "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 3),
+            }
+            summary.append(s)
+            rows.append(
+                f"| {dataset} | {name} | {s['budget']} | {s['reported_mean']:.2f} ± "
+                f"{s['reported_std']:.2f} | {s['reported_best']:.2f} | {s['search_mean']:.2f} "
+                f"| {s['wall_median']:.1f} |"
+            )
+    table = "\n".join(rows)
+    print(table)
+    out = Path(args.out or f"bench/results/semigan_search_{args.benchmark}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": args.benchmark,
+                "protocol": "honest",
+                "data_source": runs[0]["data_source"] if runs else None,
+                "seeds": args.seeds,
+                "methods": {m: METHODS[m] for m in args.methods},
+                "overrides": overrides,
+                "machine": {
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "threads": 1,
+                },
+                "summary": summary,
+                "runs": runs,
+                "table": table,
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""``semigan-nad``: the library's recommended SemiGAN-NAD search (our named extension).
+
+The paper's NACG (:mod:`archperf.search.nacg`) spends all but ``K`` queries on random cells and
+generates once.  This search spends a few random queries, then works in rounds:
+
+1. train Bi-Arch2Perf on every cell queried so far plus the unlabeled pool (later rounds
+   continue from the previous weights for ``finetune_epochs``);
+2. draw ``num_candidates`` candidates — from AG under the best rank class (``candidates=
+   "generator"``), uniformly from the space (``"uniform"``), or the whole unlabeled pool
+   (``"pool"``);
+3. rank them with PP (averaged over each cell's equivalence class in the pool) and query the
+   ``top_k`` best that are new: not queried, and not equivalent (``space.canonical``) to a
+   queried cell, since an equivalent cell computes the same function.
+
+It returns the best queried cell by the search metric.  Every round's candidate statistics and
+PP's predictions of the queried cells go into ``info``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..benchmarks.base import Oracle
+from ..interfaces import EnumerableSpace, SearchSpace
+from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new
+from .base import require_budget as _require_budget
+
+__all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
+
+#: Where a round's candidates come from.
+CANDIDATE_SOURCES = ("generator", "uniform", "pool")
+
+#: Trainer settings of the search (any may be overridden through ``trainer=``).
+DEFAULT_TRAINER: dict[str, Any] = {"epochs": 40, "labeled_batch_size": 32}
+
+
+class SemiGANNAD(SearchMethod):
+    """Multi-round SemiGAN-NAD search: generator proposes, PP ranks, the best new cells are
+    queried.
+
+    Parameters
+    ----------
+    initial:
+        Random queries before the first training.
+    top_k:
+        Queries per round.
+    candidates:
+        ``"generator"`` (AG, class 0), ``"uniform"`` (space samples) or ``"pool"`` (every
+        unlabeled cell).
+    num_candidates:
+        Candidates drawn per round (``"generator"`` and ``"uniform"``).
+    trainer:
+        :class:`~archperf.training.bi_arch2perf.TrainerConfig` fields over
+        :data:`DEFAULT_TRAINER`; ``adversarial`` defaults to True only for generator
+        candidates (AG must be trained to propose).
+    finetune_epochs:
+        Warm-started epochs after each round.
+    unlabeled_size:
+        The unlabeled pool: the whole space when enumerable and not larger, else this many
+        uniform samples.
+    condition_class:
+        The rank class AG generates under (0 = best).
+    """
+
+    name = "semigan-nad"
+
+    def __init__(
+        self,
+        initial: int = 10,
+        top_k: int = 10,
+        candidates: str = "generator",
+        num_candidates: int = 2000,
+        trainer: dict[str, Any] | None = None,
+        finetune_epochs: int = 10,
+        unlabeled_size: int = 20_000,
+        condition_class: int = 0,
+    ) -> None:
+        for name, value, low in (
+            ("initial", initial, 2),
+            ("top_k", top_k, 1),
+            ("num_candidates", num_candidates, 1),
+            ("finetune_epochs", finetune_epochs, 0),
+            ("unlabeled_size", unlabeled_size, 1),
+            ("condition_class", condition_class, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if candidates not in CANDIDATE_SOURCES:
+            raise ValueError(f"candidates must be one of {CANDIDATE_SOURCES}, got {candidates!r}")
+        trainer = dict(trainer or {})
+        for forbidden in ("seed", "space"):
+            if forbidden in trainer:
+                raise ValueError(
+                    f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
+                    "space); remove it"
+                )
+        self.initial = initial
+        self.top_k = top_k
+        self.candidates = candidates
+        self.num_candidates = num_candidates
+        self.trainer = trainer
+        self.finetune_epochs = finetune_epochs
+        self.unlabeled_size = unlabeled_size
+        self.condition_class = condition_class
+        self._trainer_config({})  # validate early, one clear error
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "initial": self.initial,
+            "top_k": self.top_k,
+            "candidates": self.candidates,
+            "num_candidates": self.num_candidates,
+            "trainer": dict(self.trainer),
+            "finetune_epochs": self.finetune_epochs,
+            "unlabeled_size": self.unlabeled_size,
+            "condition_class": self.condition_class,
+        }
+
+    def _trainer_config(self, fixed: dict[str, Any]) -> Any:
+        from ..training.bi_arch2perf import TrainerConfig
+
+        merged = {
+            **DEFAULT_TRAINER,
+            "adversarial": self.candidates == "generator",
+            **self.trainer,
+            "progress": False,
+            **fixed,
+        }
+        cfg = TrainerConfig.from_dict(merged)
+        if self.candidates == "generator" and not cfg.adversarial:
+            raise ValueError("candidates='generator' needs a trained AG: trainer.adversarial=True")
+        return cfg
+
+    # ------------------------------------------------------------------------------ pieces
+    def _pool(self, space: SearchSpace[Any], rng: np.random.Generator) -> list[Any]:
+        if isinstance(space, EnumerableSpace) and len(space) <= self.unlabeled_size:
+            return list(space.enumerate())
+        return list(space.sample(self.unlabeled_size, rng))
+
+    def _draw(
+        self, trainer: Any, space: SearchSpace[Any], pool: Sequence[Any], seed: int, round_: int
+    ) -> list[Any]:
+        if self.candidates == "pool":
+            return list(pool)
+        batch_seed = int(np.random.SeedSequence([seed, round_]).generate_state(1)[0])
+        if self.candidates == "uniform":
+            return list(space.sample(self.num_candidates, np.random.default_rng(batch_seed)))
+        return list(
+            trainer.generator.sample(
+                self.condition_class, self.num_candidates, seed=batch_seed, stochastic=True
+            )
+        )
+
+    # ------------------------------------------------------------------------------ search
+    def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        from ..training.bi_arch2perf import BiArch2Perf
+
+        space = oracle.space
+        if space is None:
+            raise ValueError("semigan-nad needs the oracle's search space")
+        remaining = _require_budget(oracle, self.name)
+        if remaining < self.initial + 1:
+            raise ValueError(
+                f"budget {remaining} cannot hold {self.initial} initial random queries plus at "
+                f"least one proposed cell (needs at least {self.initial + 1})"
+            )
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        cells = draw_new(oracle, self.initial, rng)
+        labels = [float(v) for v in oracle.query(cells)]
+        seen = {space.canonical(c) for c in cells}
+        pool = self._pool(space, rng)
+        cfg = self._trainer_config({"space": getattr(space, "name", "custom"), "seed": int(seed)})
+        trainer = BiArch2Perf(cfg, space=space)
+        train_seconds = 0.0
+        rounds: list[dict[str, Any]] = []
+        r = 0
+        while oracle.remaining and oracle.remaining > 0:
+            t_fit = time.perf_counter()
+            if r == 0:
+                trainer.fit(cells, np.asarray(labels), pool)
+            else:
+                trainer.fit(
+                    cells, np.asarray(labels), pool, warm_start=True, epochs=self.finetune_epochs
+                )
+            train_seconds += time.perf_counter() - t_fit
+            k = min(self.top_k, int(oracle.remaining))
+            if self.candidates == "pool":
+                drawn: Sequence[Any] = pool
+                pred = trainer.pool_predictions()
+            else:
+                drawn = self._draw(trainer, space, pool, seed, r)
+                pred = trainer.predict(drawn)
+            chosen, keys, chosen_pred = _pick(oracle, space, drawn, pred, seen, k)
+            n_proposed = len(chosen)
+            if n_proposed < k:  # too few new proposals: top up with PP-ranked uniform cells
+                try:
+                    extra = draw_new(oracle, 20 * (k - n_proposed), rng)
+                except NotEnoughCellsError:
+                    extra = []
+                if extra:
+                    more = _pick(
+                        oracle,
+                        space,
+                        extra,
+                        trainer.predict(extra),
+                        seen | set(keys),
+                        k - len(chosen),
+                    )
+                    chosen, keys, chosen_pred = (
+                        chosen + more[0],
+                        keys + more[1],
+                        chosen_pred + more[2],
+                    )
+            if not chosen:
+                break
+            values = oracle.query(chosen)
+            cells += chosen
+            labels += [float(v) for v in values]
+            seen.update(keys)
+            rounds.append(
+                {
+                    "drawn": len(drawn),
+                    "proposed": n_proposed,
+                    "filled_uniform": len(chosen) - n_proposed,
+                    "predicted": [round(p, 4) for p in chosen_pred],
+                    "values": [float(v) for v in values],
+                }
+            )
+            r += 1
+        return SearchOutcome.from_oracle(
+            oracle,
+            initial=self.initial,
+            rounds=rounds,
+            train_seconds=round(train_seconds, 3),
+            search_seconds=round(time.perf_counter() - t0, 3),
+        )
+
+
+def _pick(
+    oracle: Oracle[Any],
+    space: SearchSpace[Any],
+    cands: Sequence[Any],
+    pred: np.ndarray,
+    seen: set[str],
+    k: int,
+    chunk: int = 256,
+) -> tuple[list[Any], list[str], list[float]]:
+    """The ``k`` best-predicted candidates the oracle can answer that are not queried, not
+    equivalent to a cell in ``seen`` and pairwise not equivalent: cells, canonical keys and
+    predictions.  Walks the ranking in chunks, so a large pool is not converted whole."""
+    order = np.argsort(-np.asarray(pred), kind="stable")
+    chosen: list[Any] = []
+    keys: list[str] = []
+    values: list[float] = []
+    taken_keys: set[str] = set()
+    taken_records: set[int] = set()
+    for start in range(0, len(order), chunk):
+        sub = []
+        for i in order[start : start + chunk].tolist():
+            key = space.canonical(cands[i])
+            if key not in seen and key not in taken_keys:
+                sub.append((i, key))
+        if not sub:
+            continue
+        records, known, queried = oracle.status([cands[i] for i, _ in sub])
+        for (i, key), rec, good in zip(
+            sub, records.tolist(), (known & ~queried).tolist(), strict=True
+        ):
+            if good and rec not in taken_records and key not in taken_keys:
+                chosen.append(cands[i])
+                keys.append(key)
+                values.append(float(pred[i]))
+                taken_keys.add(key)
+                taken_records.add(rec)
+                if len(chosen) == k:
+                    return chosen, keys, values
+    return chosen, keys, values
