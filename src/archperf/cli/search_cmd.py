@@ -126,11 +126,19 @@ def run(args: argparse.Namespace) -> int:
     print("incumbent:    " + ", ".join(f"{traj[n - 1]:.2f} after {n}" for n in marks if n))
     for i, rnd in enumerate(record["outcome_info"].get("rounds", [])):
         vals = ", ".join(f"{v:.2f}" for v in rnd.get("values", []))
-        print(
-            f"generated:    round {i + 1}: {rnd.get('generated')} cells generated, "
-            f"{rnd.get('new_answerable')} new; the top {len(rnd.get('values', []))} by PP "
-            f"scored {vals}"
-        )
+        top = f"the top {len(rnd.get('values', []))} by PP scored {vals}"
+        if "generated" in rnd:  # nacg
+            print(
+                f"generated:    round {i + 1}: {rnd['generated']} cells generated, "
+                f"{rnd.get('new_answerable')} new; {top}"
+            )
+        else:  # semigan-nad
+            source = record["method_config"].get("candidates", "candidates")
+            print(
+                f"round {i + 1}:{' ' * max(1, 6 - len(str(i + 1)))}{rnd.get('drawn')} {source} "
+                f"candidates ({rnd.get('proposed')} picked, {rnd.get('filled_uniform', 0)} "
+                f"filled); {top}"
+            )
     if final["reported"] is not None:
         print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")
     else:

@@ -662,7 +662,7 @@ class BiArch2Perf:
         if (
             self._pool_archs is archs
             and self._pool_table is not None
-            and (self._pool_group is not None or not self.config.pool_averaging)
+            and len(archs) == len(self._pool_table)
         ):
             return self._pool_table
         table = GraphTable(self.space, archs)
@@ -670,12 +670,13 @@ class BiArch2Perf:
         self._pool_group, self._pool_index = None, {}
         if self.config.pool_averaging:
             index: dict[str, int] = {}
-            self._pool_group = np.fromiter(
+            group = np.fromiter(
                 (index.setdefault(self.space.canonical(a), len(index)) for a in archs),
                 dtype=np.int64,
                 count=len(archs),
             )
-            self._pool_index = index
+            if len(index) < len(archs):  # all singletons (e.g. sampled DARTS): nothing to average
+                self._pool_group, self._pool_index = group, index
         return table
 
     def _class_means(self) -> np.ndarray | None:
