@@ -35,6 +35,18 @@ def test_search_prints_the_result_and_writes_a_record(
         assert f"reported:     {rec['final']['reported']:.4f} (cifar10_test)" in text
 
 
+def test_semigan_nad_search_prints_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["search", "--method", "semigan-nad", "--benchmark", "nb201", "--budget", "16"]
+    sets = ['candidates="uniform"', "top_k=3", "initial=4", "trainer.epochs=2"]
+    rc = main([*argv, "--seed", "1", "--no-progress", *(x for v in sets for x in ("--set", v))])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "queries:      16 of budget 16" in text
+    assert "round 1:     2000 uniform candidates (3 picked, 0 filled)" in text
+    assert "round 4:" in text
+    assert "reported:     " in text
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

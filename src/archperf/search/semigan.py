@@ -64,6 +64,9 @@ class SemiGANNAD(SearchMethod):
         uniform samples.
     condition_class:
         The rank class AG generates under (0 = best).
+    parents, mutations:
+        Each round also offers PP ``mutations`` random mutants (``space.mutate``) of each of the
+        ``parents`` best queried cells; 0 turns this off.
     """
 
     name = "semigan-nad"
@@ -78,6 +81,8 @@ class SemiGANNAD(SearchMethod):
         finetune_epochs: int = 10,
         unlabeled_size: int = 20_000,
         condition_class: int = 0,
+        parents: int = 5,
+        mutations: int = 20,
     ) -> None:
         for name, value, low in (
             ("initial", initial, 2),
@@ -86,6 +91,8 @@ class SemiGANNAD(SearchMethod):
             ("finetune_epochs", finetune_epochs, 0),
             ("unlabeled_size", unlabeled_size, 1),
             ("condition_class", condition_class, 0),
+            ("parents", parents, 0),
+            ("mutations", mutations, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -106,6 +113,8 @@ class SemiGANNAD(SearchMethod):
         self.finetune_epochs = finetune_epochs
         self.unlabeled_size = unlabeled_size
         self.condition_class = condition_class
+        self.parents = parents
+        self.mutations = mutations
         self._trainer_config({})  # validate early, one clear error
 
     def config(self) -> dict[str, Any]:
@@ -118,6 +127,8 @@ class SemiGANNAD(SearchMethod):
             "finetune_epochs": self.finetune_epochs,
             "unlabeled_size": self.unlabeled_size,
             "condition_class": self.condition_class,
+            "parents": self.parents,
+            "mutations": self.mutations,
         }
 
     def _trainer_config(self, fixed: dict[str, Any]) -> Any:
@@ -154,6 +165,20 @@ class SemiGANNAD(SearchMethod):
                 self.condition_class, self.num_candidates, seed=batch_seed, stochastic=True
             )
         )
+
+    def _local(
+        self,
+        space: SearchSpace[Any],
+        cells: Sequence[Any],
+        labels: Sequence[float],
+        rng: np.random.Generator,
+    ) -> list[Any]:
+        """``mutations`` mutants of each of the ``parents`` best queried cells: PP ranks them
+        beside the proposals, so the search also refines around its incumbents."""
+        if not self.parents or not self.mutations:
+            return []
+        best = np.argsort(-np.asarray(labels), kind="stable")[: self.parents]
+        return [space.mutate(cells[int(i)], rng) for i in best for _ in range(self.mutations)]
 
     # ------------------------------------------------------------------------------ search
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
@@ -194,6 +219,13 @@ class SemiGANNAD(SearchMethod):
                 pred = trainer.pool_predictions()
             else:
                 drawn = self._draw(trainer, space, pool, seed, r)
+            local = self._local(space, cells, labels, rng)
+            if self.candidates == "pool":
+                if local:
+                    drawn = [*pool, *local]
+                    pred = np.concatenate([pred, trainer.predict(local)])
+            else:
+                drawn = [*drawn, *local]
                 pred = trainer.predict(drawn)
             chosen, keys, chosen_pred = _pick(oracle, space, drawn, pred, seen, k)
             n_proposed = len(chosen)
