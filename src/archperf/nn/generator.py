@@ -290,8 +290,22 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
 
         ``generator`` seeds the Gumbel noise (global RNG when None).
         """
+        return self.generate(condition, z_adj, z_ops, generator)[0]
+
+    def generate(
+        self,
+        condition: Tensor,
+        z_adj: Tensor,
+        z_ops: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[CellBatch, Tensor]:
+        """:meth:`forward`'s relaxed cells and the noise-free op choice probabilities.
+
+        The probabilities ``[B, M, op_dim]`` (``softmax(score / tau)`` of the ``M`` op choices
+        of a cell, :meth:`SpaceDecoder.choice_logits`) are what a diversity term acts on.
+        """
         op_logits, edge_logits = self.scores(condition, z_adj, z_ops)
-        return self.decoder.relax(
+        relaxed = self.decoder.relax(
             op_logits,
             edge_logits,
             tau=self.tau,
@@ -299,6 +313,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             gumbel=self.gumbel,
             generator=generator,
         )
+        return relaxed, torch.softmax(self.decoder.choice_logits(op_logits) / self.tau, dim=-1)
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""

@@ -77,6 +77,24 @@ class TrainerConfig:
     component constructors.  ``condition`` is a condition config: ``{"type": "rank",
     "threshold": 93.0}``, ``{"type": "rank", "quantile": 0.8}`` (threshold = that quantile of
     the labels) or ``{"type": "continuous"}`` (standardised with the labels' mean and std).
+
+    Generator / discriminator fields (the paper's values in brackets, see :meth:`paper`):
+
+    * ``generator_conditions``: the classes AG generates for in a step: ``"labeled"`` [paper]
+      (those of the labeled batch) or ``"uniform"`` (drawn uniformly over the classes, so every
+      class is trained equally often).
+    * ``generator_batch_size``: generated cells per step [None: the labeled batch size].
+    * ``discriminator_conditioning``: ``"concat"`` [paper] or ``"projection"`` (Miyato & Koyama:
+      the condition enters D's logit as an inner product with the graph embedding).
+    * ``class_loss_weight`` [0]: AC-GAN.  D gets a class head trained with cross-entropy on the
+      labeled cells' classes; AG adds this weight × the cross-entropy of D's class head on its
+      samples against their condition.  Rank (class) conditions only.
+    * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
+      of PP's (detached) prediction, in D's class loss.
+    * ``generator_entropy_weight`` [0]: AG subtracts this weight × the entropy of its op choice
+      probabilities (against mode collapse); ``generator_entropy`` = ``"sample"`` (mean entropy
+      of each sample's distributions) or ``"marginal"`` (entropy of the batch-mean distribution
+      of each class, so diversity may also come from the latent).
     """
 
     space: str = "nb201"
@@ -102,6 +120,13 @@ class TrainerConfig:
     generator_loss: str = "non-saturating"
     adversarial: bool = True
     soft_rank_temperature: float = 0.25
+    generator_conditions: str = "labeled"
+    generator_batch_size: int | None = None
+    discriminator_conditioning: str = "concat"
+    class_loss_weight: float = 0.0
+    class_loss_unlabeled_weight: float = 0.0
+    generator_entropy_weight: float = 0.0
+    generator_entropy: str = "sample"
     device: str = "auto"
     amp: bool = False
     seed: int = 0
@@ -127,6 +152,41 @@ class TrainerConfig:
             )
         if not self.soft_rank_temperature > 0:
             raise ValueError("soft_rank_temperature must be > 0")
+        if self.generator_conditions not in ("labeled", "uniform"):
+            raise ValueError("generator_conditions must be 'labeled' or 'uniform'")
+        if self.generator_batch_size is not None and self.generator_batch_size < 1:
+            raise ValueError(
+                f"generator_batch_size must be >= 1 or None, got {self.generator_batch_size}"
+            )
+        if self.discriminator_conditioning not in ("concat", "projection"):
+            raise ValueError("discriminator_conditioning must be 'concat' or 'projection'")
+        for name in (
+            "class_loss_weight",
+            "class_loss_unlabeled_weight",
+            "generator_entropy_weight",
+        ):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.generator_entropy not in ("sample", "marginal"):
+            raise ValueError(
+                f"generator_entropy must be 'sample' or 'marginal', not {self.generator_entropy!r}"
+            )
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> TrainerConfig:
+        """The paper's trainer (SemiGAN-NAD as published): no class loss, no entropy term,
+        concatenating D, AG conditioned on the labeled batch's classes."""
+        base: dict[str, Any] = {
+            "generator_conditions": "labeled",
+            "generator_batch_size": None,
+            "discriminator_conditioning": "concat",
+            "class_loss_weight": 0.0,
+            "class_loss_unlabeled_weight": 0.0,
+            "generator_entropy_weight": 0.0,
+            "generator_entropy": "sample",
+        }
+        return cls(**(base | overrides))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -313,9 +373,15 @@ class BiArch2Perf:
             if "encoder" not in kw:
                 kw["encoder"] = self._encoder(kw.pop("num_layers", 4), seed)
             pp = registry.create("predictor", cfg.predictor, **kw)
+        if cfg.class_loss_weight > 0 and num_classes is None:
+            raise ValueError("class_loss_weight > 0 needs a rank (class) condition")
         d = self._given["discriminator"]
         if d is None:
             kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
+            if cfg.discriminator_conditioning != "concat":
+                kw.setdefault("conditioning", cfg.discriminator_conditioning)
+            if cfg.class_loss_weight > 0:
+                kw.setdefault("aux_classifier", True)
             if "encoder" not in kw:
                 kw["encoder"] = self._encoder(kw.pop("num_layers", 3), seed + 1)
             d = registry.create("discriminator", cfg.discriminator, num_classes, **kw)
@@ -538,36 +604,62 @@ class BiArch2Perf:
             gamma2.backward()
             self.opt_p.step()
             return np.array([0.0, 0.0, lp, lp])
-        n_gen = int(cls.shape[0])
-        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
-        z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
+        fake, gen_cls, probs = self._generate(cls, tgen)
+        lam, lam_u = cfg.class_loss_weight, cfg.class_loss_unlabeled_weight
 
         # ---- D: real labeled pairs vs. (unlabeled, PP's rank) and (generated, condition)
         with self._autocast():
-            fake = g(cls, z_adj, z_ops, generator=tgen)
             # PP is updated last, so this forward serves both D's β2 (detached) and PP's γ1.
             pred_u = pp(unl).float()
             if not bool(torch.isfinite(pred_u).all()):  # would poison D's condition first
                 self._check(
                     "PP (α·γ1 + γ2 + α_p·γ3; PP predicts NaN/inf)", pred_u.sum(), epoch, step
                 )
-            loss_d = _bce(d(lab, cls), True)
-            loss_d = loss_d + a * _bce(d(unl, self._soft_condition(pred_u.detach())), False)
+            soft_u = self._soft_condition(pred_u.detach())
+            loss_cls = torch.zeros((), device=self.device)
+            if lam > 0:
+                logit_lab, cl_lab = d.forward_with_classes(  # type: ignore[operator]
+                    lab, cls
+                )
+                loss_cls = F.cross_entropy(cl_lab.float(), cls)
+            else:
+                logit_lab = d(lab, cls)
+            loss_d = _bce(logit_lab, True)
+            if lam > 0 and lam_u > 0:
+                logit_unl, cl_unl = d.forward_with_classes(  # type: ignore[operator]
+                    unl, soft_u
+                )
+                pseudo = self._hard_class(pred_u.detach())
+                loss_cls = loss_cls + lam_u * F.cross_entropy(cl_unl.float(), pseudo)
+            else:
+                logit_unl = d(unl, soft_u)
+            loss_d = loss_d + a * _bce(logit_unl, False)
             fake_detached = CellBatch(fake.adj.detach(), fake.ops.detach(), fake.mask, fake.num_ops)
-            loss_d = loss_d + (1 - a) * _bce(d(fake_detached, cls), False)
-        ld = self._check("D (β1 + α·β2 + (1−α)·β3)", loss_d, epoch, step)
+            loss_d = loss_d + (1 - a) * _bce(d(fake_detached, gen_cls), False)
+            if lam > 0:
+                loss_d = loss_d + lam * loss_cls
+        ld = self._check("D (β1 + α·β2 + (1−α)·β3 + class loss)", loss_d, epoch, step)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         # ---- AG: fool the updated D with the same generated cells
         with self._autocast():
-            logits_g = d(fake, cls)
+            if lam > 0:
+                logits_g, cl_g = d.forward_with_classes(  # type: ignore[operator]
+                    fake, gen_cls
+                )
+            else:
+                logits_g = d(fake, gen_cls)
             if cfg.generator_loss == "non-saturating":
                 loss_g = (1 - a) * _bce(logits_g, True)
             else:  # eq. 10 as written: minimise log(1 - D) = -BCE(logits, 0)
                 loss_g = -(1 - a) * _bce(logits_g, False)
-        lg = self._check("AG (eq. 10)", loss_g, epoch, step)
+            if lam > 0:
+                loss_g = loss_g + lam * F.cross_entropy(cl_g.float(), gen_cls)
+            if probs is not None:
+                loss_g = loss_g - cfg.generator_entropy_weight * self._entropy(probs, gen_cls)
+        lg = self._check("AG (eq. 10 + class loss − entropy)", loss_g, epoch, step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -575,7 +667,7 @@ class BiArch2Perf:
         # ---- PP: MSE on labeled + adversarial on unlabeled + MSE on generated cells
         assert self.condition is not None
         target = torch.as_tensor(
-            self.condition.target(cls.detach().cpu().numpy()),
+            self.condition.target(gen_cls.detach().cpu().numpy()),
             dtype=torch.float32,
             device=self.device,
         )
@@ -592,6 +684,51 @@ class BiArch2Perf:
         self.opt_p.step()
         d.zero_grad(set_to_none=True)  # γ1's gradients into D are not D's update
         return np.array([ld, lg, lp, float(gamma2.detach())])
+
+    def _generate(
+        self, cls: Tensor, tgen: torch.Generator
+    ) -> tuple[CellBatch, Tensor, Tensor | None]:
+        """AG's cells for this step, their conditions, and (with an entropy term) the op
+        choice probabilities."""
+        cfg = self.config
+        g = self.generator
+        assert g is not None and self.condition is not None
+        n_gen = cfg.generator_batch_size or int(cls.shape[0])
+        if cfg.generator_conditions == "uniform" and self.condition.num_classes is not None:
+            gen_cls = torch.randint(0, self.condition.num_classes, (n_gen,), generator=tgen).to(
+                self.device
+            )
+        elif n_gen == int(cls.shape[0]):
+            gen_cls = cls
+        else:
+            gen_cls = cls[torch.arange(n_gen, device=cls.device) % int(cls.shape[0])]
+        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
+        z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
+        with self._autocast():
+            if cfg.generator_entropy_weight > 0:
+                fake, probs = g.generate(gen_cls, z_adj, z_ops, generator=tgen)  # type: ignore[operator]
+                return fake, gen_cls, probs
+            return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
+
+    def _hard_class(self, pred: Tensor) -> Tensor:
+        """The rank class of predictions (no range check: PP may predict outside [0, 100])."""
+        cond = self.condition
+        assert isinstance(cond, RankCondition)
+        b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
+        return (pred[:, None] <= b[None, :]).sum(1).long()
+
+    def _entropy(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
+        """Mean entropy of op choice distributions ``[B, M, K]`` (see ``generator_entropy``)."""
+        probs = probs.float()
+        if self.config.generator_entropy == "sample" or gen_cls.dtype.is_floating_point:
+            return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+        total = torch.zeros((), device=probs.device)
+        for c in torch.unique(gen_cls).tolist():
+            sel = gen_cls == c
+            pbar = probs[sel].mean(0)
+            h = -(pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean()
+            total = total + h * sel.float().mean()
+        return total
 
     @torch.no_grad()
     def _predict_table(self, table: GraphTable, batch_size: int = 2048) -> np.ndarray:
