@@ -38,8 +38,34 @@ from archperf.paths import find_data_dir
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
 #: The paper's trainer (what TrainerConfig() gave before the fix) and the variants tried.
+PAPER: dict[str, Any] = {
+    "generator_conditions": "labeled",
+    "generator_batch_size": None,
+    "discriminator_conditioning": "concat",
+    "class_loss_weight": 0.0,
+    "class_loss_unlabeled_weight": 0.0,
+    "generator_entropy_weight": 0.0,
+    "generator_entropy": "sample",
+}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "paper": {},
+    "paper": PAPER,
+    "uniform": PAPER | {"generator_conditions": "uniform"},
+    "projection": PAPER
+    | {"generator_conditions": "uniform", "discriminator_conditioning": "projection"},
+    "acgan": PAPER | {"generator_conditions": "uniform", "class_loss_weight": 1.0},
+    "acgan_unl": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+    },
+    "acgan_unl_ent": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "generator_entropy_weight": 0.1,
+    },
 }
 
 SAMPLES = 1000
