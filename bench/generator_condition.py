@@ -44,8 +44,7 @@ PAPER: dict[str, Any] = {
     "discriminator_conditioning": "concat",
     "class_loss_weight": 0.0,
     "class_loss_unlabeled_weight": 0.0,
-    "generator_entropy_weight": 0.0,
-    "generator_entropy": "sample",
+    "diversity_weight": 0.0,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": PAPER,
@@ -64,7 +63,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "generator_conditions": "uniform",
         "class_loss_weight": 1.0,
         "class_loss_unlabeled_weight": 1.0,
-        "generator_entropy_weight": 0.1,
+        "diversity": "entropy",
+        "diversity_weight": 0.1,
+    },
+    "acgan_coll": PAPER
+    | {"generator_conditions": "uniform", "class_loss_weight": 1.0, "diversity_weight": 1.0},
+    "acgan_unl_coll": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "diversity_weight": 1.0,
     },
 }
 

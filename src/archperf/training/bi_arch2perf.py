@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 
+#: AG's diversity terms (``TrainerConfig.diversity``).
+DIVERSITY_TERMS = ("collision", "entropy", "marginal-entropy")
+
+
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names the loss, the epoch and the step."""
 
@@ -91,10 +95,13 @@ class TrainerConfig:
       samples against their condition.  Rank (class) conditions only.
     * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
       of PP's (detached) prediction, in D's class loss.
-    * ``generator_entropy_weight`` [0]: AG subtracts this weight × the entropy of its op choice
-      probabilities (against mode collapse); ``generator_entropy`` = ``"sample"`` (mean entropy
-      of each sample's distributions) or ``"marginal"`` (entropy of the batch-mean distribution
-      of each class, so diversity may also come from the latent).
+    * ``diversity_weight`` [0]: weight of a diversity term in AG's loss (against mode
+      collapse), on the noise-free op choice probabilities ``p[m, k]`` of each sample:
+      ``diversity="collision"``: ``relu(Σ_m log Σ_k p[m,k]² − log collision_target)``, a floor
+      on the probability that two independent draws give the same cell (2e-4: about 90%
+      distinct cells among 1,000 draws); ``"entropy"``: minus the mean entropy of each sample's
+      distributions; ``"marginal-entropy"``: minus the entropy of the batch-mean distribution
+      of each class.
     """
 
     space: str = "nb201"
@@ -125,8 +132,9 @@ class TrainerConfig:
     discriminator_conditioning: str = "concat"
     class_loss_weight: float = 0.0
     class_loss_unlabeled_weight: float = 0.0
-    generator_entropy_weight: float = 0.0
-    generator_entropy: str = "sample"
+    diversity_weight: float = 0.0
+    diversity: str = "collision"
+    collision_target: float = 2e-4
     device: str = "auto"
     amp: bool = False
     seed: int = 0
@@ -163,15 +171,15 @@ class TrainerConfig:
         for name in (
             "class_loss_weight",
             "class_loss_unlabeled_weight",
-            "generator_entropy_weight",
+            "diversity_weight",
         ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-        if self.generator_entropy not in ("sample", "marginal"):
-            raise ValueError(
-                f"generator_entropy must be 'sample' or 'marginal', not {self.generator_entropy!r}"
-            )
+        if self.diversity not in DIVERSITY_TERMS:
+            raise ValueError(f"diversity must be one of {DIVERSITY_TERMS}, got {self.diversity!r}")
+        if not 0.0 < self.collision_target < 1.0:
+            raise ValueError(f"collision_target must lie in (0, 1), got {self.collision_target}")
 
     @classmethod
     def paper(cls, **overrides: Any) -> TrainerConfig:
@@ -183,8 +191,7 @@ class TrainerConfig:
             "discriminator_conditioning": "concat",
             "class_loss_weight": 0.0,
             "class_loss_unlabeled_weight": 0.0,
-            "generator_entropy_weight": 0.0,
-            "generator_entropy": "sample",
+            "diversity_weight": 0.0,
         }
         return cls(**(base | overrides))
 
@@ -658,8 +665,8 @@ class BiArch2Perf:
             if lam > 0:
                 loss_g = loss_g + lam * F.cross_entropy(cl_g.float(), gen_cls)
             if probs is not None:
-                loss_g = loss_g - cfg.generator_entropy_weight * self._entropy(probs, gen_cls)
-        lg = self._check("AG (eq. 10 + class loss − entropy)", loss_g, epoch, step)
+                loss_g = loss_g + cfg.diversity_weight * self._diversity(probs, gen_cls)
+        lg = self._check("AG (eq. 10 + class loss + diversity)", loss_g, epoch, step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -705,7 +712,7 @@ class BiArch2Perf:
         z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
         z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
         with self._autocast():
-            if cfg.generator_entropy_weight > 0:
+            if cfg.diversity_weight > 0:
                 fake, probs = g.generate(gen_cls, z_adj, z_ops, generator=tgen)  # type: ignore[operator]
                 return fake, gen_cls, probs
             return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
@@ -717,17 +724,20 @@ class BiArch2Perf:
         b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
         return (pred[:, None] <= b[None, :]).sum(1).long()
 
-    def _entropy(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
-        """Mean entropy of op choice distributions ``[B, M, K]`` (see ``generator_entropy``)."""
+    def _diversity(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
+        """AG's diversity penalty on op choice probabilities ``[B, M, K]`` (see ``diversity``)."""
         probs = probs.float()
-        if self.config.generator_entropy == "sample" or gen_cls.dtype.is_floating_point:
-            return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+        kind = self.config.diversity
+        if kind == "collision":
+            log_coll = probs.pow(2).sum(-1).clamp_min(1e-30).log().sum(-1)  # [B]
+            return F.relu(log_coll - math.log(self.config.collision_target)).mean()
+        if kind == "entropy" or gen_cls.dtype.is_floating_point:
+            return (probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
         total = torch.zeros((), device=probs.device)
         for c in torch.unique(gen_cls).tolist():
             sel = gen_cls == c
             pbar = probs[sel].mean(0)
-            h = -(pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean()
-            total = total + h * sel.float().mean()
+            total = total + (pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean() * sel.float().mean()
         return total
 
     @torch.no_grad()
