@@ -75,6 +75,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "class_loss_unlabeled_weight": 1.0,
         "diversity_weight": 1.0,
     },
+    "acgan_coll_1.5e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.5e-4,
+    },
+    "acgan_pair_b64": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+    },
 }
 
 SAMPLES = 1000

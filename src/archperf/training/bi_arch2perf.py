@@ -57,7 +57,7 @@ __all__ = [
 
 
 #: AG's diversity terms (``TrainerConfig.diversity``).
-DIVERSITY_TERMS = ("collision", "entropy", "marginal-entropy")
+DIVERSITY_TERMS = ("collision", "pair-collision", "entropy", "marginal-entropy")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -99,7 +99,9 @@ class TrainerConfig:
       collapse), on the noise-free op choice probabilities ``p[m, k]`` of each sample:
       ``diversity="collision"``: ``relu(Σ_m log Σ_k p[m,k]² − log collision_target)``, a floor
       on the probability that two independent draws give the same cell (2e-4: about 90%
-      distinct cells among 1,000 draws); ``"entropy"``: minus the mean entropy of each sample's
+      distinct cells among 1,000 draws); ``"pair-collision"``: the same floor on the collision
+      probability of two *different* samples of a class in the batch (so diversity may also come
+      from the latent); ``"entropy"``: minus the mean entropy of each sample's
       distributions; ``"marginal-entropy"``: minus the entropy of the batch-mean distribution
       of each class.
     """
@@ -730,7 +732,22 @@ class BiArch2Perf:
         kind = self.config.diversity
         if kind == "collision":
             log_coll = probs.pow(2).sum(-1).clamp_min(1e-30).log().sum(-1)  # [B]
-            return F.relu(log_coll - math.log(self.config.collision_target)).mean()
+            return F.relu(log_coll - floor).mean()
+        floor = math.log(self.config.collision_target)
+        if kind == "pair-collision" and not gen_cls.dtype.is_floating_point:
+            total = torch.zeros((), device=probs.device)
+            for c in torch.unique(gen_cls).tolist():
+                sel = gen_cls == c
+                n = int(sel.sum())
+                if n < 2:
+                    continue
+                p = probs[sel]
+                # log P(draw of sample i == draw of sample j) = Σ_m log ⟨p_i,m, p_j,m⟩
+                log_pair = torch.einsum("imk,jmk->ijm", p, p).clamp_min(1e-30).log().sum(-1)
+                off = ~torch.eye(n, dtype=torch.bool, device=p.device)
+                log_coll = torch.logsumexp(log_pair[off], 0) - math.log(n * (n - 1))
+                total = total + F.relu(log_coll - floor) * sel.float().mean()
+            return total
         if kind == "entropy" or gen_cls.dtype.is_floating_point:
             return (probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
         total = torch.zeros((), device=probs.device)
