@@ -730,10 +730,10 @@ class BiArch2Perf:
         """AG's diversity penalty on op choice probabilities ``[B, M, K]`` (see ``diversity``)."""
         probs = probs.float()
         kind = self.config.diversity
+        floor = math.log(self.config.collision_target)
         if kind == "collision":
             log_coll = probs.pow(2).sum(-1).clamp_min(1e-30).log().sum(-1)  # [B]
             return F.relu(log_coll - floor).mean()
-        floor = math.log(self.config.collision_target)
         if kind == "pair-collision" and not gen_cls.dtype.is_floating_point:
             total = torch.zeros((), device=probs.device)
             for c in torch.unique(gen_cls).tolist():
