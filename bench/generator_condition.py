@@ -90,6 +90,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "diversity": "pair-collision",
         "diversity_weight": 1.0,
     },
+    "acgan_pair_b64_latent": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan2_coll3": PAPER
+    | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},
 }
 
 SAMPLES = 1000

@@ -67,6 +67,8 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             cell, gradients are those of the soft probabilities.  ``False``: soft probabilities.
         gumbel: perturb scores with Gumbel (NB101 edges: logistic) noise in :meth:`forward`.
             Without noise the output is a deterministic function of ``(condition, z)``.
+        latent_ops: add a direct linear path ``V z_X,v`` from each node's latent to its op
+            scores, so the latent can select among modes (a mixture) without passing the GIN.
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -85,6 +87,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         tau: float = 1.0,
         hard: bool = True,
         gumbel: bool = True,
+        latent_ops: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -108,6 +111,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         self.tau = float(tau)
         self.hard = bool(hard)
         self.gumbel = bool(gumbel)
+        self.latent_ops = bool(latent_ops)
         self.seed = seed
         n, k = self.decoder.num_nodes, self.decoder.op_dim
         self.num_nodes = n
@@ -139,6 +143,10 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             if self.decoder.uses_edges:
                 self.edge_src = nn.Linear(hidden_dim, hidden_dim)
                 self.edge_dst = nn.Linear(hidden_dim, hidden_dim)
+            # created last, so the paper's generator initialises as before
+            self.op_latent: nn.Linear | None = (
+                nn.Linear(z_dim, k, bias=False) if self.latent_ops else None
+            )
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -154,6 +162,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             "tau": self.tau,
             "hard": self.hard,
             "gumbel": self.gumbel,
+            "latent_ops": self.latent_ops,
             "seed": self.seed,
         }
 
@@ -273,6 +282,9 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             )
         else:
             op_logits = self.op_node(h) + cond_term
+        if self.op_latent is not None:
+            lat = self.op_latent(z_ops)
+            op_logits = op_logits + (lat[:, None] if self.op_src is not None else lat)
         edge_logits = None
         if self.edge_src is not None and self.edge_dst is not None:
             edge_logits = self.edge_src(h) @ self.edge_dst(h).transpose(1, 2)
@@ -373,6 +385,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             "op_decoder": [
                 *self.op_node.parameters(),
                 *self.op_cond.parameters(),
+                *(self.op_latent.parameters() if self.op_latent is not None else []),
                 *(self.op_src.parameters() if self.op_src is not None else []),
             ],
         }
