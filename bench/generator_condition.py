@@ -99,6 +99,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "diversity_weight": 1.0,
         "generator_kwargs": {"latent_ops": True},
     },
+    "acgan_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
+    "acgan_unl_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
     "acgan2_coll3": PAPER
     | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},
 }
