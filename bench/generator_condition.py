@@ -44,6 +44,7 @@ PAPER: dict[str, Any] = {
     "discriminator_conditioning": "concat",
     "class_loss_weight": 0.0,
     "class_loss_unlabeled_weight": 0.0,
+    "class_loss_balanced": False,
     "diversity_weight": 0.0,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -113,6 +114,27 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "class_loss_unlabeled_weight": 1.0,
         "diversity_weight": 1.0,
         "collision_target": 1.75e-4,
+    },
+    "acgan_unl_bal_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
+    "acgan_unl_bal_pair_b64_latent_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+        "generator_kwargs": {"latent_ops": True},
     },
     "acgan2_coll3": PAPER
     | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},

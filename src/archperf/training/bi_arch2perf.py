@@ -95,6 +95,9 @@ class TrainerConfig:
       samples against their condition.  Rank (class) conditions only.
     * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
       of PP's (detached) prediction, in D's class loss.
+    * ``class_loss_balanced`` [False]: weight D's class loss on labeled cells by
+      ``n / (C · n_c)`` (inverse class frequency in the labeled set), so rare classes count as
+      much as common ones.
     * ``diversity_weight`` [0]: weight of a diversity term in AG's loss (against mode
       collapse), on the noise-free op choice probabilities ``p[m, k]`` of each sample:
       ``diversity="collision"``: ``relu(Σ_m log Σ_k p[m,k]² − log collision_target)``, a floor
@@ -134,6 +137,7 @@ class TrainerConfig:
     discriminator_conditioning: str = "concat"
     class_loss_weight: float = 0.0
     class_loss_unlabeled_weight: float = 0.0
+    class_loss_balanced: bool = False
     diversity_weight: float = 0.0
     diversity: str = "collision"
     collision_target: float = 2e-4
@@ -193,6 +197,7 @@ class TrainerConfig:
             "discriminator_conditioning": "concat",
             "class_loss_weight": 0.0,
             "class_loss_unlabeled_weight": 0.0,
+            "class_loss_balanced": False,
             "diversity_weight": 0.0,
         }
         return cls(**(base | overrides))
@@ -343,6 +348,7 @@ class BiArch2Perf:
             "generator": generator,
         }
         self._given_condition = condition
+        self._class_weights: Tensor | None = None
         self.condition: Condition | None = condition
         self.predictor: nn.Module | None = None
         self.discriminator: nn.Module | None = None
@@ -511,6 +517,12 @@ class BiArch2Perf:
         pp.set_target_scale(y_mean, y_std)  # type: ignore[operator]
         y_t = torch.as_tensor(y, dtype=torch.float32, device=self.device)
         cls_all = self._cond_tensor(y)
+        self._class_weights = None
+        if cfg.class_loss_balanced and self.condition.num_classes is not None:
+            counts = torch.bincount(cls_all, minlength=self.condition.num_classes).float()
+            self._class_weights = torch.where(
+                counts > 0, len(y) / (counts.numel() * counts.clamp_min(1.0)), 0.0
+            )
 
         steps = cfg.steps_per_epoch or max(1, math.ceil(len(lab) / cfg.labeled_batch_size))
         rng = np.random.default_rng(cfg.seed if first_epoch == 0 else [cfg.seed, first_epoch])
@@ -630,7 +642,7 @@ class BiArch2Perf:
                 logit_lab, cl_lab = d.forward_with_classes(  # type: ignore[operator]
                     lab, cls
                 )
-                loss_cls = F.cross_entropy(cl_lab.float(), cls)
+                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=self._class_weights)
             else:
                 logit_lab = d(lab, cls)
             loss_d = _bce(logit_lab, True)
