@@ -160,6 +160,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "collision_target": 2e-4,
         "generator_kwargs": {"latent_ops": True},
     },
+    "acgan2_unl_bal_pair3_b128_latent_1.85e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 128,
+        "class_loss_weight": 2.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 3.0,
+        "collision_target": 1.85e-4,
+        "generator_kwargs": {"latent_ops": True},
+    },
     "acgan2_coll3": PAPER
     | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},
 }
