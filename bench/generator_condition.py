@@ -38,17 +38,24 @@ from archperf.paths import find_data_dir
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
 #: The paper's trainer (what TrainerConfig() gave before the fix) and the variants tried.
+#: TrainerConfig.paper(): the trainer as published (and as it was before the fix).
 PAPER: dict[str, Any] = {
     "generator_conditions": "labeled",
     "generator_batch_size": None,
+    "generator_latent_ops": False,
     "discriminator_conditioning": "concat",
     "class_loss_weight": 0.0,
     "class_loss_unlabeled_weight": 0.0,
     "class_loss_balanced": False,
     "diversity_weight": 0.0,
+    "diversity": "collision",
+    "collision_target": 2e-4,
 }
+#: The variants tried, in the order they were tried ("default" = TrainerConfig()).  The ones
+#: with ``generator_kwargs={"latent_ops": True}`` predate the generator_latent_ops field.
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": PAPER,
+    "default": {},
     "uniform": PAPER | {"generator_conditions": "uniform"},
     "projection": PAPER
     | {"generator_conditions": "uniform", "discriminator_conditioning": "projection"},

@@ -82,12 +82,16 @@ class TrainerConfig:
     "threshold": 93.0}``, ``{"type": "rank", "quantile": 0.8}`` (threshold = that quantile of
     the labels) or ``{"type": "continuous"}`` (standardised with the labels' mean and std).
 
-    Generator / discriminator fields (the paper's values in brackets, see :meth:`paper`):
+    Generator / discriminator fields (the defaults fix the paper's generator collapse and its
+    ignored condition, see docs/training.md; the paper's values in brackets, :meth:`paper` gives
+    them all):
 
     * ``generator_conditions``: the classes AG generates for in a step: ``"labeled"`` [paper]
       (those of the labeled batch) or ``"uniform"`` (drawn uniformly over the classes, so every
       class is trained equally often).
     * ``generator_batch_size``: generated cells per step [None: the labeled batch size].
+    * ``generator_latent_ops`` [False]: build the built-in generator with ``latent_ops=True``
+      (a direct latent → op-score path, so the latent can pick among modes).
     * ``discriminator_conditioning``: ``"concat"`` [paper] or ``"projection"`` (Miyato & Koyama:
       the condition enters D's logit as an inner product with the graph embedding).
     * ``class_loss_weight`` [0]: AC-GAN.  D gets a class head trained with cross-entropy on the
@@ -132,15 +136,16 @@ class TrainerConfig:
     generator_loss: str = "non-saturating"
     adversarial: bool = True
     soft_rank_temperature: float = 0.25
-    generator_conditions: str = "labeled"
-    generator_batch_size: int | None = None
+    generator_conditions: str = "uniform"
+    generator_batch_size: int | None = 128
+    generator_latent_ops: bool = True
     discriminator_conditioning: str = "concat"
-    class_loss_weight: float = 0.0
-    class_loss_unlabeled_weight: float = 0.0
-    class_loss_balanced: bool = False
-    diversity_weight: float = 0.0
-    diversity: str = "collision"
-    collision_target: float = 2e-4
+    class_loss_weight: float = 2.0
+    class_loss_unlabeled_weight: float = 1.0
+    class_loss_balanced: bool = True
+    diversity_weight: float = 3.0
+    diversity: str = "pair-collision"
+    collision_target: float = 1.85e-4
     device: str = "auto"
     amp: bool = False
     seed: int = 0
@@ -194,6 +199,7 @@ class TrainerConfig:
         base: dict[str, Any] = {
             "generator_conditions": "labeled",
             "generator_batch_size": None,
+            "generator_latent_ops": False,
             "discriminator_conditioning": "concat",
             "class_loss_weight": 0.0,
             "class_loss_unlabeled_weight": 0.0,
@@ -403,7 +409,16 @@ class BiArch2Perf:
         g = self._given["generator"]
         if g is None:
             kw = {"seed": seed + 2, **cfg.generator_kwargs}
+            if cfg.generator_latent_ops:
+                kw.setdefault("latent_ops", True)
             g = registry.create("generator", cfg.generator, self.space, num_classes, **kw)
+        if cfg.class_loss_weight > 0 and getattr(d, "classifier", None) is None:
+            raise ValueError(
+                "class_loss_weight > 0 needs a discriminator with a class head "
+                "(GINDiscriminator(aux_classifier=True))"
+            )
+        if cfg.diversity_weight > 0 and not callable(getattr(g, "generate", None)):
+            raise ValueError("diversity_weight > 0 needs a generator with generate()")
         self.predictor, self.discriminator, self.generator = (
             pp.to(self.device),
             d.to(self.device),
