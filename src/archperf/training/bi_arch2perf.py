@@ -8,7 +8,10 @@ Three players are trained in alternation on every batch, in the order of the pap
   condition (β3) are negative.
 * **AG** minimises ``(1−α)·E[log(1 − D(AG(ŷ, z), ŷ))]`` (eq. 10, ``generator_loss="saturating"``)
   or, by default, the non-saturating ``−(1−α)·E[log D(AG(ŷ, z), ŷ)]``: same fixed point, but it
-  gives the generator useful gradients early, when D rejects its samples confidently.
+  gives the generator useful gradients early, when D rejects its samples confidently.  By
+  default AG also minimises an AC-GAN class loss (D's class head on its samples against their
+  condition) and a collision-probability floor against mode collapse; ``TrainerConfig.paper()``
+  turns both off (docs/training.md, "The generator obeys its condition").
 * **PP** minimises ``α·γ1 + γ2 + α_p·γ3``: adversarial on unlabeled cells (PP wants D to accept
   its predicted rank), MSE on labeled cells, MSE of generated cells against the representative
   performance of their condition.
