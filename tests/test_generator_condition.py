@@ -75,11 +75,22 @@ def test_config_rejects_bad_values(field: str, value: object) -> None:
         TrainerConfig(**{field: value})  # type: ignore[arg-type]
 
 
-def test_class_loss_needs_class_conditions() -> None:
+def test_continuous_condition_skips_the_class_loss() -> None:
     cells = NB201Space().sample(8, seed=0)
     y = np.linspace(70.0, 90.0, 8)
-    tr = BiArch2Perf(TrainerConfig(condition={"type": "continuous"}, epochs=1, progress=False))
-    with pytest.raises(ValueError, match="class_loss_weight"):
+    cfg = TrainerConfig(condition={"type": "continuous"}, epochs=1, progress=False, device="cpu")
+    tr = BiArch2Perf(cfg)
+    tr.fit(cells, y, cells)
+    assert tr.discriminator is not None and tr.discriminator.classifier is None
+    assert np.isfinite(tr.history.loss_generator).all()
+
+
+def test_class_loss_needs_a_class_head() -> None:
+    cells = NB201Space().sample(8, seed=0)
+    y = np.linspace(70.0, 90.0, 8)
+    d = GINDiscriminator(num_classes=5, num_ops=7)
+    tr = BiArch2Perf(TrainerConfig(epochs=1, progress=False, device="cpu"), discriminator=d)
+    with pytest.raises(ValueError, match="class head"):
         tr.fit(cells, y, cells)
 
 

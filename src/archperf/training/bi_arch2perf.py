@@ -99,7 +99,8 @@ class TrainerConfig:
       the condition enters D's logit as an inner product with the graph embedding).
     * ``class_loss_weight`` [0]: AC-GAN.  D gets a class head trained with cross-entropy on the
       labeled cells' classes; AG adds this weight × the cross-entropy of D's class head on its
-      samples against their condition.  Rank (class) conditions only.
+      samples against their condition.  Class (rank) conditions only: with a continuous
+      condition it is not used.
     * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
       of PP's (detached) prediction, in D's class loss.
     * ``class_loss_balanced`` [False]: weight D's class loss on labeled cells by
@@ -358,6 +359,7 @@ class BiArch2Perf:
         }
         self._given_condition = condition
         self._class_weights: Tensor | None = None
+        self._class_loss = False
         self.condition: Condition | None = condition
         self.predictor: nn.Module | None = None
         self.discriminator: nn.Module | None = None
@@ -397,14 +399,12 @@ class BiArch2Perf:
             if "encoder" not in kw:
                 kw["encoder"] = self._encoder(kw.pop("num_layers", 4), seed)
             pp = registry.create("predictor", cfg.predictor, **kw)
-        if cfg.class_loss_weight > 0 and num_classes is None:
-            raise ValueError("class_loss_weight > 0 needs a rank (class) condition")
         d = self._given["discriminator"]
         if d is None:
             kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
             if cfg.discriminator_conditioning != "concat":
                 kw.setdefault("conditioning", cfg.discriminator_conditioning)
-            if cfg.class_loss_weight > 0:
+            if cfg.class_loss_weight > 0 and num_classes is not None:
                 kw.setdefault("aux_classifier", True)
             if "encoder" not in kw:
                 kw["encoder"] = self._encoder(kw.pop("num_layers", 3), seed + 1)
@@ -415,7 +415,8 @@ class BiArch2Perf:
             if cfg.generator_latent_ops:
                 kw.setdefault("latent_ops", True)
             g = registry.create("generator", cfg.generator, self.space, num_classes, **kw)
-        if cfg.class_loss_weight > 0 and getattr(d, "classifier", None) is None:
+        self._class_loss = cfg.class_loss_weight > 0 and num_classes is not None
+        if self._class_loss and getattr(d, "classifier", None) is None:
             raise ValueError(
                 "class_loss_weight > 0 needs a discriminator with a class head "
                 "(GINDiscriminator(aux_classifier=True))"
@@ -644,7 +645,8 @@ class BiArch2Perf:
             self.opt_p.step()
             return np.array([0.0, 0.0, lp, lp])
         fake, gen_cls, probs = self._generate(cls, tgen)
-        lam, lam_u = cfg.class_loss_weight, cfg.class_loss_unlabeled_weight
+        lam = cfg.class_loss_weight if self._class_loss else 0.0
+        lam_u = cfg.class_loss_unlabeled_weight
 
         # ---- D: real labeled pairs vs. (unlabeled, PP's rank) and (generated, condition)
         with self._autocast():
@@ -764,10 +766,15 @@ class BiArch2Perf:
         if kind == "collision":
             log_coll = probs.pow(2).sum(-1).clamp_min(1e-30).log().sum(-1)  # [B]
             return F.relu(log_coll - floor).mean()
-        if kind == "pair-collision" and not gen_cls.dtype.is_floating_point:
+        # a class condition: one group per class; a continuous one: the whole batch
+        groups = (
+            [torch.ones_like(gen_cls, dtype=torch.bool)]
+            if gen_cls.dtype.is_floating_point
+            else [gen_cls == c for c in torch.unique(gen_cls).tolist()]
+        )
+        if kind == "pair-collision":
             total = torch.zeros((), device=probs.device)
-            for c in torch.unique(gen_cls).tolist():
-                sel = gen_cls == c
+            for sel in groups:
                 n = int(sel.sum())
                 if n < 2:
                     continue
@@ -778,11 +785,10 @@ class BiArch2Perf:
                 log_coll = torch.logsumexp(log_pair[off], 0) - math.log(n * (n - 1))
                 total = total + F.relu(log_coll - floor) * sel.float().mean()
             return total
-        if kind == "entropy" or gen_cls.dtype.is_floating_point:
+        if kind == "entropy":
             return (probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
         total = torch.zeros((), device=probs.device)
-        for c in torch.unique(gen_cls).tolist():
-            sel = gen_cls == c
+        for sel in groups:
             pbar = probs[sel].mean(0)
             total = total + (pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean() * sel.float().mean()
         return total
