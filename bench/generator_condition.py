@@ -232,7 +232,7 @@ def _diagnose(tr: BiArch2Perf, labeled: list[Any], y: np.ndarray) -> dict[str, A
 
 
 def run_one(
-    bench: NB201Benchmark,
+    bench: Any,
     pool: list[Any],
     top10: float,
     name: str,
@@ -246,7 +246,13 @@ def run_one(
     labeled = [pool[i] for i in rng.choice(len(pool), 100, replace=False)]
     y = bench.lookup(labeled, "val")
     cfg = TrainerConfig(
-        **{"space": "nb201", "epochs": epochs, "seed": seed, "progress": False, "device": "cpu"}
+        **{
+            "space": bench.space.name,
+            "epochs": epochs,
+            "seed": seed,
+            "progress": False,
+            "device": "cpu",
+        }
         | overrides
     )
     t0 = time.perf_counter()
@@ -296,15 +302,30 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--quick", action="store_true", help="seeds 0 and 1 only")
     ap.add_argument("--diagnose", action="store_true")
+    ap.add_argument(
+        "--space",
+        choices=["nb201", "nb301"],
+        default="nb201",
+        help="nb301: the DARTS space with the YAHPO surrogate; pool and top-10%% threshold "
+        "from 5,000 random cells (sample seed 12345)",
+    )
     ap.add_argument("--out", default="bench/results/generator_condition.json")
     args = ap.parse_args()
     root = find_data_dir()
-    if root is None or not (root / "nb201" / "nb201.csv").is_file():
-        print("skipped: nb201/nb201.csv not found (set $ARCHPERF_DATA_DIR)")
+    need = "nb201/nb201.csv" if args.space == "nb201" else "nb301/yahpo_nb301_surrogate.onnx"
+    if root is None or not (root / need).is_file():
+        print(f"skipped: {need} not found (set $ARCHPERF_DATA_DIR)")
         return 0
     torch.set_num_threads(1)
-    bench = NB201Benchmark("cifar10", data_dir=root)
-    pool = list(bench.space.enumerate())
+    bench: Any
+    if args.space == "nb201":
+        bench = NB201Benchmark("cifar10", data_dir=root)
+        pool = list(bench.space.enumerate())
+    else:
+        from archperf.benchmarks.nb301 import NB301Benchmark
+
+        bench = NB301Benchmark(data_dir=root, threads=1)
+        pool = list(bench.space.sample(5000, seed=12345))
     y_all = bench.lookup(pool, "val")
     top10 = float(np.quantile(y_all, 0.9))
     seeds = args.seeds[:2] if args.quick else args.seeds
@@ -318,12 +339,16 @@ def main() -> int:
                 bench, pool, top10, name, VARIANTS[name], seed, args.epochs, args.diagnose
             )
             rec["overrides"] = VARIANTS[name]
+            if args.space != "nb201":
+                rec["space"] = args.space
             runs.append(rec)
             print(json.dumps(rec), file=sys.stderr, flush=True)
     result = {
-        "data": "NAS-Bench-201 CIFAR-10, cifar10_valid_val (nb201.csv), validation accuracy %",
-        "protocol": "100 random labels (default_rng(seed)), all 15,625 cells unlabeled, "
-        f"{args.epochs} epochs, {SAMPLES} samples per class (seed=1)",
+        "data": "NAS-Bench-201 CIFAR-10, cifar10_valid_val (nb201.csv), validation accuracy %"
+        if args.space == "nb201"
+        else "NAS-Bench-301 CIFAR-10, YAHPO surrogate validation accuracy %",
+        "protocol": f"100 random labels (default_rng(seed)) from the pool, pool of {len(pool)} "
+        f"cells unlabeled, {args.epochs} epochs, {SAMPLES} samples per class (seed=1)",
         "top10_threshold": round(top10, 3),
         "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
         "torch": torch.__version__,

@@ -198,7 +198,7 @@ class TrainerConfig:
 
     @classmethod
     def paper(cls, **overrides: Any) -> TrainerConfig:
-        """The paper's trainer (SemiGAN-NAD as published): no class loss, no entropy term,
+        """The paper's trainer (SemiGAN-NAD as published): no class loss, no diversity term,
         concatenating D, AG conditioned on the labeled batch's classes."""
         base: dict[str, Any] = {
             "generator_conditions": "labeled",
