@@ -13,10 +13,17 @@ distributions move with the class at a fixed latent (vs. with the latent at a fi
 D's mean logit on the labeled cells with their own vs. another class, and the gradient norm of
 the generator loss reaching the condition embedding vs. the rest of the generator.
 
-Writes bench/results/generator_condition.json (every run) and prints a Markdown table.
-Data: ../shared/data/nb201/nb201.csv (or $ARCHPERF_DATA_DIR).
+``--space nb301`` runs the same measures on the DARTS space with the YAHPO NB301 surrogate
+(pool and top-10% threshold from 5,000 random cells); use another ``--out`` for it.
+
+Writes bench/results/generator_condition.json (every run; re-running a variant and seed replaces
+its record) and prints a Markdown table.  Data: ../shared/data/nb201/nb201.csv or
+../shared/data/nb301/yahpo_nb301_surrogate.onnx (or $ARCHPERF_DATA_DIR).  About 45 s (paper) to
+55 s (default) per NB201 run, 75 to 105 s per NB301 run, single-threaded.
 
     python bench/generator_condition.py [--seeds 0 1 2 3 4] [--variants paper default] [--quick]
+    python bench/generator_condition.py --space nb301 --seeds 0 1 --variants paper default \
+        --out bench/results/generator_condition_nb301.json
 """
 
 from __future__ import annotations
