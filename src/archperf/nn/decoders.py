@@ -157,6 +157,13 @@ class SpaceDecoder(abc.ABC):
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures: argmax decoding, or draws from the relaxed probabilities."""
 
+    def choice_logits(self, op_logits: Tensor) -> Tensor:
+        """The op scores of the cell's actual op choices, ``[B, M, op_dim]``.
+
+        Default: the interior nodes ``1 .. N − 2`` (NB101 vertices, NB201 edges).
+        """
+        return op_logits[:, 1 : self.num_nodes - 1]
+
     def _check_logits(self, op_logits: Tensor, edge_logits: Tensor | None) -> int:
         b = int(op_logits.shape[0])
         n, k = self.num_nodes, self.op_dim
@@ -459,6 +466,23 @@ class DartsDecoder(SpaceDecoder):
             fixed_ops[c * vpc + vpc - 1, c * kpc + kpc - 1] = 1.0
         self._ops_map, self._fixed_adj, self._fixed_ops = ops_map, fixed_adj, fixed_ops
         self._check_layout()
+
+    def choice_logits(self, op_logits: Tensor) -> Tensor:
+        """Op scores of every candidate edge ``j → i`` (``j < i``, same cell): ``[B, 28, 7]``."""
+        npc = self.nodes_per_cell
+        src = [
+            c * npc + j
+            for c in range(self.num_cells)
+            for i in range(self.first_node, npc)
+            for j in range(i)
+        ]
+        dst = [
+            c * npc + i
+            for c in range(self.num_cells)
+            for i in range(self.first_node, npc)
+            for j in range(i)
+        ]
+        return op_logits[:, src, dst]
 
     def _reps(self, c: int, j: int) -> list[int]:
         """Graph vertices that carry genotype node ``j`` of cell ``c``."""

@@ -1,8 +1,16 @@
 """The Discriminator (D) of SemiGAN-NAD: is this (architecture, condition) pair real?
 
 GIN graph embedding (3 layers by default) concatenated with an embedding of the condition →
-MLP → one logit.  The condition is a class id (``nn.Embedding``, e.g. a performance-rank class)
-or, when ``num_classes is None``, a continuous value (``nn.Linear(1, cond_dim)``).
+MLP → one logit (``conditioning="concat"``, the paper's D).  The condition is a class id
+(``nn.Embedding``, e.g. a performance-rank class) or, when ``num_classes is None``, a continuous
+value (``nn.Linear(1, cond_dim)``).
+
+``conditioning="projection"`` is the projection discriminator of Miyato & Koyama (2018):
+``logit = ψ(φ(x)) + ⟨embed(y), P φ(x)⟩``, so the condition enters as an inner product with the
+graph embedding ``φ(x)`` and cannot be ignored as easily as one more input of an MLP.
+``aux_classifier=True`` adds an AC-GAN head (Odena et al., 2017): :meth:`classify` gives class
+logits ``[B, C]`` from the same graph embedding, trained on real cells and used to tell the
+generator which class its samples look like.
 
 >>> d = GINDiscriminator(num_classes=4, num_ops=7)
 >>> logits = d(batch, torch.tensor([0, 3]))        # [B]; train with BCE-with-logits
@@ -22,7 +30,10 @@ from ..interfaces import Discriminator, Encoder
 from .gin import init_seeded
 from .predictor import _check_dims, build_encoder, build_mlp, encoder_spec
 
-__all__ = ["GINDiscriminator"]
+__all__ = ["CONDITIONINGS", "GINDiscriminator"]
+
+#: How D combines the condition with the graph embedding.
+CONDITIONINGS = ("concat", "projection")
 
 
 class GINDiscriminator(nn.Module, Discriminator):
@@ -39,6 +50,8 @@ class GINDiscriminator(nn.Module, Discriminator):
             between all-real and all-generated batches and leak which is which to D.
         mlp_dims: hidden widths of the MLP head after the concatenation.
         dropout: dropout in the head.
+        conditioning: ``"concat"`` (paper) or ``"projection"`` (see the module doc).
+        aux_classifier: add the class head of :meth:`classify` (class conditions only).
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -59,6 +72,8 @@ class GINDiscriminator(nn.Module, Discriminator):
         pooling: str = "sum",
         norm: str = "layer",
         dropout: float = 0.0,
+        conditioning: str = "concat",
+        aux_classifier: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -70,6 +85,12 @@ class GINDiscriminator(nn.Module, Discriminator):
             raise ValueError(f"cond_dim must be a positive integer, got {cond_dim!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        if aux_classifier and num_classes is None:
+            raise ValueError("aux_classifier needs class conditions (num_classes is None)")
+        self.conditioning = conditioning
+        self.aux_classifier = bool(aux_classifier)
         self.num_classes = num_classes
         self.cond_dim = cond_dim
         self.mlp_dims = _check_dims("mlp_dims", mlp_dims)
@@ -92,7 +113,15 @@ class GINDiscriminator(nn.Module, Discriminator):
                 if num_classes is not None
                 else nn.Linear(1, cond_dim)
             )
-            self.head = build_mlp(graph_dim + cond_dim, self.mlp_dims, 1, self.dropout)
+            head_in = graph_dim + cond_dim if conditioning == "concat" else graph_dim
+            self.head = build_mlp(head_in, self.mlp_dims, 1, self.dropout)
+            # created after the paper's modules, so the paper's D initialises as before
+            self.project: nn.Linear | None = (
+                nn.Linear(graph_dim, cond_dim, bias=False) if conditioning == "projection" else None
+            )
+            self.classifier: nn.Linear | None = (
+                nn.Linear(graph_dim, int(num_classes or 0)) if self.aux_classifier else None
+            )
         self.num_ops = enc_ops
 
     def config(self) -> dict[str, Any]:
@@ -103,6 +132,8 @@ class GINDiscriminator(nn.Module, Discriminator):
             "encoder": encoder_spec(self.encoder),
             "mlp_dims": list(self.mlp_dims),
             "dropout": self.dropout,
+            "conditioning": self.conditioning,
+            "aux_classifier": self.aux_classifier,
             "seed": self.seed,
         }
 
@@ -168,11 +199,30 @@ class GINDiscriminator(nn.Module, Discriminator):
         assert isinstance(weight, Tensor)
         return probs.to(weight.dtype) @ weight
 
+    def _logit(self, graph: Tensor, condition: Tensor) -> Tensor:
+        cond = self.embed_condition(condition.to(graph.device), graph.shape[0]).to(graph.dtype)
+        if self.project is None:
+            out: Tensor = self.head(torch.cat([graph, cond], dim=-1)).squeeze(-1)
+            return out
+        return self.head(graph).squeeze(-1) + (cond * self.project(graph)).sum(-1)
+
     def forward(self, batch: CellBatch, condition: Tensor) -> Tensor:
         """Logits ``[B]`` (use ``BCEWithLogitsLoss``; :meth:`prob` gives probabilities)."""
+        return self._logit(self.encoder(batch).graph, condition)
+
+    def classify(self, batch: CellBatch) -> Tensor:
+        """AC-GAN class logits ``[B, C]`` (needs ``aux_classifier=True``)."""
+        if self.classifier is None:
+            raise RuntimeError("this discriminator has no class head (aux_classifier=False)")
+        out: Tensor = self.classifier(self.encoder(batch).graph)
+        return out
+
+    def forward_with_classes(self, batch: CellBatch, condition: Tensor) -> tuple[Tensor, Tensor]:
+        """``(forward(batch, condition), classify(batch))`` from one encoder pass."""
+        if self.classifier is None:
+            raise RuntimeError("this discriminator has no class head (aux_classifier=False)")
         graph = self.encoder(batch).graph
-        cond = self.embed_condition(condition.to(graph.device), graph.shape[0])
-        return self.head(torch.cat([graph, cond.to(graph.dtype)], dim=-1)).squeeze(-1)
+        return self._logit(graph, condition), self.classifier(graph)
 
     def prob(self, batch: CellBatch, condition: Tensor) -> Tensor:
         """``sigmoid(forward(batch, condition))``: probability that each pair is real."""

@@ -67,6 +67,8 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             cell, gradients are those of the soft probabilities.  ``False``: soft probabilities.
         gumbel: perturb scores with Gumbel (NB101 edges: logistic) noise in :meth:`forward`.
             Without noise the output is a deterministic function of ``(condition, z)``.
+        latent_ops: add a direct linear path ``V z_X,v`` from each node's latent to its op
+            scores, so the latent can select among modes (a mixture) without passing the GIN.
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -85,6 +87,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         tau: float = 1.0,
         hard: bool = True,
         gumbel: bool = True,
+        latent_ops: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -108,6 +111,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         self.tau = float(tau)
         self.hard = bool(hard)
         self.gumbel = bool(gumbel)
+        self.latent_ops = bool(latent_ops)
         self.seed = seed
         n, k = self.decoder.num_nodes, self.decoder.op_dim
         self.num_nodes = n
@@ -139,6 +143,10 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             if self.decoder.uses_edges:
                 self.edge_src = nn.Linear(hidden_dim, hidden_dim)
                 self.edge_dst = nn.Linear(hidden_dim, hidden_dim)
+            # created last, so the paper's generator initialises as before
+            self.op_latent: nn.Linear | None = (
+                nn.Linear(z_dim, k, bias=False) if self.latent_ops else None
+            )
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -154,6 +162,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             "tau": self.tau,
             "hard": self.hard,
             "gumbel": self.gumbel,
+            "latent_ops": self.latent_ops,
             "seed": self.seed,
         }
 
@@ -273,6 +282,9 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             )
         else:
             op_logits = self.op_node(h) + cond_term
+        if self.op_latent is not None:
+            lat = self.op_latent(z_ops)
+            op_logits = op_logits + (lat[:, None] if self.op_src is not None else lat)
         edge_logits = None
         if self.edge_src is not None and self.edge_dst is not None:
             edge_logits = self.edge_src(h) @ self.edge_dst(h).transpose(1, 2)
@@ -290,8 +302,22 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
 
         ``generator`` seeds the Gumbel noise (global RNG when None).
         """
+        return self.generate(condition, z_adj, z_ops, generator)[0]
+
+    def generate(
+        self,
+        condition: Tensor,
+        z_adj: Tensor,
+        z_ops: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[CellBatch, Tensor]:
+        """:meth:`forward`'s relaxed cells and the noise-free op choice probabilities.
+
+        The probabilities ``[B, M, op_dim]`` (``softmax(score / tau)`` of the ``M`` op choices
+        of a cell, :meth:`SpaceDecoder.choice_logits`) are what a diversity term acts on.
+        """
         op_logits, edge_logits = self.scores(condition, z_adj, z_ops)
-        return self.decoder.relax(
+        relaxed = self.decoder.relax(
             op_logits,
             edge_logits,
             tau=self.tau,
@@ -299,6 +325,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             gumbel=self.gumbel,
             generator=generator,
         )
+        return relaxed, torch.softmax(self.decoder.choice_logits(op_logits) / self.tau, dim=-1)
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""
@@ -358,6 +385,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             "op_decoder": [
                 *self.op_node.parameters(),
                 *self.op_cond.parameters(),
+                *(self.op_latent.parameters() if self.op_latent is not None else []),
                 *(self.op_src.parameters() if self.op_src is not None else []),
             ],
         }

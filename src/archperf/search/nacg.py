@@ -55,6 +55,10 @@ class NACG(SearchMethod):
         The rank class to generate under (0 = best).
     stochastic:
         Sample the decoding instead of taking its argmax.
+    paper:
+        Train with the paper's trainer (:meth:`~archperf.training.bi_arch2perf.TrainerConfig.
+        paper`: α = α_p = 0.5, the published D and AG losses); ``False``: the library's
+        defaults (``nacg-mr`` uses them).
     max_generate_tries:
         Extra generation batches (with stochastic decoding) when fewer than ``K`` new cells
         came out; if still short, the rest are the PP-best cells of the unlabeled pool and
@@ -75,6 +79,7 @@ class NACG(SearchMethod):
         condition_class: int = 0,
         stochastic: bool = False,
         max_generate_tries: int = 4,
+        paper: bool = True,
     ) -> None:
         for name, value, low in (
             ("top_k", top_k, 1),
@@ -98,12 +103,11 @@ class NACG(SearchMethod):
                     f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
                     "space); remove it"
                 )
-        from ..training.bi_arch2perf import TrainerConfig
-
-        TrainerConfig.from_dict({**trainer, "progress": False})  # validate early, clear errors
+        self.paper = bool(paper)
+        self.trainer = trainer
+        self._config(trainer)  # validate early, clear errors
         self.top_k = top_k
         self.num_candidates = num_candidates
-        self.trainer = trainer
         self.unlabeled_size = unlabeled_size
         self.rounds = rounds
         self.finetune_epochs = finetune_epochs
@@ -124,7 +128,18 @@ class NACG(SearchMethod):
             "condition_class": self.condition_class,
             "stochastic": self.stochastic,
             "max_generate_tries": self.max_generate_tries,
+            "paper": self.paper,
         }
+
+    def _config(self, fields: dict[str, Any]) -> Any:
+        """The trainer config: the paper's (:meth:`TrainerConfig.paper`) or the library's
+        defaults, under the given fields."""
+        from ..training.bi_arch2perf import TrainerConfig
+
+        merged = {**fields, "progress": False}
+        if self.paper:
+            return TrainerConfig.paper(**merged)
+        return TrainerConfig.from_dict(merged)
 
     # ------------------------------------------------------------------------------ pieces
     def _pool(self, space: SearchSpace[Any], rng: np.random.Generator) -> list[Any]:
@@ -159,7 +174,7 @@ class NACG(SearchMethod):
 
     # ------------------------------------------------------------------------------ search
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
-        from ..training.bi_arch2perf import BiArch2Perf, TrainerConfig
+        from ..training.bi_arch2perf import BiArch2Perf
 
         space = oracle.space
         if space is None:
@@ -178,13 +193,8 @@ class NACG(SearchMethod):
         labels = oracle.query(labeled)
         pool = self._pool(space, rng)
 
-        config = TrainerConfig.from_dict(
-            {
-                **self.trainer,
-                "space": getattr(space, "name", "custom"),
-                "seed": int(seed),
-                "progress": False,
-            }
+        config = self._config(
+            {**self.trainer, "space": getattr(space, "name", "custom"), "seed": int(seed)}
         )
         trainer = BiArch2Perf(config, space=space)
         t_train = time.perf_counter()
@@ -265,6 +275,7 @@ def _threshold(trainer: Any) -> float | None:
 def multi_round_nacg(**kwargs: Any) -> NACG:
     """Multi-round NACG (our extension): ``NACG(rounds=5, ...)`` unless ``rounds`` is given."""
     kwargs.setdefault("rounds", 5)
+    kwargs.setdefault("paper", False)
     if kwargs["rounds"] < 2:
         raise ValueError("multi-round NACG needs rounds >= 2; use 'nacg' for a single round")
     return NACG(**kwargs)

@@ -8,7 +8,10 @@ Three players are trained in alternation on every batch, in the order of the pap
   condition (β3) are negative.
 * **AG** minimises ``(1−α)·E[log(1 − D(AG(ŷ, z), ŷ))]`` (eq. 10, ``generator_loss="saturating"``)
   or, by default, the non-saturating ``−(1−α)·E[log D(AG(ŷ, z), ŷ)]``: same fixed point, but it
-  gives the generator useful gradients early, when D rejects its samples confidently.
+  gives the generator useful gradients early, when D rejects its samples confidently.  By
+  default AG also minimises an AC-GAN class loss (D's class head on its samples against their
+  condition) and a collision-probability floor against mode collapse; ``TrainerConfig.paper()``
+  turns both off (docs/training.md, "The generator obeys its condition").
 * **PP** minimises ``α·γ1 + γ2 + α_p·γ3``: adversarial on unlabeled cells (PP wants D to accept
   its predicted rank), MSE on labeled cells, MSE of generated cells against the representative
   performance of their condition.
@@ -57,6 +60,10 @@ __all__ = [
 ]
 
 
+#: AG's diversity terms (``TrainerConfig.diversity``).
+DIVERSITY_TERMS = ("collision", "pair-collision", "entropy", "marginal-entropy")
+
+
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names the loss, the epoch and the step."""
 
@@ -85,6 +92,37 @@ class TrainerConfig:
     averages PP over each cell's equivalence class in the unlabeled pool (see there).
     ``alpha_p`` defaults to 0 (the paper uses 0.5): the γ3 term lowers PP's ranking
     (docs/training.md quotes the bench).
+
+    Generator / discriminator fields (the defaults fix the paper's generator collapse and its
+    ignored condition, see docs/training.md; the paper's values in brackets, :meth:`paper` gives
+    them all):
+
+    * ``generator_conditions``: the classes AG generates for in a step: ``"labeled"`` [paper]
+      (those of the labeled batch) or ``"uniform"`` (drawn uniformly over the classes, so every
+      class is trained equally often).
+    * ``generator_batch_size``: generated cells per step [None: the labeled batch size].
+    * ``generator_latent_ops`` [False]: build the built-in generator with ``latent_ops=True``
+      (a direct latent → op-score path, so the latent can pick among modes).
+    * ``discriminator_conditioning``: ``"concat"`` [paper] or ``"projection"`` (Miyato & Koyama:
+      the condition enters D's logit as an inner product with the graph embedding).
+    * ``class_loss_weight`` [0]: AC-GAN.  D gets a class head trained with cross-entropy on the
+      labeled cells' classes; AG adds this weight × the cross-entropy of D's class head on its
+      samples against their condition.  Class (rank) conditions only: with a continuous
+      condition it is not used.
+    * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
+      of PP's (detached) prediction, in D's class loss.
+    * ``class_loss_balanced`` [False]: weight D's class loss on labeled cells by
+      ``n / (C · n_c)`` (inverse class frequency in the labeled set), so rare classes count as
+      much as common ones.
+    * ``diversity_weight`` [0]: weight of a diversity term in AG's loss (against mode
+      collapse), on the noise-free op choice probabilities ``p[m, k]`` of each sample:
+      ``diversity="collision"``: ``relu(Σ_m log Σ_k p[m,k]² − log collision_target)``, a floor
+      on the probability that two independent draws give the same cell (2e-4: about 90%
+      distinct cells among 1,000 draws); ``"pair-collision"``: the same floor on the collision
+      probability of two *different* samples of a class in the batch (so diversity may also come
+      from the latent); ``"entropy"``: minus the mean entropy of each sample's
+      distributions; ``"marginal-entropy"``: minus the entropy of the batch-mean distribution
+      of each class.
     """
 
     space: str = "nb201"
@@ -112,6 +150,16 @@ class TrainerConfig:
     generator_loss: str = "non-saturating"
     adversarial: bool = True
     soft_rank_temperature: float = 0.25
+    generator_conditions: str = "uniform"
+    generator_batch_size: int | None = 128
+    generator_latent_ops: bool = True
+    discriminator_conditioning: str = "concat"
+    class_loss_weight: float = 2.0
+    class_loss_unlabeled_weight: float = 1.0
+    class_loss_balanced: bool = True
+    diversity_weight: float = 3.0
+    diversity: str = "pair-collision"
+    collision_target: float = 1.85e-4
     device: str = "auto"
     amp: bool = False
     seed: int = 0
@@ -141,6 +189,46 @@ class TrainerConfig:
             )
         if not self.soft_rank_temperature > 0:
             raise ValueError("soft_rank_temperature must be > 0")
+        if self.generator_conditions not in ("labeled", "uniform"):
+            raise ValueError("generator_conditions must be 'labeled' or 'uniform'")
+        if self.generator_batch_size is not None and self.generator_batch_size < 1:
+            raise ValueError(
+                f"generator_batch_size must be >= 1 or None, got {self.generator_batch_size}"
+            )
+        if self.discriminator_conditioning not in ("concat", "projection"):
+            raise ValueError("discriminator_conditioning must be 'concat' or 'projection'")
+        for name in (
+            "class_loss_weight",
+            "class_loss_unlabeled_weight",
+            "diversity_weight",
+        ):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.diversity not in DIVERSITY_TERMS:
+            raise ValueError(f"diversity must be one of {DIVERSITY_TERMS}, got {self.diversity!r}")
+        if not 0.0 < self.collision_target < 1.0:
+            raise ValueError(f"collision_target must lie in (0, 1), got {self.collision_target}")
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> TrainerConfig:
+        """The paper's trainer (SemiGAN-NAD as published): α = α_p = 0.5, no class loss, no
+        diversity term, concatenating D, AG conditioned on the labeled batch's classes, no pool
+        averaging."""
+        base: dict[str, Any] = {
+            "alpha": 0.5,
+            "alpha_p": 0.5,
+            "pool_averaging": False,
+            "generator_conditions": "labeled",
+            "generator_batch_size": None,
+            "generator_latent_ops": False,
+            "discriminator_conditioning": "concat",
+            "class_loss_weight": 0.0,
+            "class_loss_unlabeled_weight": 0.0,
+            "class_loss_balanced": False,
+            "diversity_weight": 0.0,
+        }
+        return cls.from_dict(base | overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -288,6 +376,8 @@ class BiArch2Perf:
             "generator": generator,
         }
         self._given_condition = condition
+        self._class_weights: Tensor | None = None
+        self._class_loss = False
         self.condition: Condition | None = condition
         self.predictor: nn.Module | None = None
         self.discriminator: nn.Module | None = None
@@ -350,13 +440,27 @@ class BiArch2Perf:
         d = self._given["discriminator"]
         if d is None:
             kw = {"seed": seed + 1, **cfg.discriminator_kwargs}
+            if cfg.discriminator_conditioning != "concat":
+                kw.setdefault("conditioning", cfg.discriminator_conditioning)
+            if cfg.class_loss_weight > 0 and num_classes is not None:
+                kw.setdefault("aux_classifier", True)
             if "encoder" not in kw:
                 kw["encoder"] = self._encoder("discriminator", cfg.discriminator, kw, seed + 1)
             d = registry.create("discriminator", cfg.discriminator, num_classes, **kw)
         g = self._given["generator"]
         if g is None:
             kw = {"seed": seed + 2, **cfg.generator_kwargs}
+            if cfg.generator_latent_ops:
+                kw.setdefault("latent_ops", True)
             g = registry.create("generator", cfg.generator, self.space, num_classes, **kw)
+        self._class_loss = cfg.class_loss_weight > 0 and num_classes is not None
+        if self._class_loss and getattr(d, "classifier", None) is None:
+            raise ValueError(
+                "class_loss_weight > 0 needs a discriminator with a class head "
+                "(GINDiscriminator(aux_classifier=True))"
+            )
+        if cfg.diversity_weight > 0 and not callable(getattr(g, "generate", None)):
+            raise ValueError("diversity_weight > 0 needs a generator with generate()")
         self.predictor, self.discriminator, self.generator = (
             pp.to(self.device),
             d.to(self.device),
@@ -470,6 +574,12 @@ class BiArch2Perf:
         pp.set_target_scale(y_mean, y_std)  # type: ignore[operator]
         y_t = torch.as_tensor(y, dtype=torch.float32, device=self.device)
         cls_all = self._cond_tensor(y)
+        self._class_weights = None
+        if cfg.class_loss_balanced and self.condition.num_classes is not None:
+            counts = torch.bincount(cls_all, minlength=self.condition.num_classes).float()
+            self._class_weights = torch.where(
+                counts > 0, len(y) / (counts.numel() * counts.clamp_min(1.0)), 0.0
+            )
 
         steps = cfg.steps_per_epoch or max(1, math.ceil(len(lab) / cfg.labeled_batch_size))
         rng = np.random.default_rng(cfg.seed if first_epoch == 0 else [cfg.seed, first_epoch])
@@ -587,36 +697,63 @@ class BiArch2Perf:
             gamma2.backward()
             self.opt_p.step()
             return np.array([0.0, 0.0, lp, lp])
-        n_gen = int(cls.shape[0])
-        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
-        z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
+        fake, gen_cls, probs = self._generate(cls, tgen)
+        lam = cfg.class_loss_weight if self._class_loss else 0.0
+        lam_u = cfg.class_loss_unlabeled_weight
 
         # ---- D: real labeled pairs vs. (unlabeled, PP's rank) and (generated, condition)
         with self._autocast():
-            fake = g(cls, z_adj, z_ops, generator=tgen)
             # PP is updated last, so this forward serves both D's β2 (detached) and PP's γ1.
             pred_u = pp(unl).float()
             if not bool(torch.isfinite(pred_u).all()):  # would poison D's condition first
                 self._check(
                     "PP (α·γ1 + γ2 + α_p·γ3; PP predicts NaN/inf)", pred_u.sum(), epoch, step
                 )
-            loss_d = _bce(d(lab, cls), True)
-            loss_d = loss_d + a * _bce(d(unl, self._soft_condition(pred_u.detach())), False)
+            soft_u = self._soft_condition(pred_u.detach())
+            loss_cls = torch.zeros((), device=self.device)
+            if lam > 0:
+                logit_lab, cl_lab = d.forward_with_classes(  # type: ignore[operator]
+                    lab, cls
+                )
+                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=self._class_weights)
+            else:
+                logit_lab = d(lab, cls)
+            loss_d = _bce(logit_lab, True)
+            if lam > 0 and lam_u > 0:
+                logit_unl, cl_unl = d.forward_with_classes(  # type: ignore[operator]
+                    unl, soft_u
+                )
+                pseudo = self._hard_class(pred_u.detach())
+                loss_cls = loss_cls + lam_u * F.cross_entropy(cl_unl.float(), pseudo)
+            else:
+                logit_unl = d(unl, soft_u)
+            loss_d = loss_d + a * _bce(logit_unl, False)
             fake_detached = CellBatch(fake.adj.detach(), fake.ops.detach(), fake.mask, fake.num_ops)
-            loss_d = loss_d + (1 - a) * _bce(d(fake_detached, cls), False)
-        ld = self._check("D (β1 + α·β2 + (1−α)·β3)", loss_d, epoch, step)
+            loss_d = loss_d + (1 - a) * _bce(d(fake_detached, gen_cls), False)
+            if lam > 0:
+                loss_d = loss_d + lam * loss_cls
+        ld = self._check("D (β1 + α·β2 + (1−α)·β3 + class loss)", loss_d, epoch, step)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         # ---- AG: fool the updated D with the same generated cells
         with self._autocast():
-            logits_g = d(fake, cls)
+            if lam > 0:
+                logits_g, cl_g = d.forward_with_classes(  # type: ignore[operator]
+                    fake, gen_cls
+                )
+            else:
+                logits_g = d(fake, gen_cls)
             if cfg.generator_loss == "non-saturating":
                 loss_g = (1 - a) * _bce(logits_g, True)
             else:  # eq. 10 as written: minimise log(1 - D) = -BCE(logits, 0)
                 loss_g = -(1 - a) * _bce(logits_g, False)
-        lg = self._check("AG (eq. 10)", loss_g, epoch, step)
+            if lam > 0:
+                loss_g = loss_g + lam * F.cross_entropy(cl_g.float(), gen_cls)
+            if probs is not None:
+                loss_g = loss_g + cfg.diversity_weight * self._diversity(probs, gen_cls)
+        lg = self._check("AG (eq. 10 + class loss + diversity)", loss_g, epoch, step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -624,7 +761,7 @@ class BiArch2Perf:
         # ---- PP: MSE on labeled + adversarial on unlabeled + MSE on generated cells
         assert self.condition is not None
         target = torch.as_tensor(
-            self.condition.target(cls.detach().cpu().numpy()),
+            self.condition.target(gen_cls.detach().cpu().numpy()),
             dtype=torch.float32,
             device=self.device,
         )
@@ -641,6 +778,73 @@ class BiArch2Perf:
         self.opt_p.step()
         d.zero_grad(set_to_none=True)  # γ1's gradients into D are not D's update
         return np.array([ld, lg, lp, float(gamma2.detach())])
+
+    def _generate(
+        self, cls: Tensor, tgen: torch.Generator
+    ) -> tuple[CellBatch, Tensor, Tensor | None]:
+        """AG's cells for this step, their conditions, and (with an entropy term) the op
+        choice probabilities."""
+        cfg = self.config
+        g = self.generator
+        assert g is not None and self.condition is not None
+        n_gen = cfg.generator_batch_size or int(cls.shape[0])
+        if cfg.generator_conditions == "uniform" and self.condition.num_classes is not None:
+            gen_cls = torch.randint(0, self.condition.num_classes, (n_gen,), generator=tgen).to(
+                self.device
+            )
+        elif n_gen == int(cls.shape[0]):
+            gen_cls = cls
+        else:
+            gen_cls = cls[torch.arange(n_gen, device=cls.device) % int(cls.shape[0])]
+        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
+        z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
+        with self._autocast():
+            if cfg.diversity_weight > 0:
+                fake, probs = g.generate(gen_cls, z_adj, z_ops, generator=tgen)  # type: ignore[operator]
+                return fake, gen_cls, probs
+            return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
+
+    def _hard_class(self, pred: Tensor) -> Tensor:
+        """The rank class of predictions (no range check: PP may predict outside [0, 100])."""
+        cond = self.condition
+        assert isinstance(cond, RankCondition)
+        b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
+        return (pred[:, None] <= b[None, :]).sum(1).long()
+
+    def _diversity(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
+        """AG's diversity penalty on op choice probabilities ``[B, M, K]`` (see ``diversity``)."""
+        probs = probs.float()
+        kind = self.config.diversity
+        floor = math.log(self.config.collision_target)
+        if kind == "collision":
+            log_coll = probs.pow(2).sum(-1).clamp_min(1e-30).log().sum(-1)  # [B]
+            return F.relu(log_coll - floor).mean()
+        # a class condition: one group per class; a continuous one: the whole batch
+        groups = (
+            [torch.ones_like(gen_cls, dtype=torch.bool)]
+            if gen_cls.dtype.is_floating_point
+            else [gen_cls == c for c in torch.unique(gen_cls).tolist()]
+        )
+        if kind == "pair-collision":
+            total = torch.zeros((), device=probs.device)
+            for sel in groups:
+                n = int(sel.sum())
+                if n < 2:
+                    continue
+                p = probs[sel]
+                # log P(draw of sample i == draw of sample j) = Σ_m log ⟨p_i,m, p_j,m⟩
+                log_pair = torch.einsum("imk,jmk->ijm", p, p).clamp_min(1e-30).log().sum(-1)
+                off = ~torch.eye(n, dtype=torch.bool, device=p.device)
+                log_coll = torch.logsumexp(log_pair[off], 0) - math.log(n * (n - 1))
+                total = total + F.relu(log_coll - floor) * sel.float().mean()
+            return total
+        if kind == "entropy":
+            return (probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+        total = torch.zeros((), device=probs.device)
+        for sel in groups:
+            pbar = probs[sel].mean(0)
+            total = total + (pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean() * sel.float().mean()
+        return total
 
     @torch.no_grad()
     def _predict_table(self, table: GraphTable, batch_size: int = 2048) -> np.ndarray:

@@ -1,0 +1,371 @@
+"""Does the generator obey its condition, and does it collapse?  NB201 CIFAR-10 (validation acc.).
+
+For each variant (a set of :class:`TrainerConfig` overrides) and seed: 100 random labeled cells
+(``default_rng(seed)``), all 15,625 cells as the unlabeled pool, the trainer's epochs; then
+1,000 generated cells per condition class (``generator.sample(c, 1000, seed=1)``) looked up in
+the real table.  Per run: the share of the most common class-0 cell, the distinct share of the
+class-0 cells, the mean true validation accuracy per class (and whether it falls monotonically
+from class 0 to the last class), and the share of class-0 cells in the space's top 10%
+(by validation accuracy) next to the base rate 10%.
+
+``--diagnose`` adds, per run: the label counts per class, how much the generator's op
+distributions move with the class at a fixed latent (vs. with the latent at a fixed class),
+D's mean logit on the labeled cells with their own vs. another class, and the gradient norm of
+the generator loss reaching the condition embedding vs. the rest of the generator.
+
+``--space nb301`` runs the same measures on the DARTS space with the YAHPO NB301 surrogate
+(pool and top-10% threshold from 5,000 random cells); use another ``--out`` for it.
+
+Writes bench/results/generator_condition.json (every run; re-running a variant and seed replaces
+its record) and prints a Markdown table.  Data: ../shared/data/nb201/nb201.csv or
+../shared/data/nb301/yahpo_nb301_surrogate.onnx (or $ARCHPERF_DATA_DIR).  About 45 s (paper) to
+55 s (default) per NB201 run, 75 to 105 s per NB301 run, single-threaded.
+
+    python bench/generator_condition.py [--seeds 0 1 2 3 4] [--variants paper default] [--quick]
+    python bench/generator_condition.py --space nb301 --seeds 0 1 --variants paper default \
+        --out bench/results/generator_condition_nb301.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from archperf.benchmarks.nb201 import NB201Benchmark
+from archperf.paths import find_data_dir
+from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+#: The paper's trainer (what TrainerConfig() gave before the fix) and the variants tried.
+#: TrainerConfig.paper(): the trainer as published (and as it was before the fix).
+PAPER: dict[str, Any] = {
+    "generator_conditions": "labeled",
+    "generator_batch_size": None,
+    "generator_latent_ops": False,
+    "discriminator_conditioning": "concat",
+    "class_loss_weight": 0.0,
+    "class_loss_unlabeled_weight": 0.0,
+    "class_loss_balanced": False,
+    "diversity_weight": 0.0,
+    "diversity": "collision",
+    "collision_target": 2e-4,
+}
+#: The variants tried, in the order they were tried ("default" = TrainerConfig()).  The ones
+#: with ``generator_kwargs={"latent_ops": True}`` predate the generator_latent_ops field.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "paper": PAPER,
+    "default": {},
+    "uniform": PAPER | {"generator_conditions": "uniform"},
+    "projection": PAPER
+    | {"generator_conditions": "uniform", "discriminator_conditioning": "projection"},
+    "acgan": PAPER | {"generator_conditions": "uniform", "class_loss_weight": 1.0},
+    "acgan_unl": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+    },
+    "acgan_unl_ent": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "diversity": "entropy",
+        "diversity_weight": 0.1,
+    },
+    "acgan_coll": PAPER
+    | {"generator_conditions": "uniform", "class_loss_weight": 1.0, "diversity_weight": 1.0},
+    "acgan_unl_coll": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "diversity_weight": 1.0,
+    },
+    "acgan_coll_1.5e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.5e-4,
+    },
+    "acgan_pair_b64": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+    },
+    "acgan_pair_b64_latent": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
+    "acgan_unl_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
+    "acgan_unl_bal_coll_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+    },
+    "acgan_unl_bal_pair_b64_latent_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 1.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 1.0,
+        "collision_target": 1.75e-4,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan2_unl_bal_pair3_b64_latent_1.75e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 2.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 3.0,
+        "collision_target": 1.75e-4,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan2_unl_bal_pair3_b64_latent_2e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 64,
+        "class_loss_weight": 2.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 3.0,
+        "collision_target": 2e-4,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan2_unl_bal_pair3_b128_latent_1.85e-4": PAPER
+    | {
+        "generator_conditions": "uniform",
+        "generator_batch_size": 128,
+        "class_loss_weight": 2.0,
+        "class_loss_unlabeled_weight": 1.0,
+        "class_loss_balanced": True,
+        "diversity": "pair-collision",
+        "diversity_weight": 3.0,
+        "collision_target": 1.85e-4,
+        "generator_kwargs": {"latent_ops": True},
+    },
+    "acgan2_coll3": PAPER
+    | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},
+}
+
+SAMPLES = 1000
+
+
+def _diagnose(tr: BiArch2Perf, labeled: list[Any], y: np.ndarray) -> dict[str, Any]:
+    g, d, cond = tr.generator, tr.discriminator, tr.condition
+    assert g is not None and d is not None and cond is not None
+    c = int(cond.num_classes or 0)
+    cls = cond.encode(y)
+    out: dict[str, Any] = {"label_counts": np.bincount(cls, minlength=c).tolist()}
+    gen = torch.Generator().manual_seed(0)
+    n = 256
+    z_a, z_x = g.sample_latent(n, gen)
+    with torch.no_grad():
+        probs = []
+        for k in range(c):
+            logits, _ = g.scores(torch.full((n,), k, dtype=torch.long), z_a, z_x)
+            probs.append(torch.softmax(logits[:, 1:-1] / g.tau, -1))
+        p = torch.stack(probs)  # [C, n, 6, 5]
+        between_class = (p[:, None] - p[None]).abs().sum(-1).mean().item() * c / max(c - 1, 1)
+        between_z = (p[:, :, None] - p[:, None]).abs().sum(-1).mean().item() * n / (n - 1)
+        out["op_l1_between_classes_fixed_z"] = round(between_class, 4)
+        out["op_l1_between_latents_fixed_class"] = round(between_z, 4)
+        out["mean_max_op_prob"] = round(p.max(-1).values.mean().item(), 4)
+        from archperf.training.bi_arch2perf import GraphTable
+
+        batch = GraphTable(tr.space, labeled).batch(np.arange(len(labeled)), tr.device)
+        own = torch.as_tensor(cls)
+        right = d(batch, own)
+        wrong = torch.stack([d(batch, (own + s) % c) for s in range(1, c)]).mean(0)
+        out["d_logit_right_class"] = round(right.mean().item(), 4)
+        out["d_logit_wrong_class"] = round(wrong.mean().item(), 4)
+        out["d_right_gt_wrong_share"] = round((right > wrong).float().mean().item(), 4)
+    g.train()
+    cond_t = torch.arange(n) % c
+    fake = g(cond_t, z_a, z_x, generator=gen)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(d(fake, cond_t), torch.ones(n))
+    g.zero_grad()
+    loss.backward()
+    norms = {}
+    for name, ps in g.parameter_groups().items():
+        sq = sum(float(p.grad.pow(2).sum()) for p in ps if p.grad is not None)
+        norms[name] = round(sq**0.5, 6)
+    out["generator_grad_norms"] = norms
+    g.zero_grad()
+    g.eval()
+    return out
+
+
+def run_one(
+    bench: Any,
+    pool: list[Any],
+    top10: float,
+    name: str,
+    overrides: dict[str, Any],
+    seed: int,
+    epochs: int,
+    diagnose: bool,
+) -> dict[str, Any]:
+    space = bench.space
+    rng = np.random.default_rng(seed)
+    labeled = [pool[i] for i in rng.choice(len(pool), 100, replace=False)]
+    y = bench.lookup(labeled, "val")
+    cfg = TrainerConfig(
+        **{
+            "space": bench.space.name,
+            "epochs": epochs,
+            "seed": seed,
+            "progress": False,
+            "device": "cpu",
+        }
+        | overrides
+    )
+    t0 = time.perf_counter()
+    tr = BiArch2Perf(cfg, space=space)
+    tr.fit(labeled, y, pool)
+    seconds = time.perf_counter() - t0
+    assert tr.generator is not None and tr.condition is not None
+    rec: dict[str, Any] = {"variant": name, "seed": seed, "train_seconds": round(seconds, 1)}
+    means = []
+    for k in range(tr.condition.num_classes or 0):
+        cells = tr.generator.sample(k, SAMPLES, seed=1)
+        vals = bench.lookup(cells, "val")
+        means.append(round(float(np.nanmean(vals)), 2))
+        if k == 0:
+            texts = [space.to_text(x) for x in cells]
+            uniq, counts = np.unique(texts, return_counts=True)
+            rec["class0_most_common_share"] = round(float(counts.max()) / SAMPLES, 3)
+            rec["class0_distinct_share"] = round(len(uniq) / SAMPLES, 3)
+            rec["class0_top10_rate"] = round(float(np.mean(vals >= top10)), 3)
+    rec["mean_val_by_class"] = means
+    rec["monotone"] = bool(all(a > b for a, b in itertools.pairwise(means)))
+    if diagnose:
+        rec["diagnosis"] = _diagnose(tr, labeled, y)
+    return rec
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    lines = [
+        "| variant | seed | top class-0 cell | distinct class-0 | mean val by class | "
+        "monotone | class-0 top-10% / base |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['variant']} | {r['seed']} | {r['class0_most_common_share']:.3f} | "
+            f"{r['class0_distinct_share']:.3f} | "
+            f"{' / '.join(f'{m:.1f}' for m in r['mean_val_by_class'])} | "
+            f"{'yes' if r['monotone'] else 'no'} | {r['class0_top10_rate'] / 0.1:.2f}× |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--quick", action="store_true", help="seeds 0 and 1 only")
+    ap.add_argument("--diagnose", action="store_true")
+    ap.add_argument(
+        "--space",
+        choices=["nb201", "nb301"],
+        default="nb201",
+        help="nb301: the DARTS space with the YAHPO surrogate; pool and top-10%% threshold "
+        "from 5,000 random cells (sample seed 12345)",
+    )
+    ap.add_argument("--out", default="bench/results/generator_condition.json")
+    args = ap.parse_args()
+    root = find_data_dir()
+    need = "nb201/nb201.csv" if args.space == "nb201" else "nb301/yahpo_nb301_surrogate.onnx"
+    if root is None or not (root / need).is_file():
+        print(f"skipped: {need} not found (set $ARCHPERF_DATA_DIR)")
+        return 0
+    torch.set_num_threads(1)
+    bench: Any
+    if args.space == "nb201":
+        bench = NB201Benchmark("cifar10", data_dir=root)
+        pool = list(bench.space.enumerate())
+    else:
+        from archperf.benchmarks.nb301 import NB301Benchmark
+
+        bench = NB301Benchmark(data_dir=root, threads=1)
+        pool = list(bench.space.sample(5000, seed=12345))
+    y_all = bench.lookup(pool, "val")
+    top10 = float(np.quantile(y_all, 0.9))
+    seeds = args.seeds[:2] if args.quick else args.seeds
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.is_file() else {"runs": []}
+    keep = [r for r in old["runs"] if not (r["variant"] in args.variants and r["seed"] in seeds)]
+    runs: list[dict[str, Any]] = []
+    for name in args.variants:
+        for seed in seeds:
+            rec = run_one(
+                bench, pool, top10, name, VARIANTS[name], seed, args.epochs, args.diagnose
+            )
+            rec["overrides"] = VARIANTS[name]
+            if args.space != "nb201":
+                rec["space"] = args.space
+            runs.append(rec)
+            print(json.dumps(rec), file=sys.stderr, flush=True)
+    result = {
+        "data": "NAS-Bench-201 CIFAR-10, cifar10_valid_val (nb201.csv), validation accuracy %"
+        if args.space == "nb201"
+        else "NAS-Bench-301 CIFAR-10, YAHPO surrogate validation accuracy %",
+        "protocol": f"100 random labels (default_rng(seed)) from the pool, pool of {len(pool)} "
+        f"cells unlabeled, {args.epochs} epochs, {SAMPLES} samples per class (seed=1)",
+        "top10_threshold": round(top10, 3),
+        "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
+        "torch": torch.__version__,
+        "runs": keep + runs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The generator-condition fix: AC-GAN class head, projection D, diversity terms, new config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archperf.conditions import RankCondition
+from archperf.nn.discriminator import GINDiscriminator
+from archperf.nn.generator import ConditionalGenerator
+from archperf.nn.serialization import load_component, save_component
+from archperf.spaces.nb201 import NB201Space
+from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _batch(n: int = 6):
+    space = NB201Space()
+    from archperf.cell import CellBatch
+
+    cells = [space.to_graph(c) for c in space.sample(n, seed=0)]
+    return CellBatch.from_cells(cells, len(space.op_names))
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+def test_paper_config_turns_every_fix_off() -> None:
+    cfg = TrainerConfig.paper(epochs=3)
+    assert cfg.epochs == 3
+    assert cfg.generator_conditions == "labeled"
+    assert cfg.generator_batch_size is None
+    assert cfg.discriminator_conditioning == "concat"
+    assert cfg.class_loss_weight == 0.0 and cfg.class_loss_unlabeled_weight == 0.0
+    assert not cfg.class_loss_balanced
+    assert cfg.diversity_weight == 0.0
+    assert TrainerConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_default_config_conditions_the_generator() -> None:
+    cfg = TrainerConfig()
+    assert cfg.class_loss_weight > 0 and cfg.diversity_weight > 0
+    assert cfg.generator_conditions == "uniform"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("generator_conditions", "balanced"),
+        ("generator_batch_size", 0),
+        ("discriminator_conditioning", "film"),
+        ("class_loss_weight", -1.0),
+        ("class_loss_unlabeled_weight", float("nan")),
+        ("diversity_weight", float("inf")),
+        ("diversity", "kl"),
+        ("collision_target", 0.0),
+        ("collision_target", 1.0),
+    ],
+)
+def test_config_rejects_bad_values(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrainerConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_continuous_condition_skips_the_class_loss() -> None:
+    cells = NB201Space().sample(8, seed=0)
+    y = np.linspace(70.0, 90.0, 8)
+    cfg = TrainerConfig(condition={"type": "continuous"}, epochs=1, progress=False, device="cpu")
+    tr = BiArch2Perf(cfg)
+    tr.fit(cells, y, cells)
+    assert tr.discriminator is not None and tr.discriminator.classifier is None
+    assert np.isfinite(tr.history.loss_generator).all()
+
+
+def test_class_loss_needs_a_class_head() -> None:
+    cells = NB201Space().sample(8, seed=0)
+    y = np.linspace(70.0, 90.0, 8)
+    d = GINDiscriminator(num_classes=5, num_ops=7)
+    tr = BiArch2Perf(TrainerConfig(epochs=1, progress=False, device="cpu"), discriminator=d)
+    with pytest.raises(ValueError, match="class head"):
+        tr.fit(cells, y, cells)
+
+
+# -- invariants ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=40),
+    st.floats(40.0, 95.0),
+    st.integers(2, 6),
+)
+def test_hard_class_is_the_condition_encoding(preds: list[float], t: float, c: int) -> None:
+    cond = RankCondition(t, num_classes=c)
+    tr = BiArch2Perf(TrainerConfig(), condition=cond)
+    got = tr._hard_class(torch.tensor(preds, dtype=torch.float64))
+    assert got.tolist() == cond.encode(preds).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.floats(1e-6, 0.5))
+def test_collision_penalty_invariants(seed: int, copies: int, target: float) -> None:
+    """≥ 0; zero when the collision probability is below the target; the pairwise estimate on
+    identical samples equals the per-sample one."""
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(3 * torch.randn(1, 6, 5, generator=g), -1)
+    batch = probs.expand(copies + 1, 6, 5)
+    cls = torch.zeros(copies + 1, dtype=torch.long)
+    per = BiArch2Perf(TrainerConfig(diversity="collision", collision_target=target))
+    pair = BiArch2Perf(TrainerConfig(diversity="pair-collision", collision_target=target))
+    p_per, p_pair = per._diversity(batch, cls), pair._diversity(batch, cls)
+    assert float(p_per) >= 0.0
+    torch.testing.assert_close(p_per, p_pair, rtol=1e-4, atol=1e-5)
+    coll = float(probs.pow(2).sum(-1).prod())
+    if coll <= target * 0.999:
+        assert float(p_per) == 0.0
+    elif coll > target * 1.001:
+        assert float(p_per) > 0.0
+
+
+# -- components -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conditioning", ["concat", "projection"])
+def test_discriminator_class_head(conditioning: str, tmp_path: Path) -> None:
+    b = _batch()
+    d = GINDiscriminator(
+        num_classes=4, num_ops=7, conditioning=conditioning, aux_classifier=True, seed=0
+    )
+    cond = torch.tensor([0, 1, 2, 3, 0, 1])
+    logit, classes = d.forward_with_classes(b, cond)
+    assert logit.shape == (6,) and classes.shape == (6, 4)
+    torch.testing.assert_close(logit, d(b, cond))
+    torch.testing.assert_close(classes, d.classify(b))
+    # the condition changes the logit, soft one-hot conditions match hard ones
+    assert not torch.allclose(d(b, cond), d(b, (cond + 1) % 4))
+    soft = torch.nn.functional.one_hot(cond, 4).float()
+    torch.testing.assert_close(d(b, soft), d(b, cond))
+    save_component(d, tmp_path / "d")
+    d2 = load_component(tmp_path / "d")
+    assert isinstance(d2, GINDiscriminator) and d2.conditioning == conditioning
+    torch.testing.assert_close(d2.classify(b), classes)
+
+
+def test_discriminator_class_head_errors() -> None:
+    b = _batch()
+    d = GINDiscriminator(num_classes=4, num_ops=7)
+    with pytest.raises(RuntimeError, match="aux_classifier"):
+        d.classify(b)
+    with pytest.raises(ValueError, match="aux_classifier"):
+        GINDiscriminator(num_classes=None, num_ops=7, aux_classifier=True)
+    with pytest.raises(ValueError, match="conditioning"):
+        GINDiscriminator(num_classes=4, num_ops=7, conditioning="film")
+
+
+def test_paper_discriminator_and_generator_initialise_as_before() -> None:
+    """The new options add modules after the paper's, so the paper's weights do not move."""
+    d0 = GINDiscriminator(num_classes=5, num_ops=7, seed=1)
+    d1 = GINDiscriminator(num_classes=5, num_ops=7, aux_classifier=True, seed=1)
+    for k, v in d0.state_dict().items():
+        assert torch.equal(v, d1.state_dict()[k]), k
+    g0 = ConditionalGenerator("nb201", seed=2)
+    g1 = ConditionalGenerator("nb201", latent_ops=True, seed=2)
+    for k, v in g0.state_dict().items():
+        assert torch.equal(v, g1.state_dict()[k]), k
+
+
+@pytest.mark.parametrize(("space", "shape"), [("nb201", (6, 5)), ("darts", (28, 7))])
+def test_generate_returns_choice_probabilities(space: str, shape: tuple[int, int]) -> None:
+    g = ConditionalGenerator(space, seed=0, latent_ops=True)
+    cond = torch.tensor([0, 4, 2])
+    z_a, z_x = g.sample_latent(3, torch.Generator().manual_seed(0))
+    cells, probs = g.generate(cond, z_a, z_x, generator=torch.Generator().manual_seed(1))
+    assert probs.shape == (3, *shape)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(3, shape[0]))
+    again = g(cond, z_a, z_x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(cells.ops, again.ops)
+    assert ConditionalGenerator.from_config(g.config()).latent_ops
+
+
+def test_latent_ops_lets_the_latent_move_the_ops() -> None:
+    cond = torch.zeros(64, dtype=torch.long)
+    spread = {}
+    for latent in (False, True):
+        g = ConditionalGenerator("nb201", latent_ops=latent, seed=0)
+        z_a, z_x = g.sample_latent(64, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            p = torch.softmax(g.scores(cond, z_a, z_x)[0][:, 1:-1], -1)
+        spread[latent] = float((p - p.mean(0)).abs().sum(-1).mean())
+    assert spread[True] > spread[False]
+
+
+# -- behaviour ----------------------------------------------------------------------------------
+
+
+def _score(cells: list) -> np.ndarray:
+    ops = np.array([c.ops[1:7] for c in cells], dtype=float)
+    return 70 + 3.0 * (ops == 4).sum(1) + 1.5 * (ops == 3).sum(1) - 4.0 * (ops == 1).sum(1)
+
+
+def _fit(cfg: TrainerConfig) -> BiArch2Perf:
+    space = NB201Space()
+    labeled = space.sample(80, seed=0)
+    pool = space.sample(400, seed=1)
+    tr = BiArch2Perf(cfg, space=space)
+    tr.fit(labeled, _score(labeled), pool)
+    return tr
+
+
+def test_generator_obeys_its_condition_on_a_synthetic_score() -> None:
+    """With a learnable made-up score, class-0 samples must score clearly above last-class ones
+    and must not collapse; an ignored condition (the same cells for every class) fails this."""
+    kw = dict(epochs=12, progress=False, device="cpu", seed=0, unlabeled_batch_size=64)
+    tr = _fit(TrainerConfig(**kw))  # type: ignore[arg-type]
+    assert tr.generator is not None and tr.condition is not None
+    last = int(tr.condition.num_classes or 0) - 1
+    best = tr.generator.sample(0, 300, seed=1)
+    worst = tr.generator.sample(last, 300, seed=1)
+    assert _score(best).mean() > _score(worst).mean() + 3.0
+    texts = [NB201Space().to_text(c) for c in best]
+    assert max(texts.count(t) for t in set(texts)) / len(texts) <= 0.1
