@@ -8,8 +8,10 @@ so the ratios between methods are comparable.
 
 Methods (``--methods``):
 
-* ``semigan-nad``: the library's defaults (AG proposes, PP ranks);
-* ``semigan-nad-uniform``: the same search with candidates drawn uniformly from the space;
+* ``semigan-nad``: the library's defaults (uniform candidates, PP ranks);
+* ``semigan-nad-generator``: the same search with AG's candidates (class 0);
+* ``semigan-nad-uniform``: candidates drawn uniformly (the default, spelled out);
+* ``semigan-nad-uniform-nomut``: uniform candidates without the incumbents' mutants;
 * ``semigan-nad-pool``: PP ranks the whole unlabeled pool;
 * ``re100`` / ``re160`` / ``re110`` / ``re150``: regularized evolution at that budget;
 * ``nacg``: the paper's single-round NACG at the paper's settings.
@@ -39,7 +41,9 @@ from archperf.paths import find_data_dir
 METHODS: dict[str, tuple[str, dict[str, Any], int | None]] = {
     # name: (registered method, kwargs, budget or None for --budget)
     "semigan-nad": ("semigan-nad", {}, None),
+    "semigan-nad-generator": ("semigan-nad", {"candidates": "generator"}, None),
     "semigan-nad-uniform": ("semigan-nad", {"candidates": "uniform"}, None),
+    "semigan-nad-uniform-nomut": ("semigan-nad", {"candidates": "uniform", "parents": 0}, None),
     "semigan-nad-pool": ("semigan-nad", {"candidates": "pool"}, None),
     "re100": ("re", {}, 100),
     "re110": ("re", {}, 110),

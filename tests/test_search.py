@@ -46,6 +46,7 @@ def _methods() -> Iterator[tuple[str, SearchMethod]]:
     yield "nacg-mr", multi_round_nacg(rounds=2, finetune_epochs=1, **TINY_NACG)
     tiny = {"initial": 5, "top_k": 5, "finetune_epochs": 1, **TINY_NACG}
     yield "semigan-nad", SemiGANNAD(**tiny)
+    yield "semigan-nad-generator", SemiGANNAD(candidates="generator", **tiny)
     yield "semigan-nad-pool", SemiGANNAD(candidates="pool", **tiny)
 
 

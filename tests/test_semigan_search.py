@@ -70,7 +70,7 @@ def test_rounds_are_recorded(embedded: NB201Benchmark) -> None:
         ({"top_k": 0}, "top_k must be an integer >= 1"),
         ({"trainer": {"seed": 1}}, "trainer.seed is set by the search"),
         ({"trainer": {"epochs": -1}}, "epochs must be >= 0"),
-        ({"trainer": {"adversarial": False}}, "needs a trained AG"),
+        ({"candidates": "generator", "trainer": {"adversarial": False}}, "needs a trained AG"),
     ],
 )
 def test_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:

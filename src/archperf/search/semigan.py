@@ -49,8 +49,9 @@ class SemiGANNAD(SearchMethod):
     top_k:
         Queries per round.
     candidates:
-        ``"generator"`` (AG, class 0), ``"uniform"`` (space samples) or ``"pool"`` (every
-        unlabeled cell).
+        ``"uniform"`` (default: space samples), ``"generator"`` (AG under class 0) or
+        ``"pool"`` (every unlabeled cell).  docs/search.md gives the measurements behind the
+        default.
     num_candidates:
         Candidates drawn per round (``"generator"`` and ``"uniform"``).
     trainer:
@@ -75,7 +76,7 @@ class SemiGANNAD(SearchMethod):
         self,
         initial: int = 10,
         top_k: int = 10,
-        candidates: str = "generator",
+        candidates: str = "uniform",
         num_candidates: int = 2000,
         trainer: dict[str, Any] | None = None,
         finetune_epochs: int = 10,
