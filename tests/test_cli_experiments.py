@@ -42,7 +42,7 @@ def test_semigan_nad_search_prints_rounds(capsys: pytest.CaptureFixture[str]) ->
     text = capsys.readouterr().out
     assert rc == 0
     assert "queries:      16 of budget 16" in text
-    assert "round 1:     2000 uniform candidates (3 picked, 0 filled)" in text
+    assert "round 1:     2000 uniform candidates + 80 mutants (3 picked, 0 filled)" in text
     assert "round 4:" in text
     assert "reported:     " in text
 

@@ -60,6 +60,8 @@ def test_rounds_are_recorded(embedded: NB201Benchmark) -> None:
     rounds = out.info["rounds"]
     assert [len(r["values"]) for r in rounds] == [5, 5, 5, 3]
     assert all(r["proposed"] + r["filled_uniform"] == len(r["values"]) for r in rounds)
+    assert [r["mutants"] for r in rounds] == [5 * 20, 5 * 20, 5 * 20, 5 * 20]
+    assert all(r["drawn"] == 64 for r in rounds)
 
 
 @pytest.mark.parametrize(

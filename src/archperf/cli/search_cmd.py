@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
             source = record["method_config"].get("candidates", "candidates")
             print(
                 f"round {i + 1}:{' ' * max(1, 6 - len(str(i + 1)))}{rnd.get('drawn')} {source} "
-                f"candidates ({rnd.get('proposed')} picked, {rnd.get('filled_uniform', 0)} "
-                f"filled); {top}"
+                f"candidates + {rnd.get('mutants', 0)} mutants ({rnd.get('proposed')} picked, "
+                f"{rnd.get('filled_uniform', 0)} filled); {top}"
             )
     if final["reported"] is not None:
         print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")

@@ -257,7 +257,8 @@ class SemiGANNAD(SearchMethod):
             seen.update(keys)
             rounds.append(
                 {
-                    "drawn": len(drawn),
+                    "drawn": len(drawn) - len(local),
+                    "mutants": len(local),
                     "proposed": n_proposed,
                     "filled_uniform": len(chosen) - n_proposed,
                     "predicted": [round(p, 4) for p in chosen_pred],
