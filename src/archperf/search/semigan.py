@@ -205,6 +205,7 @@ class SemiGANNAD(SearchMethod):
         train_seconds = 0.0
         rounds: list[dict[str, Any]] = []
         r = 0
+        exhausted = False
         while oracle.remaining and oracle.remaining > 0:
             t_fit = time.perf_counter()
             if r == 0:
@@ -249,7 +250,8 @@ class SemiGANNAD(SearchMethod):
                         keys + more[1],
                         chosen_pred + more[2],
                     )
-            if not chosen:
+            if not chosen:  # no new, answerable, non-equivalent cell left anywhere
+                exhausted = True
                 break
             values = oracle.query(chosen)
             cells += chosen
@@ -270,6 +272,7 @@ class SemiGANNAD(SearchMethod):
             oracle,
             initial=self.initial,
             rounds=rounds,
+            exhausted=exhausted,
             train_seconds=round(train_seconds, 3),
             search_seconds=round(time.perf_counter() - t0, 3),
         )
