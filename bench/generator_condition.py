@@ -63,6 +63,9 @@ PAPER: dict[str, Any] = {
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": PAPER,
     "default": {},
+    # retuning after the merge with the D (layer norm) and PP fixes
+    "default_cw3": {"class_loss_weight": 3.0},
+    "default_ct2.1e-4": {"collision_target": 2.1e-4},
     "uniform": PAPER | {"generator_conditions": "uniform"},
     "projection": PAPER
     | {"generator_conditions": "uniform", "discriminator_conditioning": "projection"},
