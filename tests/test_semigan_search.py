@@ -144,3 +144,14 @@ def test_component_kwargs_size_their_encoders() -> None:
     assert (enc.hidden_dim, enc.norm, enc.num_layers) == (24, "layer", 4)
     denc = trainer.discriminator.encoder  # type: ignore[union-attr]
     assert (denc.norm, denc.num_layers) == ("layer", 3)
+
+
+def test_pool_candidates_without_mutants(embedded: NB201Benchmark) -> None:
+    oracle = embedded.oracle(budget=15)
+    out = SemiGANNAD(candidates="pool", parents=0, **TINY).search(oracle, seed=2)
+    assert oracle.num_queries == 15
+    assert all(r["mutants"] == 0 for r in out.info["rounds"])
+
+
+def test_predict_of_nothing_is_empty(fitted: tuple[BiArch2Perf, list[Any]]) -> None:
+    assert fitted[0].predict([]).shape == (0,)

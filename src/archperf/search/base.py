@@ -25,9 +25,11 @@ __all__ = [
     "NotEnoughCellsError",
     "SearchMethod",
     "SearchOutcome",
+    "check_ints",
     "draw_new",
     "new_unique",
     "require_budget",
+    "trainer_overrides",
 ]
 
 
@@ -134,3 +136,22 @@ def new_unique(
             seen.add(rec)
             keep.append(j)
     return [archs[j] for j in keep], records[keep]
+
+
+def check_ints(*specs: tuple[str, Any, int]) -> None:
+    """ValueError naming the first ``(name, value, low)`` that is not an integer ``>= low``."""
+    for name, value, low in specs:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def trainer_overrides(trainer: dict[str, Any] | None) -> dict[str, Any]:
+    """A search's ``trainer=`` fields, copied; ``seed`` and ``space`` belong to the search."""
+    fields = dict(trainer or {})
+    for forbidden in ("seed", "space"):
+        if forbidden in fields:
+            raise ValueError(
+                f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
+                "space); remove it"
+            )
+    return fields

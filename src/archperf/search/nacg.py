@@ -24,7 +24,15 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..interfaces import EnumerableSpace, SearchSpace
-from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new, new_unique
+from .base import (
+    NotEnoughCellsError,
+    SearchMethod,
+    SearchOutcome,
+    check_ints,
+    draw_new,
+    new_unique,
+    trainer_overrides,
+)
 from .base import require_budget as _require_budget
 
 __all__ = ["NACG", "multi_round_nacg"]
@@ -81,7 +89,7 @@ class NACG(SearchMethod):
         max_generate_tries: int = 4,
         paper: bool = True,
     ) -> None:
-        for name, value, low in (
+        check_ints(
             ("top_k", top_k, 1),
             ("num_candidates", num_candidates, 1),
             ("unlabeled_size", unlabeled_size, 1),
@@ -89,20 +97,12 @@ class NACG(SearchMethod):
             ("finetune_epochs", finetune_epochs, 0),
             ("condition_class", condition_class, 0),
             ("max_generate_tries", max_generate_tries, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        )
         if num_labeled is not None and num_labeled < 2:
             raise ValueError(
                 f"num_labeled must be >= 2 (Bi-Arch2Perf needs two labels), got {num_labeled}"
             )
-        trainer = dict(trainer or {})
-        for forbidden in ("seed", "space"):
-            if forbidden in trainer:
-                raise ValueError(
-                    f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
-                    "space); remove it"
-                )
+        trainer = trainer_overrides(trainer)
         self.paper = bool(paper)
         self.trainer = trainer
         self._config(trainer)  # validate early, clear errors

@@ -26,7 +26,14 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..interfaces import EnumerableSpace, SearchSpace
-from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new
+from .base import (
+    NotEnoughCellsError,
+    SearchMethod,
+    SearchOutcome,
+    check_ints,
+    draw_new,
+    trainer_overrides,
+)
 from .base import require_budget as _require_budget
 
 __all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
@@ -85,7 +92,7 @@ class SemiGANNAD(SearchMethod):
         parents: int = 5,
         mutations: int = 20,
     ) -> None:
-        for name, value, low in (
+        check_ints(
             ("initial", initial, 2),
             ("top_k", top_k, 1),
             ("num_candidates", num_candidates, 1),
@@ -94,18 +101,10 @@ class SemiGANNAD(SearchMethod):
             ("condition_class", condition_class, 0),
             ("parents", parents, 0),
             ("mutations", mutations, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        )
         if candidates not in CANDIDATE_SOURCES:
             raise ValueError(f"candidates must be one of {CANDIDATE_SOURCES}, got {candidates!r}")
-        trainer = dict(trainer or {})
-        for forbidden in ("seed", "space"):
-            if forbidden in trainer:
-                raise ValueError(
-                    f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
-                    "space); remove it"
-                )
+        trainer = trainer_overrides(trainer)
         self.initial = initial
         self.top_k = top_k
         self.candidates = candidates
@@ -153,11 +152,8 @@ class SemiGANNAD(SearchMethod):
             return list(space.enumerate())
         return list(space.sample(self.unlabeled_size, rng))
 
-    def _draw(
-        self, trainer: Any, space: SearchSpace[Any], pool: Sequence[Any], seed: int, round_: int
-    ) -> list[Any]:
-        if self.candidates == "pool":
-            return list(pool)
+    def _draw(self, trainer: Any, space: SearchSpace[Any], seed: int, round_: int) -> list[Any]:
+        """This round's uniform or generated candidates (``"pool"`` is handled by the caller)."""
         batch_seed = int(np.random.SeedSequence([seed, round_]).generate_state(1)[0])
         if self.candidates == "uniform":
             return list(space.sample(self.num_candidates, np.random.default_rng(batch_seed)))
@@ -216,18 +212,12 @@ class SemiGANNAD(SearchMethod):
                 )
             train_seconds += time.perf_counter() - t_fit
             k = min(self.top_k, int(oracle.remaining))
-            if self.candidates == "pool":
-                drawn: Sequence[Any] = pool
-                pred = trainer.pool_predictions()
-            else:
-                drawn = self._draw(trainer, space, pool, seed, r)
             local = self._local(space, cells, labels, rng)
-            if self.candidates == "pool":
-                if local:
-                    drawn = [*pool, *local]
-                    pred = np.concatenate([pred, trainer.predict(local)])
+            if self.candidates == "pool":  # the pool's predictions are already averaged
+                drawn: Sequence[Any] = [*pool, *local]
+                pred = np.concatenate([trainer.pool_predictions(), trainer.predict(local)])
             else:
-                drawn = [*drawn, *local]
+                drawn = [*self._draw(trainer, space, seed, r), *local]
                 pred = trainer.predict(drawn)
             chosen, keys, chosen_pred = _pick(oracle, space, drawn, pred, seen, k)
             n_proposed = len(chosen)

@@ -918,6 +918,8 @@ class BiArch2Perf:
         """
         if self.predictor is None:
             raise RuntimeError("call fit() first")
+        if len(archs) == 0:
+            return np.zeros(0, dtype=np.float64)
         out = self._predict_table(GraphTable(self.space, archs), batch_size)
         means = None if raw else self._class_means()
         if means is not None:
