@@ -44,19 +44,12 @@ from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
-#: The paper's trainer (what TrainerConfig() gave before the fix) and the variants tried.
-#: TrainerConfig.paper(): the trainer as published (and as it was before the fix).
+#: The paper's trainer: the fields where TrainerConfig.paper() differs from the defaults.
+#: (generator_condition.json and generator_condition_after_merge.json were made when this was a
+#: hand-written copy of paper()'s generator fields, without its alpha_p=0.5 / no pool averaging.)
+_DEFAULTS = TrainerConfig().to_dict()
 PAPER: dict[str, Any] = {
-    "generator_conditions": "labeled",
-    "generator_batch_size": None,
-    "generator_latent_ops": False,
-    "discriminator_conditioning": "concat",
-    "class_loss_weight": 0.0,
-    "class_loss_unlabeled_weight": 0.0,
-    "class_loss_balanced": False,
-    "diversity_weight": 0.0,
-    "diversity": "collision",
-    "collision_target": 2e-4,
+    k: v for k, v in TrainerConfig.paper().to_dict().items() if v != _DEFAULTS[k]
 }
 #: The variants tried, in the order they were tried ("default" = TrainerConfig()).  The ones
 #: with ``generator_kwargs={"latent_ops": True}`` predate the generator_latent_ops field.
