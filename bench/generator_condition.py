@@ -268,13 +268,17 @@ def run_one(
     for k in range(tr.condition.num_classes or 0):
         cells = tr.generator.sample(k, SAMPLES, seed=1)
         vals = bench.lookup(cells, "val")
-        means.append(round(float(np.nanmean(vals)), 2))
+        known = vals[~np.isnan(vals)]
+        means.append(round(float(known.mean()), 2) if len(known) else float("nan"))
         if k == 0:
-            texts = [space.to_text(x) for x in cells]
+            rec["class0_known_share"] = round(len(known) / SAMPLES, 3)
+            # NB101: isomorphic cells count once (the space's graph hash)
+            key = space.canonical if space.name == "nb101" else space.to_text
+            texts = [key(x) for x in cells]
             uniq, counts = np.unique(texts, return_counts=True)
             rec["class0_most_common_share"] = round(float(counts.max()) / SAMPLES, 3)
             rec["class0_distinct_share"] = round(len(uniq) / SAMPLES, 3)
-            rec["class0_top10_rate"] = round(float(np.mean(vals >= top10)), 3)
+            rec["class0_top10_rate"] = round(float(np.mean(known >= top10)), 3)
     rec["mean_val_by_class"] = means
     rec["monotone"] = bool(all(a > b for a, b in itertools.pairwise(means)))
     if diagnose:
@@ -307,15 +311,20 @@ def main() -> int:
     ap.add_argument("--diagnose", action="store_true")
     ap.add_argument(
         "--space",
-        choices=["nb201", "nb301"],
+        choices=["nb201", "nb301", "nb101"],
         default="nb201",
         help="nb301: the DARTS space with the YAHPO surrogate; pool and top-10%% threshold "
-        "from 5,000 random cells (sample seed 12345)",
+        "from 5,000 random cells (sample seed 12345); nb101: the NB101 subset (pool, labels and "
+        "top-10%% threshold from its 30,296 cells; generated cells outside it are not scored)",
     )
     ap.add_argument("--out", default="bench/results/generator_condition.json")
     args = ap.parse_args()
     root = find_data_dir()
-    need = "nb201/nb201.csv" if args.space == "nb201" else "nb301/yahpo_nb301_surrogate.onnx"
+    need = {
+        "nb201": "nb201/nb201.csv",
+        "nb301": "nb301/yahpo_nb301_surrogate.onnx",
+        "nb101": "nb101/nb101_subset.csv.gz",
+    }[args.space]
     if root is None or not (root / need).is_file():
         print(f"skipped: {need} not found (set $ARCHPERF_DATA_DIR)")
         return 0
@@ -324,6 +333,11 @@ def main() -> int:
     if args.space == "nb201":
         bench = NB201Benchmark("cifar10", data_dir=root)
         pool = list(bench.space.enumerate())
+    elif args.space == "nb101":
+        from archperf.benchmarks.nb101 import NB101Benchmark
+
+        bench = NB101Benchmark(data_dir=root)
+        pool = [bench.records.arch_at(i) for i in range(len(bench.records))]
     else:
         from archperf.benchmarks.nb301 import NB301Benchmark
 
@@ -347,9 +361,12 @@ def main() -> int:
             runs.append(rec)
             print(json.dumps(rec), file=sys.stderr, flush=True)
     result = {
-        "data": "NAS-Bench-201 CIFAR-10, cifar10_valid_val (nb201.csv), validation accuracy %"
-        if args.space == "nb201"
-        else "NAS-Bench-301 CIFAR-10, YAHPO surrogate validation accuracy %",
+        "data": {
+            "nb201": "NAS-Bench-201 CIFAR-10, cifar10_valid_val (nb201.csv), validation accuracy %",
+            "nb301": "NAS-Bench-301 CIFAR-10, YAHPO surrogate validation accuracy %",
+            "nb101": "NAS-Bench-101 subset (nb101_subset.csv.gz, 30,296 cells), val_acc_108 %; "
+            "generated cells outside the subset are not scored",
+        }[args.space],
         "protocol": f"100 random labels (default_rng(seed)) from the pool, pool of {len(pool)} "
         f"cells unlabeled, {args.epochs} epochs, {SAMPLES} samples per class (seed=1)",
         "top10_threshold": round(top10, 3),
