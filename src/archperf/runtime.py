@@ -1,12 +1,12 @@
 """Where library work runs: torch's CPU thread count and the compute device.
 
-**Threads.**  archperf's graphs are tiny (7 to 11 nodes), so torch's default of one intra-op
-thread per core mostly buys synchronisation: on a shared 2-core machine a training took 78.8 s
-with torch's default against 6.0 s with one thread.  Every library entry point that runs torch
-work (the trainer's ``fit``/``predict``, every search method's ``search``, ``GINPredictor.predict``,
-``ConditionalGenerator.sample``) therefore runs inside :func:`threads`, which sets torch's
-intra-op thread count for its duration and restores the caller's count afterwards, also when an
-exception leaves it.  The count is, first match wins:
+**Threads.**  archperf's graphs are tiny (7 to 22 nodes), so torch's default of one intra-op
+thread per core mostly buys synchronisation: on a shared 2-core machine a 20-epoch training took
+78.8 s with torch's default against 6.0 s with one thread (docs/performance.md).  Every library
+entry point that runs torch work (the trainer's ``fit``/``predict``, every search method's
+``search``, ``GINPredictor.predict``, ``ConditionalGenerator.sample``) therefore runs inside
+:func:`threads`, which sets torch's intra-op thread count for its duration and restores the
+caller's count afterwards, also when an exception leaves it.  The count is, first match wins:
 
 1. an explicit count: ``TrainerConfig(threads=N)``, ``threads(N)``, ``archperf ... --threads N``;
 2. the innermost enclosing ``threads(...)`` block, so ``with archperf.runtime.threads(4): ...``
