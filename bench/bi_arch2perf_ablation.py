@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -24,6 +25,7 @@ import torch
 
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
+from archperf.runtime import THREADS_ENV
 from archperf.stats import kendall_tau, spearman_rho
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
@@ -40,7 +42,7 @@ def main() -> int:
     if data is None or not (data / "nb201" / "nb201.csv").is_file():
         print("skipped: nb201/nb201.csv not found (set ARCHPERF_DATA_DIR)", file=sys.stderr)
         return 0
-    torch.set_num_threads(args.threads)
+    os.environ[THREADS_ENV] = str(args.threads)  # every library call in this process
     bench = NB201Benchmark(dataset="cifar10", data_dir=data)
     cells = list(bench.space.enumerate())
     y_all = bench.lookup(cells, "val")

@@ -20,6 +20,7 @@ import torch
 
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
+from archperf.runtime import resolve_threads
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
 
@@ -29,12 +30,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--labels", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="TrainerConfig.threads (0: the library default)"
+    )
     ap.add_argument("--amp", action="store_true")
     ap.add_argument("--out", default="bench/results/bi_arch2perf_walltime.json")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = args.threads or None
     data = find_data_dir()
     has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
     bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
@@ -51,6 +53,7 @@ def main() -> int:
             progress=False,
             device=args.device,
             amp=args.amp,
+            threads=threads,
         )
         t0 = time.perf_counter()
         BiArch2Perf(cfg).fit(labeled, y, cells)
@@ -63,7 +66,7 @@ def main() -> int:
         f"{len(cells)} unlabeled cells, default TrainerConfig",
         "labels_source": bench.describe().get("source", "?"),
         "device": args.device,
-        "threads": torch.get_num_threads(),
+        "threads": resolve_threads(threads),
         "amp": args.amp,
         "machine": platform.processor() or platform.machine(),
         "seconds": times,

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from archperf.analysis import analyze, op_presence, path_lengths, signature
 from archperf.errors import DataFileError
@@ -87,7 +86,6 @@ def whole_analysis() -> None:
 
 
 def main() -> int:
-    torch.set_num_threads(1)
     pieces()
     whole_analysis()
     return 0

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from archperf import registry
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
 
-torch.set_num_threads(1)
 root = find_data_dir()
 has_table = root is not None and (root / "nb201" / "nb201.csv").is_file()
 bench = NB201Benchmark("cifar10", data_dir=root if has_table else None)

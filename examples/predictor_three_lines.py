@@ -12,7 +12,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
@@ -20,7 +19,6 @@ from archperf.stats import spearman_rho
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
 if __name__ == "__main__":
-    torch.set_num_threads(1)
     data = find_data_dir()
     if data is None or not (data / "nb201" / "nb201.csv").is_file():
         sys.exit("nb201/nb201.csv not found: set $ARCHPERF_DATA_DIR (see docs/neural.md)")

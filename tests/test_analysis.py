@@ -33,6 +33,7 @@ from archperf.analysis.quality import NB201_THRESHOLD_QUANTILES
 from archperf.cell import Cell
 from archperf.cli import main
 from archperf.errors import DataFileError, InvalidCellError
+from archperf.runtime import resolve_device
 from archperf.spaces.darts import DartsSpace
 from archperf.spaces.nb101 import NB101Space
 from archperf.spaces.nb201 import EDGE_OPS, NB201Space
@@ -525,6 +526,8 @@ def test_cli_analyze_trains_deterministically(data_dir: Path, tmp_path: Path) ->
     data = json.loads((tmp_path / "a" / "analysis.json").read_text())
     assert data["quality"]["generation"]["reference_size"] >= 1  # novelty vs. the labeled set
     assert data["setup"]["epochs"] == 1
+    assert data["setup"]["torch_threads"] == 1  # the library default (no --threads)
+    assert data["setup"]["device"] == str(resolve_device("auto"))
     assert (tmp_path / "a" / "signature.png").is_file()
     assert not (tmp_path / "a" / "signature.svg").exists()
 

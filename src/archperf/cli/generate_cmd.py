@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import registry
 from .._io import read_cells
+from .runtime_args import add_device_arg, checked_device
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,16 +47,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stochastic", action="store_true", help="draw the decoding, not argmax")
     p.add_argument("--reference", metavar="FILE", help="cells (one per line) for novelty")
     p.add_argument("-o", "--output", metavar="FILE", help="write cells here instead of stdout")
+    add_device_arg(
+        p,
+        help="where the generator runs: auto (CUDA when available, else CPU), cpu (the "
+        "default) or cuda; a seed gives other cells on a GPU than on a CPU",
+    )
     p.set_defaults(func=run)
 
 
 def _load_generator(args: argparse.Namespace, space: Any) -> Any:
     from ..nn.generator import ConditionalGenerator
+    from ..runtime import resolve_device
 
+    device = resolve_device(args.device or "cpu")
     if args.model:
         from ..nn.serialization import load_component
 
-        gen = load_component(args.model, expected_kind="generator")
+        gen = load_component(args.model, expected_kind="generator", device=device)
         gen_space = getattr(getattr(gen, "space", None), "name", None)
         if gen_space != space.name:
             raise ValueError(
@@ -65,7 +73,7 @@ def _load_generator(args: argparse.Namespace, space: Any) -> Any:
     if args.num_classes < 0:
         raise ValueError("--num-classes must be >= 0")
     num_classes = args.num_classes or None
-    return ConditionalGenerator(space, num_classes=num_classes, seed=args.seed)
+    return ConditionalGenerator(space, num_classes=num_classes, seed=args.seed).to(device)
 
 
 def _condition(args: argparse.Namespace, gen: Any) -> float | int:
@@ -90,6 +98,7 @@ def _condition(args: argparse.Namespace, gen: Any) -> float | int:
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError("-n must be >= 1")
+    checked_device(args)
     space = registry.create("search_space", args.space)
     reference = read_cells(space, args.reference) if args.reference else None
     gen = _load_generator(args, space)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from .run_cmd import add_executor_args, make_executor
+from .runtime_args import add_device_arg, checked_device, method_kwargs_with_device
 
 TABLES = ("table1", "table2", "table3")
 
@@ -34,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
     )
     add_executor_args(p)
+    add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -43,13 +46,19 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.runner import run_many
 
     protocol = PROTOCOLS[args.table]
+    device = checked_device(args)
     if args.seeds is not None and args.seeds < 1:
         raise ValueError("--seeds must be >= 1")
     only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
     bkw = {}
     if args.data_dir is not None:
         bkw["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
-    specs = protocol(args.seeds, only=only, benchmark_kwargs=bkw)
+    specs = [
+        dataclasses.replace(
+            s, method_kwargs=method_kwargs_with_device(s.method, s.method_kwargs, device)
+        )
+        for s in protocol(args.seeds, only=only, benchmark_kwargs=bkw)
+    ]
     executor = make_executor(args)
     try:
         result = run_many(specs, args.out, executor, progress=not args.no_progress)

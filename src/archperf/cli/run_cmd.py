@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from .runtime_args import add_device_arg, checked_device, method_kwargs_with_device
 from .search_cmd import add_benchmark_args, benchmark_kwargs, check_method
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", default="0-9", help="seeds: 0-19, 0,3,7 or 0-4,10 (default 0-9)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the run records")
     add_executor_args(p)
+    add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.epilog = "With several methods, --set METHOD:key=value sets a value for one method only."
     p.set_defaults(func=run)
@@ -67,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"--methods {args.methods!r}: give distinct method names")
     seeds = parse_seeds(args.seeds)
+    device = checked_device(args)
     kwargs = parse_sets(args.set, methods)
     for m in methods:
+        kwargs[m] = method_kwargs_with_device(m, kwargs[m], device)
         check_method(m, kwargs[m])
     bkw = benchmark_kwargs(args)
     specs = [

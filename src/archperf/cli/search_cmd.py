@@ -12,6 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .runtime_args import (
+    add_device_arg,
+    add_threads_arg,
+    checked_device,
+    checked_threads,
+    method_kwargs_with_device,
+)
+
 
 def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     """Options shared by ``search`` and ``run``: benchmark, dataset, protocol, budget, data."""
@@ -74,13 +82,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", help="display name in tables (default: the method)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the run record (JSON) here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: the graphs are tiny, and one thread was 10-50x "
-        "faster than two on a shared 2-core machine; docs/performance.md)",
-    )
+    add_threads_arg(p)
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -88,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_bytes
     from ..experiments.runner import run_one
     from ..experiments.spec import RunSpec, parse_sets
+    from ..runtime import threads
 
-    kwargs = parse_sets(args.set)[""]
+    kwargs = method_kwargs_with_device(args.method, parse_sets(args.set)[""], checked_device(args))
     spec = RunSpec(
         method=args.method,
         method_kwargs=kwargs,
@@ -102,15 +106,8 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
     )
     check_method(spec.method, spec.method_kwargs)
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    import os
-
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import torch
-
-    torch.set_num_threads(args.threads)
-    record = run_one(spec, progress=not args.no_progress)
+    with threads(checked_threads(args)):
+        record = run_one(spec, progress=not args.no_progress)
     if args.output:
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))

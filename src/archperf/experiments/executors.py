@@ -8,12 +8,12 @@ from __future__ import annotations
 import abc
 import multiprocessing
 import os
-import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, ClassVar
 
+from ..runtime import threads
 from .runner import run_one
 from .spec import RunSpec
 
@@ -34,25 +34,23 @@ class RunError(RuntimeError):
 
 
 def _execute(spec: RunSpec) -> tuple[str, Any, str]:
-    """The worker function: ``("ok", record, "")`` or ``("error", message, traceback)``."""
+    """The worker function: ``("ok", record, "")`` or ``("error", message, traceback)``.
+
+    The run gets one torch thread (:func:`archperf.runtime.threads`; runs share the machine's
+    cores), whatever ``$ARCHPERF_THREADS`` says; a spec's ``trainer.threads`` still wins.
+    """
     try:
-        return "ok", run_one(spec, progress=False), ""
+        with threads(1):
+            return "ok", run_one(spec, progress=False), ""
     except Exception as exc:
         return "error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
 
 
 def _init_worker() -> None:
-    """Worker set-up: one thread for OpenMP/BLAS and torch (runs share the machine's cores).
-
-    torch is not imported here (seconds per worker, and RS/RE never need it): with
-    ``OMP_NUM_THREADS=1`` set first, a later ``import torch`` starts with one thread; if torch
-    is already imported, ``torch.set_num_threads(1)``.
-    """
+    """Worker set-up: one thread for OpenMP/BLAS, set before anything imports torch or a BLAS
+    (torch is not imported here: seconds per worker, and RS/RE never need it)."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
 
 
 def _to_result(spec: RunSpec, out: tuple[str, Any, str]) -> dict[str, Any] | BaseException:
@@ -97,11 +95,12 @@ class LocalExecutor(Executor):
     """A local process pool (``concurrent.futures``; ``start_method`` ``"spawn"`` or
     ``"forkserver"``), ``workers`` processes (default: the usable CPU count).
 
-    Each worker process runs single-threaded (``OMP_NUM_THREADS=1`` before torch is imported,
-    ``torch.set_num_threads(1)`` if it already is) and caches its benchmarks across runs.
-    ``workers=1`` runs in this process, with torch set to one thread during the runs (restored
-    afterwards), so its records equal the pool's.  Scripts that use a pool must guard their
-    entry point with ``if __name__ == "__main__":`` (spawned workers import the main module).
+    Each run gets one torch thread (``OMP_NUM_THREADS=1`` in the workers, and
+    :func:`archperf.runtime.threads` ``(1)`` around every run); workers cache their benchmarks
+    across runs.  ``workers=1`` runs in this process, with torch set to one thread during each
+    run (the caller's count restored afterwards), so its records equal the pool's.  Scripts
+    that use a pool must guard their entry point with ``if __name__ == "__main__":`` (spawned
+    workers import the main module).
     """
 
     name = "local"
@@ -153,15 +152,8 @@ class LocalExecutor(Executor):
 
     @staticmethod
     def _in_process(specs: list[RunSpec]) -> Iterator[MapResult]:
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            for spec in specs:
-                yield spec, _to_result(spec, _execute(spec))
-        finally:
-            torch.set_num_threads(previous)
+        for spec in specs:
+            yield spec, _to_result(spec, _execute(spec))
 
 
 _RAY_WORKER_READY = False

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from ..cell import CellBatch
 from ..interfaces import Generator, SearchSpace
+from ..runtime import with_threads
 from .decoders import SpaceDecoder, decoder_for
 from .gin import DenseGIN, init_seeded
 
@@ -348,6 +349,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         with torch.no_grad():
             return self.forward(cond, z_adj, z_ops, generator=g)
 
+    @with_threads
     def sample(
         self,
         condition: Any,
@@ -359,7 +361,8 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         """``n`` valid architectures for ``condition`` (class id(s), or float(s) if continuous).
 
         Same ``seed`` → same architectures (on the same device).  Generation runs in batches of
-        ``batch_size``; ``stochastic`` draws the decoding instead of taking the argmax.
+        ``batch_size``, with the library's torch thread count (:mod:`archperf.runtime`);
+        ``stochastic`` draws the decoding instead of taking the argmax.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..cell import Cell, CellBatch
 from ..interfaces import Encoder, Predictor
+from ..runtime import with_threads
 from .gin import DenseGIN, GINBase, init_seeded
 
 __all__ = [
@@ -248,6 +249,7 @@ class GINPredictor(nn.Module, Predictor):
         y = self.head(self.encoder.forward_dense(adj, x, mask).graph).squeeze(-1)
         return y * self.target_std + self.target_mean
 
+    @with_threads
     @torch.no_grad()
     def predict(
         self,
@@ -259,7 +261,9 @@ class GINPredictor(nn.Module, Predictor):
         """Predicted performance for cells (or a space's archs with ``space``) as numpy ``[B]``.
 
         Runs in eval mode without gradients, in batches of ``batch_size``, on ``device``
-        (default: where the model's parameters are); the module's mode is restored afterwards.
+        (default: where the model's parameters are), with the library's torch thread count
+        (:mod:`archperf.runtime`); the module's mode and the caller's threads are restored
+        afterwards.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")

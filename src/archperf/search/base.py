@@ -12,6 +12,7 @@ Methods are registered through the ``archperf_search_methods`` hook like every o
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..benchmarks.base import Oracle, QueryRecord
 from ..interfaces import SearchSpace
+from ..runtime import threads
 
 __all__ = [
     "NotEnoughCellsError",
@@ -60,9 +62,19 @@ class SearchMethod(abc.ABC):
 
     Constructor arguments are the method's hyper-parameters, stored as given and returned by
     :meth:`config` (JSON-ready), so a run is described by ``(name, config, seed)``.
+
+    Every subclass's ``search`` runs inside :func:`archperf.runtime.threads` (torch's thread
+    count set for the search, the caller's restored afterwards): subclasses get the library's
+    thread handling without doing anything.
     """
 
     name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        search = cls.__dict__.get("search")
+        if callable(search) and not getattr(search, "__archperf_threads__", False):
+            cls.search = _search_in_threads(search)  # type: ignore[method-assign]
 
     @abc.abstractmethod
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
@@ -75,6 +87,18 @@ class SearchMethod(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _search_in_threads(search: Callable[..., SearchOutcome]) -> Callable[..., SearchOutcome]:
+    """``search`` run inside ``threads()`` (see :class:`SearchMethod`)."""
+
+    @functools.wraps(search)
+    def wrapper(*args: Any, **kwargs: Any) -> SearchOutcome:
+        with threads():
+            return search(*args, **kwargs)
+
+    wrapper.__archperf_threads__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def require_budget(oracle: Oracle[Any], method: str) -> int:

@@ -238,6 +238,7 @@ class NACG(SearchMethod):
             oracle,
             num_labeled=n_labeled,
             rounds=rounds_info,
+            device=str(trainer.device),
             train_seconds=round(train_seconds, 3),
             search_seconds=round(time.perf_counter() - t0, 3),
             final_mse_labeled=trainer.history.mse_labeled[-1]

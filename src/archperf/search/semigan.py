@@ -262,6 +262,7 @@ class SemiGANNAD(SearchMethod):
             oracle,
             initial=self.initial,
             rounds=rounds,
+            device=str(trainer.device),
             exhausted=exhausted,
             train_seconds=round(train_seconds, 3),
             search_seconds=round(time.perf_counter() - t0, 3),

@@ -29,6 +29,7 @@ resumed run reproduces the uninterrupted one exactly on CPU.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -36,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ from .. import registry
 from ..cell import CellBatch
 from ..conditions import ContinuousCondition, RankCondition, condition_from_config
 from ..interfaces import Condition, SearchSpace
+from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
 from .checkpoint import atomic_write_bytes, load_state, save_state
 
@@ -68,13 +70,18 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names the loss, the epoch and the step."""
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else as given."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _in_config_threads(method: _F) -> _F:
+    """Run a trainer method inside :func:`archperf.runtime.threads` with ``config.threads``."""
+
+    @functools.wraps(method)
+    def wrapper(self: BiArch2Perf, *args: Any, **kwargs: Any) -> Any:
+        with threads(self.config.threads):
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
 
 
 @dataclass
@@ -123,6 +130,16 @@ class TrainerConfig:
       from the latent); ``"entropy"``: minus the mean entropy of each sample's
       distributions; ``"marginal-entropy"``: minus the entropy of the batch-mean distribution
       of each class.
+
+    Where it runs (neither changes what is trained, only where and how fast):
+
+    * ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
+      ``"cuda:N"``; naming CUDA where torch has none is a ``ValueError`` here, at construction.
+      CPU and GPU runs of one seed give different numbers.
+    * ``threads``: torch CPU threads while :meth:`BiArch2Perf.fit`, ``predict`` and
+      ``pool_predictions`` run (the caller's count is restored afterwards); ``None`` (default)
+      takes an enclosing :func:`archperf.runtime.threads` block's count, else
+      ``$ARCHPERF_THREADS``, else 1 (docs/performance.md, "Threads and device").
     """
 
     space: str = "nb201"
@@ -161,6 +178,7 @@ class TrainerConfig:
     diversity: str = "pair-collision"
     collision_target: float = 1.85e-4
     device: str = "auto"
+    threads: int | None = None
     amp: bool = False
     seed: int = 0
     checkpoint_every: int = 1
@@ -209,6 +227,14 @@ class TrainerConfig:
             raise ValueError(f"diversity must be one of {DIVERSITY_TERMS}, got {self.diversity!r}")
         if not 0.0 < self.collision_target < 1.0:
             raise ValueError(f"collision_target must lie in (0, 1), got {self.collision_target}")
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ValueError(f"threads must be an integer >= 1 or None, got {self.threads!r}")
+        try:
+            check_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"TrainerConfig.device={self.device!r}: {exc}") from None
 
     @classmethod
     def paper(cls, **overrides: Any) -> TrainerConfig:
@@ -514,6 +540,7 @@ class BiArch2Perf:
 
     # -- training ------------------------------------------------------------------------------
 
+    @_in_config_threads
     def fit(
         self,
         labeled: Sequence[Any],
@@ -895,6 +922,7 @@ class BiArch2Perf:
             self._pool_means = sums / np.maximum(counts, 1)
         return self._pool_means
 
+    @_in_config_threads
     def pool_predictions(self) -> np.ndarray:
         """:meth:`predict` for every cell of the last ``fit``'s unlabeled pool, in pool order
         (without converting the cells again)."""
@@ -906,6 +934,7 @@ class BiArch2Perf:
             return means[self._pool_group]
         return self._predict_table(self._pool_table)
 
+    @_in_config_threads
     def predict(
         self, archs: Sequence[Any], batch_size: int = 2048, raw: bool = False
     ) -> np.ndarray:
@@ -960,12 +989,12 @@ class BiArch2Perf:
         assert self.generator is not None and self.condition is not None
         saved_cfg = directory / "config.json"
         if saved_cfg.is_file():
-            old = TrainerConfig.from_json(saved_cfg.read_text(encoding="utf-8"))
+            old = json.loads(saved_cfg.read_text(encoding="utf-8"))
             mine = self.config.to_dict()
-            diff = [
+            diff = [  # where and how fast it runs may change between sessions
                 k
-                for k, v in old.to_dict().items()
-                if k not in ("epochs", "progress") and mine.get(k) != v
+                for k, v in old.items()
+                if k not in ("epochs", "progress", "device", "threads") and mine.get(k) != v
             ]
             if diff:
                 raise ValueError(
