@@ -16,8 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from archperf.experiments import RunSpec, run_one
-from archperf.experiments.anytime import anytime_curves, plot_anytime
+from archperf.experiments import RunSpec, anytime_curves, plot_anytime, run_one
 
 records = [
     run_one(RunSpec(method=m, benchmark="nb201", dataset="cifar10", budget=60, seed=s))

@@ -213,3 +213,38 @@ def test_search_cli_is_quiet_when_not_on_a_terminal(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "queries [" not in proc.stderr and "epoch" not in proc.stderr
+
+
+def test_trainer_alone_shows_an_epoch_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    space = NB201Space()
+    cells = space.sample(12, seed=0)
+    cfg = TrainerConfig(epochs=2, unlabeled_batch_size=16, device="cpu")  # progress=True
+    BiArch2Perf(cfg).fit(cells, np.linspace(60, 90, 12), cells)
+    assert "training: 100%" in tty.getvalue() and "2/2 epochs" in tty.getvalue()
+    tty.seek(0)
+    tty.truncate()
+    BiArch2Perf(TrainerConfig(**{**cfg.to_dict(), "progress": False})).fit(
+        cells, np.linspace(60, 90, 12), cells
+    )
+    assert tty.getvalue() == ""
+
+
+def test_analyze_shows_training_then_its_phases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archperf.cli import main
+
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    argv = ["analyze", "--space", "nb201", "--labels", "12", "--epochs", "2", "-n", "40",
+            "--top-k", "8", "--out", str(tmp_path), "--no-figures"]  # fmt: skip
+    assert main(argv) == 0
+    text = tty.getvalue()
+    assert "analyze nb201: 100%" in text and "2/2 epochs" in text
+    assert "generating 40 cells" in text and "analyzing" in text
+    tty.seek(0)
+    tty.truncate()
+    assert main([*argv, "--no-progress"]) == 0
+    assert "epochs [" not in tty.getvalue()
