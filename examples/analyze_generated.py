@@ -54,7 +54,7 @@ def whole_analysis() -> None:
     rec = np.sort(rng.choice(len(bench), size=100, replace=False))
     labeled = [bench.arch_at(int(i)) for i in rec]
     labels = bench.column("val")[rec]  # an uncounted look-up: analysis, not search
-    trainer = BiArch2Perf(TrainerConfig(space="nb201", epochs=15, seed=0, progress=False))
+    trainer = BiArch2Perf(TrainerConfig(space="nb201", epochs=15, seed=0))
     trainer.fit(labeled, labels, list(space.enumerate()))
     cells = trainer.generator.sample(0, 500, seed=0)  # class 0 = the best rank class
 

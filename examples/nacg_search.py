@@ -42,5 +42,5 @@ for name, method in methods.items():
         rnd = outcome.info["rounds"][0]
         print(
             f"      generated {rnd['generated']} cells, {rnd['new_answerable']} new; "
-            f"top-{len(rnd['values'])} by PP got val {rnd['values']}"
+            f"top-{len(rnd['values'])} by PP got val {', '.join(f'{v:.2f}' for v in rnd['values'])}"
         )

@@ -37,7 +37,6 @@ if __name__ == "__main__":
             epochs=40,
             labeled_batch_size=64,
             adversarial=False,
-            progress=False,
             seed=0,
             device="cpu",
         )

@@ -29,7 +29,7 @@ def main() -> int:
         for s in range(3)
     ]
     with tempfile.TemporaryDirectory() as out:
-        first = run_many(specs, out, LocalExecutor(workers=2), progress=False)
+        first = run_many(specs, out, LocalExecutor(workers=2))  # a bar on a terminal
         again = run_many(specs, out, LocalExecutor(workers=2), progress=False)
         print(f"first pass ran {len(first.ran)} runs; second pass skipped {len(again.skipped)}")
         if not first.ok:

@@ -27,7 +27,7 @@ labeled = [cells[i] for i in order[:100]]
 unseen = [cells[i] for i in order[100:3100]]
 y = bench.lookup(labeled, "val")  # a look-up for the demo; a search would use bench.oracle()
 
-config = TrainerConfig(space="nb201", epochs=20, seed=0, progress=False)
+config = TrainerConfig(space="nb201", epochs=20, seed=0)  # a progress bar on a terminal
 trainer = BiArch2Perf(config)
 history = trainer.fit(labeled, y, cells)
 print(

@@ -17,7 +17,7 @@ def test_search_prints_the_result_and_writes_a_record(
 ) -> None:
     out = tmp_path / "rec.json"
     argv = ["search", "--method", "re", "--benchmark", "nb201", "--budget", "12", "--seed", "3"]
-    rc = main([*argv, "--set", "population_size=5", "--no-progress", "-o", str(out)])
+    rc = main([*argv, "--set", "population_size=5", "--no-progress", "-o", str(out), "--no-save"])
     text = capsys.readouterr().out
     assert rc == 0
     rec = json.loads(out.read_text())
@@ -38,7 +38,8 @@ def test_search_prints_the_result_and_writes_a_record(
 def test_semigan_nad_search_prints_rounds(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["search", "--method", "semigan-nad", "--benchmark", "nb201", "--budget", "16"]
     sets = ['candidates="uniform"', "top_k=3", "initial=4", "trainer.epochs=2"]
-    rc = main([*argv, "--seed", "1", "--no-progress", *(x for v in sets for x in ("--set", v))])
+    sets_argv = [x for v in sets for x in ("--set", v)]
+    rc = main([*argv, "--seed", "1", "--no-progress", "--no-save", *sets_argv])
     text = capsys.readouterr().out
     assert rc == 0
     assert "queries:      16 of budget 16" in text
@@ -59,7 +60,7 @@ def test_search_reports_bad_options(
     extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["search", "--method", "re", "--benchmark", "nb201", "--budget", "5", "--no-progress"]
-    assert main([*argv, *extra]) == 2
+    assert main([*argv, "--no-save", *extra]) == 2
     assert message in capsys.readouterr().err
 
 

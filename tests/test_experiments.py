@@ -498,7 +498,8 @@ def test_summarize_known_mean_and_std() -> None:
     assert "| 94.00 ± 1.00 |" in md and "| 92.00 (1/2 seeds) |" in md and "| — |" in md
     lines = to_csv(rows).splitlines()
     assert lines[0].split(",") == list(ROW_FIELDS)
-    assert lines[1].split(",")[ROW_FIELDS.index("reported_std")] == "1.0"
+    assert lines[1].split(",")[ROW_FIELDS.index("reported_std")] == "1.0000"
+    assert lines[1].split(",")[ROW_FIELDS.index("search_mean")] == "91.1667"  # 4 decimals
     assert lines[2].split(",")[ROW_FIELDS.index("reported_std")] == ""
 
 
@@ -626,7 +627,7 @@ def test_write_reports_states_source_and_protocol(tmp_path: Path) -> None:
     assert len(runs) == 4 and runs[0].startswith("key,benchmark,dataset")
     assert sorted(line.split(",")[6] for line in runs[1:]) == ["0", "1", "2"]  # one per seed
     assert sorted(line.split(",")[11] for line in runs[1:]) == ["", "", "3"]
-    assert all(line.split(",")[9:11] == ["94.0", "94.0"] for line in runs[1:])
+    assert all(line.split(",")[9:11] == ["94.0000", "94.0000"] for line in runs[1:])
 
 
 def test_experiments_import_is_light() -> None:

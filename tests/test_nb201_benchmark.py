@@ -370,7 +370,7 @@ def test_cli_query(csv_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     cells.write_text(f"{table.arch_strs[1]}\n\n|bad|\n{table.arch_strs[2]}\n")
     rc = main(["query", "nb201", "--metric", "test", "--source", str(csv_path), str(cells)])
     out, err = capsys.readouterr()
-    expect = [f"{table.columns['cifar10_test'][i]:.10g}" for i in (1, 2)]
+    expect = [f"{table.columns['cifar10_test'][i]:.4f}" for i in (1, 2)]
     assert out.splitlines() == [expect[0], "invalid: node-count", expect[1]]
     assert rc == 1 and "source=csv:" in err and "cifar10_test" in err
 

@@ -226,3 +226,28 @@ def test_learns_on_real_nb201(data_dir: Path) -> None:
     print(f"tau={tau:.3f} untrained={tau_untrained:.3f}")
     assert tau > 0.3, tau
     assert tau > tau_untrained + 0.1, (tau, tau_untrained)
+
+
+def test_history_plot_draws_no_empty_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a held-out set there is no rank-correlation panel (it would be all NaN)."""
+    from matplotlib.figure import Figure
+
+    seen: list[list[bool]] = []
+    savefig = Figure.savefig
+
+    def spy(fig: Figure, *args, **kwargs):  # which panels hold a finite point
+        seen.append(
+            [
+                any(np.isfinite(np.asarray(line.get_ydata(), float)).any() for line in ax.lines)
+                for ax in fig.axes
+            ]
+        )
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    cells, y = _synthetic(16, 0)
+    plain = BiArch2Perf(_tiny(epochs=2)).fit(cells, y, cells)
+    plain.plot(tmp_path / "plain.png")
+    held = BiArch2Perf(_tiny(epochs=2)).fit(cells, y, cells, heldout=(cells[:8], y[:8]))
+    held.plot(tmp_path / "held.png")
+    assert seen == [[True], [True, True]]

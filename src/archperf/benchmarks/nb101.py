@@ -366,9 +366,9 @@ class NB101Benchmark(TabularBenchmark[Cell]):
             col = self.column(self.report_metric)
             missing = np.flatnonzero(known & ~np.isfinite(col[np.where(known, idx, 0)]))
             if len(missing):
-                shown = "; ".join(self.space.to_text(archs[j]) for j in missing[:3])
+                shown = ", ".join(self.space.canonical(archs[j]) for j in missing[:3])
                 raise DataFileError(
-                    f"no test accuracy for {len(missing)} of {len(archs)} cell(s) "
-                    f"({shown}): {self._missing_test_hint}"
+                    f"no test accuracy for {len(missing)} of {len(archs)} cell(s) (graph hash "
+                    f"{shown}{', ...' if len(missing) > 3 else ''}): {self._missing_test_hint}"
                 )
         return super().report(archs)

@@ -11,6 +11,7 @@ from .. import __version__
 from . import (
     analyze_cmd,
     generate_cmd,
+    plot_cmd,
     plugins_cmd,
     query_cmd,
     reproduce_cmd,
@@ -28,6 +29,7 @@ COMMAND_MODULES = [
     search_cmd,
     run_cmd,
     table_cmd,
+    plot_cmd,
     reproduce_cmd,
     analyze_cmd,
 ]

@@ -17,6 +17,9 @@ from .. import registry
 from .._io import read_lines
 from ..errors import InvalidCellError, UnknownCellError
 
+#: Decimal places of every printed value.
+DIGITS = 4
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="print a benchmark metric for each cell (one per line); 'unknown' if it lacks one",
         description=(
             "Read cells in the space's text form, one per line, and print the metric of each: "
-            "a number, 'unknown' for cells the benchmark has no record of, or "
-            "'invalid: <rule>'. The source used is printed on stderr. Exit status 1 if any "
+            f"a number with {DIGITS} decimals, 'unknown' for cells the benchmark has no record "
+            "of, or 'invalid: <rule>'. The source used is printed on stderr. Exit status 1 if any "
             "line is invalid."
         ),
     )
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     bad = sum(r.startswith("invalid") for r in results)
     if archs:
         for slot, value in zip(slots, _values(bench, archs, args.metric), strict=True):
-            results[slot] = "unknown" if math.isnan(value) else f"{value:.10g}"
+            results[slot] = "unknown" if math.isnan(value) else f"{value:.{DIGITS}f}"
     out = sys.stdout
     for r in results:
         out.write(r + "\n")

@@ -1,8 +1,9 @@
 """``archperf search``: one search run (method × benchmark × seed) with a progress bar.
 
 Prints the cell found, its search metric, the number of queries, its reported (test) value or
-why there is none, and the data source; ``-o`` writes the full run record (JSON).  torch is
-imported only when a method needs it.
+why there is none, and the data source.  Writes the run's results folder (record, trajectory,
+incumbent plot) under ``--results-dir`` unless ``--no-save``; ``-o`` writes the record (JSON) to
+a file as well.  torch is imported only when a method needs it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..experiments.results import DEFAULT_RESULTS_DIR
 from .runtime_args import (
     add_device_arg,
     add_threads_arg,
@@ -80,7 +82,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_benchmark_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--label", help="display name in tables (default: the method)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the run record (JSON) here")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the run record (JSON) here")
+    p.add_argument(
+        "--results-dir",
+        default=DEFAULT_RESULTS_DIR,
+        metavar="DIR",
+        help="write DIR/<run>/record.json, trajectory.csv and incumbent.png "
+        f"(default ./{DEFAULT_RESULTS_DIR})",
+    )
+    p.add_argument("--no-save", action="store_true", help="write no results folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_threads_arg(p)
     add_device_arg(p)
@@ -111,9 +121,16 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+    folder: Path | None = None
+    skipped = None
+    if not args.no_save:
+        from ..experiments.results import write_results
+
+        folder = Path(args.results_dir) / record["key"]
+        _, skipped = write_results(record, folder)
     final = record["final"]
     print(f"run:          {record['key']}")
-    print(f"found:        {final['arch']}")
+    print(f"found:        {_cell_text(final, folder)}")
     print(
         f"search value: {final['value']:.4f} ({final['search_metric']}, protocol {spec.protocol})"
     )
@@ -145,4 +162,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"data source:  {record['data_source']}")
     if args.output:
         print(f"record:       {args.output}")
+    if folder is not None:
+        print(f"results:      {folder} (record.json, trajectory.csv, incumbent.png)")
+        if skipped:
+            print(f"note:         {skipped}")
     return 0
+
+
+def _cell_text(final: dict[str, Any], folder: Path | None) -> str:
+    """The found cell as printed: its text form, or for a long one (NB101's 400-character JSON)
+    a short canonical form (the NB101 graph hash) and where the full cell is."""
+    arch, canonical = str(final["arch"]), str(final.get("canonical") or "")
+    if len(arch) <= 120 or not canonical or len(canonical) > 64:
+        return arch
+    where = f"; the full cell is in {folder / 'record.json'}" if folder is not None else ""
+    return f"{canonical} (canonical id{where})"

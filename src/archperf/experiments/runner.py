@@ -146,30 +146,12 @@ def clear_benchmark_cache() -> None:
     _BENCHMARKS.clear()
 
 
-class _Progress:
-    """A tqdm bar over the oracle's charged queries (fed by ``oracle.subscribe``)."""
-
-    def __init__(self, spec: RunSpec) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(
-            total=spec.budget,
-            desc=f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}",
-            unit="query",
-            file=sys.stderr,
-            leave=False,
-        )
-
-    def __call__(self, oracle: Any) -> None:
-        self.bar.update(oracle.num_queries - self.bar.n)  # tqdm throttles the redraws
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 # ------------------------------------------------------------------------------ run_one
 def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     """Run ``spec`` and return its JSON-ready record (see ``docs/experiments.md``).
+
+    ``progress``: a bar over the queries with the search's phase and training epoch, on standard
+    error when it is a terminal (:mod:`archperf.progress`); ``False`` keeps the search quiet.
 
     Builds (or reuses) the benchmark, gives the method a fresh oracle with the spec's budget
     and protocol, runs ``method.search(oracle, seed)``, checks the budget held and the returned
@@ -179,6 +161,7 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     """
     from .. import registry
     from ..errors import DataFileError, UnknownCellError
+    from ..progress import Bar, Silent, using
 
     t0 = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
@@ -187,14 +170,15 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     space = bench.space
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
     method = registry.create("search_method", spec.method, **spec.method_kwargs)
-    bar = _Progress(spec) if progress else None
-    if bar is not None:
+    desc = f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}"
+    bar = Bar(desc, spec.budget, "queries", enabled=progress)
+    if bar.enabled:
         oracle.subscribe(bar)
     try:
-        outcome = method.search(oracle, seed=spec.seed)
+        with using(bar if bar.enabled else Silent()):
+            outcome = method.search(oracle, seed=spec.seed)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     # ---- checks: budget, and the outcome's best is a queried cell with its queried value
     if oracle.num_queries > spec.budget:  # the oracle enforces it; a broken oracle must not pass
@@ -361,11 +345,9 @@ def run_many(
         from .executors import LocalExecutor
 
         executor = LocalExecutor(workers=1)
-    bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
+    from ..progress import Bar
 
-        bar = tqdm(total=len(todo), desc=f"runs ({executor.describe()})", unit="run")
+    bar = Bar(f"runs ({executor.describe()})", len(todo), "runs", enabled=progress and bool(todo))
     try:
         for spec, outcome in executor.map(todo):
             k = spec.key()
@@ -385,13 +367,10 @@ def run_many(
                     err_path.unlink()
                 result.records[k] = outcome
                 result.ran.append(k)
-            if bar is not None:
-                bar.update(1)
-                if result.failures:
-                    bar.set_postfix(failed=len(result.failures))
+            failed = len(result.failures)
+            bar.count(len(result.ran) + failed, f"{failed} failed" if failed else "")
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     order = {k: i for i, k in enumerate(by_key)}
     result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
     if result.failures:

@@ -19,6 +19,7 @@ from .runner import load_record
 from .spec import RunSpec, canonical_json
 
 __all__ = [
+    "CSV_DIGITS",
     "ROW_FIELDS",
     "load_records",
     "paper_results",
@@ -67,7 +68,8 @@ def _paper_value(row: Mapping[str, Any]) -> float | None:
 
 
 def load_records(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
-    """Records from record files and folders (every ``*.json`` in a folder, sorted by name).
+    """Records from record files and folders: every ``*.json`` in a folder, then every
+    ``*/record.json`` below it (the run folders ``archperf search`` writes), sorted by name.
 
     A file that is not a run record, or a run (key) found twice, is a ``ValueError`` naming
     the files.
@@ -76,6 +78,7 @@ def load_records(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]
     for p in map(Path, paths):
         if p.is_dir():
             files.extend(sorted(p.glob("*.json")))
+            files.extend(sorted(p.glob("*/record.json")))
         elif p.is_file():
             files.append(p)
         else:
@@ -205,8 +208,17 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Decimal places of the numbers in :func:`to_csv` and :func:`runs_csv`.
+CSV_DIGITS = 4
+
+
+def _csv_float(v: float) -> str:
+    return f"{v:.{CSV_DIGITS}f}"
+
+
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """CSV of :func:`summarize` rows with the columns :data:`ROW_FIELDS` (empty = no value)."""
+    """CSV of :func:`summarize` rows with the columns :data:`ROW_FIELDS` (empty = no value;
+    numbers with :data:`CSV_DIGITS` decimals)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(ROW_FIELDS)
@@ -217,7 +229,7 @@ def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 out.append("")
             else:
-                out.append(repr(v) if isinstance(v, float) else str(v))
+                out.append(_csv_float(v) if isinstance(v, float) else str(v))
         writer.writerow(out)
     return buf.getvalue()
 
@@ -251,8 +263,8 @@ def _filled(record: Mapping[str, Any]) -> str:
 def runs_csv(records: Iterable[Mapping[str, Any]]) -> str:
     """CSV with one line per run, sorted by key: the per-seed numbers behind :func:`summarize`.
 
-    Columns: the key, the final cell, its search and reported values, for NACG how many picks
-    were filled from the PP-ranked pool, and the wall time.
+    Columns: the key, the final cell, its search and reported values (:data:`CSV_DIGITS`
+    decimals), for NACG how many picks were filled from the PP-ranked pool, and the wall time.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -270,8 +282,8 @@ def runs_csv(records: Iterable[Mapping[str, Any]]) -> str:
                 spec["seed"],
                 r["num_queries"],
                 final["arch"],
-                repr(float(final["value"])),
-                "" if final["reported"] is None else repr(float(final["reported"])),
+                _csv_float(float(final["value"])),
+                "" if final["reported"] is None else _csv_float(float(final["reported"])),
                 _filled(r),
                 r["wall_seconds"],
             ]

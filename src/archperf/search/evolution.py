@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..benchmarks.base import Oracle
+from ..progress import phase, search_bar
 from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new, require_budget
 
 __all__ = ["RegularizedEvolution"]
@@ -62,6 +63,10 @@ class RegularizedEvolution(SearchMethod):
         }
 
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        with search_bar(oracle, self.name):  # a bar on a terminal unless one is already shown
+            return self._search(oracle, seed)
+
+    def _search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
         space = oracle.space
         if space is None:
             raise ValueError("regularized evolution needs the oracle's search space")
@@ -70,12 +75,14 @@ class RegularizedEvolution(SearchMethod):
         mkw = self.mutation_kwargs
         if mkw is None:
             mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
+        phase("initial population")
         init = draw_new(oracle, min(self.population_size, remaining), rng)
         values = oracle.query(init) if init else np.zeros(0)
         population: deque[tuple[Any, float]] = deque(
             zip(init, (float(v) for v in values), strict=True)
         )
         failures = 0
+        phase("evolution")
         while not oracle.exhausted and population:
             picks = rng.choice(
                 len(population), size=min(self.sample_size, len(population)), replace=False

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..interfaces import EnumerableSpace, SearchSpace
+from ..progress import phase, search_bar
 from .base import (
     NotEnoughCellsError,
     SearchMethod,
@@ -174,6 +175,10 @@ class NACG(SearchMethod):
 
     # ------------------------------------------------------------------------------ search
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        with search_bar(oracle, self.name):  # a bar on a terminal unless one is already shown
+            return self._search(oracle, seed)
+
+    def _search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
         from ..training.bi_arch2perf import BiArch2Perf
 
         space = oracle.space
@@ -189,6 +194,7 @@ class NACG(SearchMethod):
             )
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
+        phase(f"{n_labeled} random cells")
         labeled = draw_new(oracle, n_labeled, rng)
         labels = oracle.query(labeled)
         pool = self._pool(space, rng)
@@ -198,6 +204,7 @@ class NACG(SearchMethod):
         )
         trainer = BiArch2Perf(config, space=space)
         t_train = time.perf_counter()
+        phase("training")
         trainer.fit(labeled, labels, pool)
         train_seconds = time.perf_counter() - t_train
 
@@ -205,7 +212,9 @@ class NACG(SearchMethod):
         all_cells: list[Any] = list(labeled)
         all_labels: list[float] = [float(v) for v in labels]
         for r in range(self.rounds):
+            step = f"round {r + 1}/{self.rounds}: " if self.rounds > 1 else ""
             if r > 0:
+                phase(f"{step}fine-tuning")
                 t_ft = time.perf_counter()
                 trainer.fit(
                     all_cells,
@@ -215,6 +224,7 @@ class NACG(SearchMethod):
                     epochs=self.finetune_epochs,
                 )
                 train_seconds += time.perf_counter() - t_ft
+            phase(f"{step}generating")
             cands, stats = self._candidates(trainer, oracle, seed, r)
             chosen = self._select(trainer, cands, self.top_k)
             filled = 0

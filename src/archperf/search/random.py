@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..benchmarks.base import Oracle
+from ..progress import search_bar
 from .base import SearchMethod, SearchOutcome, draw_new, require_budget
 
 __all__ = ["RandomSearch"]
@@ -31,6 +32,10 @@ class RandomSearch(SearchMethod):
         return {"batch_size": self.batch_size}
 
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        with search_bar(oracle, self.name):  # a bar on a terminal unless one is already shown
+            return self._search(oracle, seed)
+
+    def _search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
         rng = np.random.default_rng(seed)
         remaining = require_budget(oracle, self.name)
         cells = draw_new(oracle, remaining, rng)

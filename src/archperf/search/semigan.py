@@ -26,6 +26,7 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..interfaces import EnumerableSpace, SearchSpace
+from ..progress import phase, search_bar
 from .base import (
     NotEnoughCellsError,
     SearchMethod,
@@ -179,6 +180,10 @@ class SemiGANNAD(SearchMethod):
 
     # ------------------------------------------------------------------------------ search
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
+        with search_bar(oracle, self.name):  # a bar on a terminal unless one is already shown
+            return self._search(oracle, seed)
+
+    def _search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
         from ..training.bi_arch2perf import BiArch2Perf
 
         space = oracle.space
@@ -192,6 +197,7 @@ class SemiGANNAD(SearchMethod):
             )
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
+        phase(f"{self.initial} random cells")
         cells = draw_new(oracle, self.initial, rng)
         labels = [float(v) for v in oracle.query(cells)]
         seen = {space.canonical(c) for c in cells}
@@ -199,11 +205,13 @@ class SemiGANNAD(SearchMethod):
         cfg = self._trainer_config({"space": getattr(space, "name", "custom"), "seed": int(seed)})
         trainer = BiArch2Perf(cfg, space=space)
         train_seconds = 0.0
+        n_rounds = -(-(remaining - self.initial) // self.top_k)  # for the progress display
         rounds: list[dict[str, Any]] = []
         r = 0
         exhausted = False
         while oracle.remaining and oracle.remaining > 0:
             t_fit = time.perf_counter()
+            phase(f"round {r + 1}/{n_rounds}: {'training' if r == 0 else 'fine-tuning'}")
             if r == 0:
                 trainer.fit(cells, np.asarray(labels), pool)
             else:
@@ -212,6 +220,7 @@ class SemiGANNAD(SearchMethod):
                 )
             train_seconds += time.perf_counter() - t_fit
             k = min(self.top_k, int(oracle.remaining))
+            phase(f"round {r + 1}/{n_rounds}: ranking candidates")
             local = self._local(space, cells, labels, rng)
             if self.candidates == "pool":  # the pool's predictions are already averaged
                 drawn: Sequence[Any] = [*pool, *local]

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .. import registry
+from .. import progress, registry
 from ..cell import CellBatch
 from ..conditions import ContinuousCondition, RankCondition, condition_from_config
 from ..interfaces import Condition, SearchSpace
@@ -303,26 +303,31 @@ class History:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def plot(self, path: str | Path) -> Path:
-        """The three losses and the held-out Kendall τ per epoch (PNG or SVG by suffix)."""
+        """The three losses per epoch and, when training had a held-out set, its Kendall τ and
+        Spearman ρ in a second panel (PNG or SVG by suffix)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+        heldout = any(t is not None for t in self.heldout_kendall_tau)
+        fig, axes = plt.subplots(1, 2 if heldout else 1, figsize=(10 if heldout else 5, 3.6))
+        ax1 = axes[0] if heldout else axes
         ax1.plot(self.epoch, self.loss_discriminator, label="D")
         ax1.plot(self.epoch, self.loss_generator, label="AG")
         ax1.plot(self.epoch, self.loss_predictor, label="PP")
         ax1.set_xlabel("epoch")
         ax1.set_ylabel("mean loss")
         ax1.legend()
-        taus = [t if t is not None else math.nan for t in self.heldout_kendall_tau]
-        rhos = [r if r is not None else math.nan for r in self.heldout_spearman_rho]
-        ax2.plot(self.epoch, taus, label="Kendall τ")
-        ax2.plot(self.epoch, rhos, label="Spearman ρ")
-        ax2.set_xlabel("epoch")
-        ax2.set_ylabel("held-out rank correlation")
-        ax2.legend()
+        if heldout:
+            ax2 = axes[1]
+            taus = [t if t is not None else math.nan for t in self.heldout_kendall_tau]
+            rhos = [r if r is not None else math.nan for r in self.heldout_spearman_rho]
+            ax2.plot(self.epoch, taus, label="Kendall τ")
+            ax2.plot(self.epoch, rhos, label="Spearman ρ")
+            ax2.set_xlabel("epoch")
+            ax2.set_ylabel("held-out rank correlation")
+            ax2.legend()
         fig.tight_layout()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -621,78 +626,78 @@ class BiArch2Perf:
         pbs = cfg.predictor_batch_size
         pp_full = pbs is None or pbs >= len(lab)
         lab_full = lab.batch(np.arange(len(lab)), self.device) if pp_full else None
-        for epoch in range(start_epoch, last_epoch):
-            t0 = time.perf_counter()
-            sums = np.zeros(4)
-            bar = self._progress(steps, epoch)
-            perm = rng.permutation(len(lab))
-            pperm = None if pp_full else rng.permutation(len(lab))
-            bs = min(cfg.labeled_batch_size, len(lab))
-            for step in range(steps):
-                li = torch.as_tensor(perm[(step * bs + np.arange(bs)) % len(lab)])
-                ui = torch.as_tensor(rng.integers(0, len(unl), size=cfg.unlabeled_batch_size))
-                if lab_full is not None:
-                    pp_lab, pp_y = lab_full, y_t
-                else:
-                    assert pperm is not None and pbs is not None
-                    pi = torch.as_tensor(pperm[(step * pbs + np.arange(pbs)) % len(lab)])
-                    pp_lab, pp_y = lab.batch(pi, self.device), y_t[pi.to(self.device)]
-                losses = self._step(
-                    lab.batch(li, self.device),
-                    y_t[li.to(self.device)],
-                    cls_all[li.to(self.device)],
-                    unl.batch(ui, self.device),
-                    pp_lab,
-                    pp_y,
-                    tgen,
-                    epoch,
-                    step,
-                    y_mean,
-                    y_std,
-                )
-                sums += losses
-                if bar is not None:
-                    bar.set_postfix(
-                        D=f"{losses[0]:.3f}", AG=f"{losses[1]:.3f}", PP=f"{losses[2]:.3f}"
+        reporter = progress.current()
+        own_bar = None
+        if reporter is None and cfg.progress:  # no search around: a bar of our own (terminal only)
+            own_bar = reporter = progress.Bar("training", extra, "epochs")
+        if reporter is not None:
+            reporter.epoch(start_epoch - first_epoch, extra)
+        try:
+            for epoch in range(start_epoch, last_epoch):
+                t0 = time.perf_counter()
+                sums = np.zeros(4)
+                perm = rng.permutation(len(lab))
+                pperm = None if pp_full else rng.permutation(len(lab))
+                bs = min(cfg.labeled_batch_size, len(lab))
+                for step in range(steps):
+                    li = torch.as_tensor(perm[(step * bs + np.arange(bs)) % len(lab)])
+                    ui = torch.as_tensor(rng.integers(0, len(unl), size=cfg.unlabeled_batch_size))
+                    if lab_full is not None:
+                        pp_lab, pp_y = lab_full, y_t
+                    else:
+                        assert pperm is not None and pbs is not None
+                        pi = torch.as_tensor(pperm[(step * pbs + np.arange(pbs)) % len(lab)])
+                        pp_lab, pp_y = lab.batch(pi, self.device), y_t[pi.to(self.device)]
+                    losses = self._step(
+                        lab.batch(li, self.device),
+                        y_t[li.to(self.device)],
+                        cls_all[li.to(self.device)],
+                        unl.batch(ui, self.device),
+                        pp_lab,
+                        pp_y,
+                        tgen,
+                        epoch,
+                        step,
+                        y_mean,
+                        y_std,
                     )
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
-            means = sums / steps
-            h = self.history
-            h.epoch.append(epoch + 1)
-            h.loss_discriminator.append(float(means[0]))
-            h.loss_generator.append(float(means[1]))
-            h.loss_predictor.append(float(means[2]))
-            h.mse_labeled.append(float(means[3]))
-            if held is not None and held_y is not None and len(held) >= 2:
-                pred = self._predict_table(held)
-                h.heldout_kendall_tau.append(kendall_tau(pred, held_y))
-                h.heldout_spearman_rho.append(spearman_rho(pred, held_y))
-            else:
-                h.heldout_kendall_tau.append(None)
-                h.heldout_spearman_rho.append(None)
-            h.seconds.append(time.perf_counter() - t0)
-            if ckpt is not None and (
-                (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == last_epoch
-            ):
-                self._save_checkpoint(ckpt, epoch + 1, rng, tgen)
-            if on_epoch is not None:
-                on_epoch(epoch + 1, h)
-            if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
-                break
+                    sums += losses
+                means = sums / steps
+                h = self.history
+                h.epoch.append(epoch + 1)
+                h.loss_discriminator.append(float(means[0]))
+                h.loss_generator.append(float(means[1]))
+                h.loss_predictor.append(float(means[2]))
+                h.mse_labeled.append(float(means[3]))
+                if held is not None and held_y is not None and len(held) >= 2:
+                    pred = self._predict_table(held)
+                    h.heldout_kendall_tau.append(kendall_tau(pred, held_y))
+                    h.heldout_spearman_rho.append(spearman_rho(pred, held_y))
+                else:
+                    h.heldout_kendall_tau.append(None)
+                    h.heldout_spearman_rho.append(None)
+                h.seconds.append(time.perf_counter() - t0)
+                if ckpt is not None and (
+                    (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == last_epoch
+                ):
+                    self._save_checkpoint(ckpt, epoch + 1, rng, tgen)
+                if reporter is not None:
+                    losses_text = f"PP {means[2]:.3f}"
+                    if cfg.adversarial:
+                        losses_text = f"D {means[0]:.3f} AG {means[1]:.3f} " + losses_text
+                    reporter.epoch(epoch + 1 - first_epoch, extra, losses_text)
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, h)
+                if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+                    break
+        finally:
+            if own_bar is not None:
+                own_bar.close()
         pp.eval()
         g.eval()
         d.eval()
         self._pool_means = None  # the weights changed
         return self.history
-
-    def _progress(self, steps: int, epoch: int) -> Any:
-        if not self.config.progress:
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
 
     def _step(
         self,
