@@ -184,6 +184,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "acgan2_coll3": PAPER
     | {"generator_conditions": "uniform", "class_loss_weight": 2.0, "diversity_weight": 3.0},
+    # NB101 (issue #11): which choices of a cell the collision term sees.  "div_ops" is the
+    # default before diversity_structure existed (op choices only: collapses on NB101).
+    "div_ops": {"diversity_structure": "ops"},
+    "div_edges": {"diversity_structure": "edges"},
+    "div_live": {"diversity_structure": "live"},
+    # edges sat at q = 0.5 (diversity from decoding noise, which prunes to few small cells):
+    # make each sample's choices sharp so the diversity comes from the latent
+    "div_live_sharp0.3": {"diversity_structure": "live", "choice_sharpness_weight": 0.3},
+    "div_live_sharp1": {"diversity_structure": "live", "choice_sharpness_weight": 1.0},
 }
 
 SAMPLES = 1000

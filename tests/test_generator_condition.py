@@ -66,6 +66,8 @@ def test_default_config_conditions_the_generator() -> None:
         ("class_loss_unlabeled_weight", float("nan")),
         ("diversity_weight", float("inf")),
         ("diversity", "kl"),
+        ("choice_sharpness_weight", -0.5),
+        ("diversity_structure", "graph"),
         ("collision_target", 0.0),
         ("collision_target", 1.0),
     ],
@@ -191,6 +193,52 @@ def test_generate_returns_choice_probabilities(space: str, shape: tuple[int, int
     assert ConditionalGenerator.from_config(g.config()).latent_ops
 
 
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_structure_leaves_op_only_spaces_unchanged(space: str) -> None:
+    """Spaces that choose no edges (NB201) or whose edges are not described (DARTS) give the op
+    choice probabilities, bit for bit, for every ``structure`` (NB201 results stay valid)."""
+    g = ConditionalGenerator(space, seed=0, latent_ops=True)
+    cond = torch.tensor([0, 4, 2])
+    z_a, z_x = g.sample_latent(3, torch.Generator().manual_seed(0))
+    op_logits, _ = g.scores(cond, z_a, z_x)
+    ref = torch.softmax(g.decoder.choice_logits(op_logits) / g.tau, dim=-1)
+    for structure in ("ops", "edges", "live"):
+        _, probs = g.generate(cond, z_a, z_x, structure=structure)
+        assert probs.shape == ref.shape
+        assert torch.equal(probs, ref), structure
+    _, probs = g.generate(cond, z_a, z_x)
+    assert torch.equal(probs, ref)
+
+
+def test_nb101_choice_probs_cover_the_cell() -> None:
+    g = ConditionalGenerator("nb101", seed=0, latent_ops=True)
+    cond = torch.tensor([0, 4, 2])
+    z_a, z_x = g.sample_latent(3, torch.Generator().manual_seed(0))
+    shapes = {"ops": (5, 3), "edges": (5 + 21, 3), "live": (5 + 21, 4)}
+    for structure, shape in shapes.items():
+        _, probs = g.generate(cond, z_a, z_x, structure=structure)
+        assert probs.shape == (3, *shape)
+        torch.testing.assert_close(probs.sum(-1), torch.ones(3, shape[0]))
+        g.zero_grad()
+        probs.pow(2).sum().backward()
+        grads = g.parameter_groups()
+        if structure != "ops":
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in grads["edge_decoder"])
+    # "live": with only the path 0 -> 3 -> 6, the other vertices' ops and edges are sure outcomes
+    op_logits, edge_logits = g.scores(cond, z_a, z_x)
+    el = torch.full_like(edge_logits, -40.0)
+    el[:, 0, 3] = el[:, 3, 6] = 40.0
+    p = g.decoder.choice_probs(op_logits, el, 1.0, "live").detach()
+    dead = [0, 1, 3, 4]  # interior vertices 1, 2, 4, 5
+    torch.testing.assert_close(p[:, dead, 3], torch.ones(3, 4))
+    assert float(p[:, 2, 3].max()) < 1e-6
+    assert float(p[:, 5:].max(-1).values.min()) > 1 - 1e-6  # every edge is (nearly) sure
+    with pytest.raises(ValueError, match="structure"):
+        g.generate(cond, z_a, z_x, structure="graph")
+    with pytest.raises(ValueError, match="diversity_structure"):
+        TrainerConfig(diversity_structure="graph")
+
+
 def test_latent_ops_lets_the_latent_move_the_ops() -> None:
     cond = torch.zeros(64, dtype=torch.long)
     spread = {}
@@ -232,3 +280,29 @@ def test_generator_obeys_its_condition_on_a_synthetic_score() -> None:
     assert _score(best).mean() > _score(worst).mean() + 3.0
     texts = [NB201Space().to_text(c) for c in best]
     assert max(texts.count(t) for t in set(texts)) / len(texts) <= 0.1
+
+
+@pytest.mark.parametrize(
+    ("structure", "sharp"), [("ops", 0.0), ("edges", 0.0), ("live", 0.0), ("live", 0.3)]
+)
+def test_nb101_trainer_runs_with_every_structure(structure: str, sharp: float) -> None:
+    from archperf.spaces.nb101 import NB101Space
+
+    space = NB101Space()
+    cells = space.sample(40, seed=0)
+    y = np.linspace(80.0, 94.0, 40)
+    cfg = TrainerConfig(
+        space="nb101",
+        epochs=1,
+        steps_per_epoch=2,
+        progress=False,
+        device="cpu",
+        unlabeled_batch_size=16,
+        generator_batch_size=16,
+        diversity_structure=structure,
+        choice_sharpness_weight=sharp,
+    )
+    tr = BiArch2Perf(cfg, space=space)
+    tr.fit(cells[:20], y[:20], cells[20:])
+    assert tr.generator is not None
+    assert len(tr.generator.sample(0, 5, seed=1)) == 5

@@ -47,6 +47,7 @@ from ..interfaces import SearchSpace, as_rng
 
 __all__ = [
     "DECODERS",
+    "STRUCTURES",
     "DartsDecoder",
     "NB101Decoder",
     "NB201Decoder",
@@ -58,6 +59,12 @@ __all__ = [
 ]
 
 _EPS = 1e-9
+
+#: What :meth:`SpaceDecoder.choice_probs` describes of a cell: ``"ops"`` only the op choices;
+#: ``"edges"`` also the edge choices as two-outcome distributions; ``"live"`` the edge and op
+#: choices weighted by the (relaxed) liveness of their vertices, so choices that pruning drops
+#: count as one outcome.  Spaces without edge choices (NB201) give the op choices for all three.
+STRUCTURES = ("ops", "edges", "live")
 
 
 def _uniform(shape: Sequence[int], like: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -94,6 +101,11 @@ def _check_batch(relaxed: CellBatch, space: SearchSpace[Any]) -> None:
             f"batch has {relaxed.max_nodes} vertices, space {space.name!r} at most "
             f"{space.max_nodes}"
         )
+
+
+def _check_structure(structure: str) -> None:
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
 
 
 def _as_numpy(relaxed: CellBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,6 +175,22 @@ class SpaceDecoder(abc.ABC):
         Default: the interior nodes ``1 .. N − 2`` (NB101 vertices, NB201 edges).
         """
         return op_logits[:, 1 : self.num_nodes - 1]
+
+    def choice_probs(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        tau: float = 1.0,
+        structure: str = "live",
+    ) -> Tensor:
+        """Noise-free probabilities of a cell's choices, ``[B, M, K]`` (one distribution per
+        choice, zero-padded to a common width ``K``), for a diversity term.
+
+        Default (NB201, DARTS): the op choices ``softmax(choice_logits / tau)`` whatever
+        ``structure`` (one of :data:`STRUCTURES`) says.
+        """
+        _check_structure(structure)
+        return torch.softmax(self.choice_logits(op_logits) / tau, dim=-1)
 
     def _check_logits(self, op_logits: Tensor, edge_logits: Tensor | None) -> int:
         b = int(op_logits.shape[0])
@@ -317,6 +345,52 @@ class NB101Decoder(SpaceDecoder):
         return CellBatch(
             adj * pair, ops * new_mask[..., None].to(ops.dtype), new_mask, self.num_graph_ops
         )
+
+    def choice_probs(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        tau: float = 1.0,
+        structure: str = "live",
+    ) -> Tensor:
+        """The interior op choices ``[B, n − 2, 3]``; with ``structure="edges"`` followed by the
+        ``n(n − 1)/2`` upper-triangle edges as ``[q, 1 − q, 0]`` (``q = sigmoid(score / tau)``);
+        with ``"live"`` every choice weighted by its vertices' liveness, width 4: an edge
+        ``u → v`` is ``[q·f_u·b_v, 1 − q·f_u·b_v, 0, 0]`` and the op of vertex ``v``
+        ``[a_v·p_v, 1 − a_v]`` (``a_v = f_v·b_v``), where ``f`` (reached from the input) and
+        ``b`` (reaching the output) are the relaxed reachabilities
+        ``f_v = 1 − Π_{u<v} (1 − f_u·q_uv)``, ``b_u = 1 − Π_{v>u} (1 − q_uv·b_v)``.  Choices
+        of a vertex that pruning drops are then (nearly) one sure outcome, so a collision term
+        sees the cell that survives pruning, not the raw graph.
+        """
+        ops = super().choice_probs(op_logits, edge_logits, tau, structure)
+        if structure == "ops":
+            return ops
+        if edge_logits is None:
+            raise ValueError("NB101 choice_probs needs edge_logits for structure != 'ops'")
+        n, k = self.num_nodes, ops.shape[-1]
+        q = torch.sigmoid(edge_logits / tau)
+        iu = torch.triu_indices(n, n, 1, device=q.device)
+        if structure == "edges":
+            qe = q[:, iu[0], iu[1]]
+            edges = torch.nn.functional.pad(torch.stack([qe, 1.0 - qe], -1), (0, max(k - 2, 0)))
+            return torch.cat([ops, edges], dim=1)
+        one = torch.ones_like(q[:, 0, 0])
+        fwd = [one]
+        for v in range(1, n):
+            miss = torch.stack([1.0 - fwd[u] * q[:, u, v] for u in range(v)], -1).prod(-1)
+            fwd.append(1.0 - miss)
+        bwd = [one]
+        for u in range(n - 2, -1, -1):
+            miss = torch.stack([1.0 - q[:, u, v] * bwd[n - 1 - v] for v in range(u + 1, n)], -1)
+            bwd.append(1.0 - miss.prod(-1))
+        f = torch.stack(fwd, 1)  # [B, n]
+        b = torch.stack(bwd[::-1], 1)  # [B, n]
+        qe = (q * f[:, :, None] * b[:, None, :])[:, iu[0], iu[1]]
+        edges = torch.nn.functional.pad(torch.stack([qe, 1.0 - qe], -1), (0, max(k - 1, 0)))
+        alive = (f * b)[:, 1 : n - 1, None]
+        live_ops = torch.cat([ops * alive, 1.0 - alive], dim=-1)
+        return torch.cat([live_ops, edges], dim=1)
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
         _check_batch(relaxed, self.space)

@@ -311,11 +311,14 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         z_adj: Tensor,
         z_ops: Tensor,
         generator: torch.Generator | None = None,
+        structure: str = "live",
     ) -> tuple[CellBatch, Tensor]:
-        """:meth:`forward`'s relaxed cells and the noise-free op choice probabilities.
+        """:meth:`forward`'s relaxed cells and the noise-free choice probabilities.
 
-        The probabilities ``[B, M, op_dim]`` (``softmax(score / tau)`` of the ``M`` op choices
-        of a cell, :meth:`SpaceDecoder.choice_logits`) are what a diversity term acts on.
+        The probabilities ``[B, M, K]`` (:meth:`SpaceDecoder.choice_probs`: the op choices
+        ``softmax(score / tau)`` of a cell, and where the space chooses edges (NB101) and
+        ``structure`` is ``"edges"`` or ``"live"``, its edge choices too) are what a diversity
+        term acts on.  NB201 and DARTS give the op choices whatever ``structure``.
         """
         op_logits, edge_logits = self.scores(condition, z_adj, z_ops)
         relaxed = self.decoder.relax(
@@ -326,7 +329,8 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             gumbel=self.gumbel,
             generator=generator,
         )
-        return relaxed, torch.softmax(self.decoder.choice_logits(op_logits) / self.tau, dim=-1)
+        probs = self.decoder.choice_probs(op_logits, edge_logits, self.tau, structure)
+        return relaxed, probs
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""

@@ -48,6 +48,7 @@ from .. import progress, registry
 from ..cell import CellBatch
 from ..conditions import ContinuousCondition, RankCondition, condition_from_config
 from ..interfaces import Condition, SearchSpace
+from ..nn.decoders import STRUCTURES
 from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
 from .checkpoint import atomic_write_bytes, load_state, save_state
@@ -130,6 +131,19 @@ class TrainerConfig:
       from the latent); ``"entropy"``: minus the mean entropy of each sample's
       distributions; ``"marginal-entropy"``: minus the entropy of the batch-mean distribution
       of each class.
+    * ``diversity_structure`` ["live"]: which choices of a cell the diversity term sees
+      (:meth:`SpaceDecoder.choice_probs`): ``"ops"`` the op choices only; ``"edges"`` also the
+      edge choices (NB101); ``"live"`` the edge and op choices weighted by their vertices'
+      relaxed liveness (NB101), so choices that pruning drops do not count as diversity.  Only
+      NB101 chooses edges: on NB201 and DARTS the three are the same op choices.  With
+      ``"ops"`` NB101's term can never be met (5 ops × 3: collision ≥ 3⁻⁵ ≈ 4e-3) and its
+      cells collapse (docs/training.md).
+    * ``choice_sharpness_weight`` [0]: weight of the mean entropy of each generated sample's
+      choice distributions (those of ``diversity_structure``) in AG's loss: sharp choices, so
+      that the diversity comes from the latent and a sample is what its noise-free
+      probabilities say.  Needs ``diversity_weight > 0``.  Without it NB101's edges sit at
+      q ≈ 0.5 (diversity from the decoding noise alone), and random graphs prune to a few small
+      cells (docs/training.md).
 
     Where it runs (neither changes what is trained, only where and how fast):
 
@@ -177,6 +191,8 @@ class TrainerConfig:
     diversity_weight: float = 3.0
     diversity: str = "pair-collision"
     collision_target: float = 1.85e-4
+    diversity_structure: str = "live"
+    choice_sharpness_weight: float = 0.0
     device: str = "auto"
     threads: int | None = None
     amp: bool = False
@@ -219,12 +235,17 @@ class TrainerConfig:
             "class_loss_weight",
             "class_loss_unlabeled_weight",
             "diversity_weight",
+            "choice_sharpness_weight",
         ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
         if self.diversity not in DIVERSITY_TERMS:
             raise ValueError(f"diversity must be one of {DIVERSITY_TERMS}, got {self.diversity!r}")
+        if self.diversity_structure not in STRUCTURES:
+            raise ValueError(
+                f"diversity_structure must be one of {STRUCTURES}, got {self.diversity_structure!r}"
+            )
         if not 0.0 < self.collision_target < 1.0:
             raise ValueError(f"collision_target must lie in (0, 1), got {self.collision_target}")
         if self.threads is not None and (
@@ -785,6 +806,10 @@ class BiArch2Perf:
                 loss_g = loss_g + lam * F.cross_entropy(cl_g.float(), gen_cls)
             if probs is not None:
                 loss_g = loss_g + cfg.diversity_weight * self._diversity(probs, gen_cls)
+                if cfg.choice_sharpness_weight > 0:
+                    p32 = probs.float()
+                    ent = -(p32 * p32.clamp_min(1e-12).log()).sum(-1).mean()
+                    loss_g = loss_g + cfg.choice_sharpness_weight * ent
         lg = self._check("AG (eq. 10 + class loss + diversity)", loss_g, epoch, step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -832,7 +857,9 @@ class BiArch2Perf:
         z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
         with self._autocast():
             if cfg.diversity_weight > 0:
-                fake, probs = g.generate(gen_cls, z_adj, z_ops, generator=tgen)  # type: ignore[operator]
+                fake, probs = g.generate(  # type: ignore[operator]
+                    gen_cls, z_adj, z_ops, generator=tgen, structure=cfg.diversity_structure
+                )
                 return fake, gen_cls, probs
             return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
 
@@ -844,7 +871,7 @@ class BiArch2Perf:
         return (pred[:, None] <= b[None, :]).sum(1).long()
 
     def _diversity(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
-        """AG's diversity penalty on op choice probabilities ``[B, M, K]`` (see ``diversity``)."""
+        """AG's diversity penalty on choice probabilities ``[B, M, K]`` (see ``diversity``)."""
         probs = probs.float()
         kind = self.config.diversity
         floor = math.log(self.config.collision_target)
