@@ -51,7 +51,10 @@ def test_semigan_nad_search_prints_rounds(capsys: pytest.CaptureFixture[str]) ->
     ("extra", "message"),
     [
         (["--set", "population_size"], "expected key=value"),
-        (["--set", "no_such_arg=1"], "does not accept"),
+        (
+            ["--set", "no_such_arg=1"],
+            "has no hyper-parameter no_such_arg; it takes: population_size",
+        ),
         (["--protocol", "honest", "--seed", "-1"], "seed"),
     ],
 )

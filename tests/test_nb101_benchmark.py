@@ -17,10 +17,9 @@ from conftest import require_file
 
 pytest.importorskip("archperf.spaces.nb101", reason="archperf.spaces.nb101 not available yet")
 
-from archperf.spaces.nb101 import NB101Space
-
 from archperf.benchmarks import tfrecord as tfr
 from archperf.benchmarks.nb101 import NB101_NUM_CELLS, NB101Benchmark
+from archperf.spaces.nb101 import NB101Space
 
 SUBSET = "nb101/nb101_subset.csv.gz"
 SAMPLE = "nb101/ecnas_4V9E_sample.tfrecord"

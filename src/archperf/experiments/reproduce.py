@@ -26,9 +26,10 @@ from .spec import RunSpec, parse_seeds
 __all__ = ["NACG_KWARGS", "PROTOCOLS", "ReproProtocol", "report_header", "write_reports"]
 
 #: NACG / multi-round NACG keyword arguments per table.  ``nacg`` is the paper's method at the
-#: paper's settings (``TrainerConfig.paper()``: 60 epochs, α = α_p = 0.5; K = 5).  ``nacg-mr`` is our multi-round
-#: extension: 5 rounds of K = 10, 5 warm-start epochs between rounds, and α_p = 0 (no γ3), because
-#: γ3 teaches PP to rate generated cells highly and so ruins its ranking of them (docs/search.md).
+#: paper's settings (``TrainerConfig.paper()``: 60 epochs, α = α_p = 0.5; K = 5).  ``nacg-mr``
+#: is our multi-round extension: 5 rounds of K = 10, 5 warm-start epochs between rounds, and
+#: α_p = 0 (no γ3), because γ3 teaches PP to rate generated cells highly and so ruins its
+#: ranking of them (docs/search.md).
 #: NB301 uses a smaller unlabeled pool and batch: its 22-vertex graphs make training ~4x slower.
 #: ``semigan-nad`` (the recommended search) runs with its defaults; on NB301 its pool is 2,000
 #: samples (with uniform candidates the pool only serves pool averaging, a no-op there).

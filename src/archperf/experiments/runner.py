@@ -32,6 +32,7 @@ __all__ = [
     "Failure",
     "SweepResult",
     "build_benchmark",
+    "check_budget",
     "clear_benchmark_cache",
     "comparable",
     "json_ready",
@@ -146,6 +147,20 @@ def clear_benchmark_cache() -> None:
     _BENCHMARKS.clear()
 
 
+def check_budget(spec: RunSpec, oracle: Any) -> None:
+    """:class:`~archperf.errors.UsageError` when the budget exceeds what the oracle can answer
+    (no search could spend it)."""
+    from ..errors import UsageError
+
+    capacity = getattr(oracle, "capacity", None)
+    if capacity is not None and spec.budget > capacity:
+        info = oracle.describe()
+        raise UsageError(
+            f"budget {spec.budget} exceeds the {capacity} cells of {spec.benchmark} "
+            f"({spec.dataset}, {info.get('source', '?')}): give --budget {capacity} or less"
+        )
+
+
 class _Progress:
     """A tqdm bar over the oracle's charged queries (fed by ``oracle.subscribe``)."""
 
@@ -186,6 +201,7 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
     space = bench.space
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
+    check_budget(spec, oracle)
     method = registry.create("search_method", spec.method, **spec.method_kwargs)
     bar = _Progress(spec) if progress else None
     if bar is not None:

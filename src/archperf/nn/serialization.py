@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .._io import atomic_write_bytes
-from ..errors import UnknownComponentError
+from ..errors import ArchperfError, UnknownComponentError
 from ..hookspecs import KINDS
 
 __all__ = [
@@ -62,7 +62,7 @@ _KEYS = {
 }
 
 
-class ComponentFormatError(ValueError):
+class ComponentFormatError(ArchperfError, ValueError):
     """A saved component is malformed, tampered with, or does not match its class."""
 
 

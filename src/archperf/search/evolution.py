@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..benchmarks.base import Oracle
-from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new, require_budget
+from ..errors import UsageError
+from .base import (
+    NotEnoughCellsError,
+    SearchMethod,
+    SearchOutcome,
+    check_ints,
+    draw_new,
+    require_budget,
+)
 
 __all__ = ["RegularizedEvolution"]
 
@@ -42,11 +50,19 @@ class RegularizedEvolution(SearchMethod):
         mutation_kwargs: dict[str, Any] | None = None,
         max_redraws: int = 100,
     ) -> None:
-        if population_size < 1:
-            raise ValueError(f"population_size must be >= 1, got {population_size}")
-        if not 1 <= sample_size <= population_size:
-            raise ValueError(
+        check_ints(
+            ("population_size", population_size, 1),
+            ("sample_size", sample_size, 1),
+            ("max_redraws", max_redraws, 1),
+        )
+        if sample_size > population_size:
+            raise UsageError(
                 f"sample_size must be in 1..population_size={population_size}, got {sample_size}"
+            )
+        if mutation_kwargs is not None and not isinstance(mutation_kwargs, dict):
+            raise UsageError(
+                "mutation_kwargs must be a table of space.mutate arguments (e.g. --set "
+                f"mutation_kwargs.require_change=true), got {mutation_kwargs!r}"
             )
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
@@ -92,8 +108,9 @@ class RegularizedEvolution(SearchMethod):
                 failures += 1
                 if failures > 100 * self.population_size:
                     raise NotEnoughCellsError(
-                        "regularized evolution found no new answerable child in "
-                        f"{failures} tournaments"
+                        f"regularized evolution found no new cell to query in {failures} "
+                        f"tournaments after {oracle.num_queries} of its {oracle.budget} queries "
+                        "(the cells left are too far from the population): lower the budget"
                     )
                 continue
             population.append((child, oracle.query_one(child)))
