@@ -9,15 +9,14 @@ Run: python examples/train_bi_arch2perf.py   (about half a minute on a laptop CP
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from archperf.benchmarks.nb201 import NB201Benchmark
-from archperf.paths import find_data_dir
 from archperf.stats import kendall_tau
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
-data = find_data_dir()
-has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
+torch.set_num_threads(1)  # tiny graphs: one thread is the fastest (docs/performance.md)
+bench = NB201Benchmark(dataset="cifar10")  # the data rule: nb201.csv, else the embedded data
 space = bench.space
 cells = list(space.enumerate())
 

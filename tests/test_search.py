@@ -31,7 +31,7 @@ TINY_NACG: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def embedded() -> NB201Benchmark:
     """NB201 CIFAR-10 from the embedded source: validation only, no test data at all."""
-    return NB201Benchmark("cifar10")
+    return NB201Benchmark("cifar10", data_dir="none")
 
 
 @pytest.fixture(scope="module")

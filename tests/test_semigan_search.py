@@ -27,7 +27,7 @@ TINY: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def embedded() -> NB201Benchmark:
-    return NB201Benchmark("cifar10")
+    return NB201Benchmark("cifar10", data_dir="none")
 
 
 @pytest.fixture(scope="module")

