@@ -291,6 +291,7 @@ class NB101Benchmark(TabularBenchmark[Cell]):
             space = NB101Space()
         self.table_source = table.source
         self.path = Path(table.path)
+        self._data_files = (self.path.resolve(),)
         self.coverage = len(table) / NB101_NUM_CELLS
         self._bits = table.adjacency_bits
         self._ops = table.ops

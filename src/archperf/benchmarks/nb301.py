@@ -302,6 +302,7 @@ class NB301Benchmark(Benchmark[Any]):
             self._backend = OfficialNB301Ensemble(model_dir)
             self.epoch = None
         self.label: str = self._backend.label
+        self._data_files = (self._backend.path.resolve(),)
         self._cache: dict[str, float] = {}
 
     # ---------------------------------------------------------------------------- values

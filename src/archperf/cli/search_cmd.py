@@ -171,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
     for note in final["report_notes"].values():
         print(f"note:         {note}")
     print(f"data source:  {record['data_source']}")
+    print(f"data sha256:  {record['data']['sha256']}")
     if args.output:
         print(f"record:       {args.output}")
     return 0

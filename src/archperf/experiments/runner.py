@@ -8,6 +8,7 @@ holds an oracle (search metric, budget, history).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -37,11 +38,13 @@ __all__ = [
     "comparable",
     "json_ready",
     "load_record",
+    "resolve_spec",
     "run_many",
     "run_one",
 ]
 
 RECORD_FORMAT = "archperf.run/1"
+log = logging.getLogger(__name__)
 #: Keys whose values depend on when/where a run happened (removed by :func:`comparable`),
 #: at any depth; keys ending in ``_seconds`` (timings) are removed too.
 VOLATILE_FIELDS: frozenset[str] = frozenset({"wall_seconds", "hostname", "created", "pid"})
@@ -129,6 +132,36 @@ def _resolved_benchmark_kwargs(spec: RunSpec) -> dict[str, Any]:
     return kwargs
 
 
+def _prepare(spec: RunSpec) -> tuple[RunSpec, Any, dict[str, Any], dict[str, Any]]:
+    """``(resolved spec, benchmark, its kwargs, data record)``: the spec with ``data`` filled in
+    from the benchmark it builds (see :func:`resolve_spec`)."""
+    from dataclasses import replace
+
+    from ..datahash import data_record
+    from ..errors import DataMismatchError
+
+    kwargs = _resolved_benchmark_kwargs(spec)
+    bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    data = data_record(bench)
+    ident = {"source": data["short_source"], "sha256": data["sha256"]}
+    if spec.data is not None and spec.data != ident:
+        raise DataMismatchError(
+            f"run {spec.key()} was made for data {spec.data['source']} (sha256 "
+            f"{str(spec.data['sha256'])[:12]}), but {spec.benchmark} now reads "
+            f"{ident['source']} (sha256 {str(ident['sha256'])[:12]}); drop the spec's data "
+            "field to run it on the current data"
+        )
+    return replace(spec, data=ident), bench, kwargs, data
+
+
+def resolve_spec(spec: RunSpec) -> RunSpec:
+    """``spec`` with ``data`` set to the identity of the data its benchmark reads now (source
+    and content hash, :func:`archperf.datahash.data_identity`): its :meth:`~RunSpec.key` is the
+    run's key.  Builds the benchmark (cached per process).  A spec whose ``data`` is already set
+    must match, else :class:`~archperf.errors.DataMismatchError`."""
+    return _prepare(spec)[0]
+
+
 def build_benchmark(name: str, dataset: str, kwargs: Mapping[str, Any]) -> Any:
     """The benchmark ``name`` on ``dataset``, cached per process by its construction arguments
     (loading a table is not free; benchmarks keep no per-search state)."""
@@ -197,8 +230,7 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    kwargs = _resolved_benchmark_kwargs(spec)
-    bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    spec, bench, kwargs, data = _prepare(spec)
     space = bench.space
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
     check_budget(spec, oracle)
@@ -256,6 +288,7 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
         "oracle": oracle.describe(),
         "data_dir": kwargs.get("data_dir"),
         "data_source": info.get("source"),
+        "data": data,
         "num_queries": oracle.num_queries,
         "queries": [
             {"arch": space.to_text(q.arch), "value": q.value, "charged": q.charged} for q in history
@@ -336,6 +369,8 @@ def run_many(
 ) -> SweepResult:
     """Run every spec not already done, writing ``out_dir/<key>.json`` as each finishes.
 
+    Every spec is first resolved (:func:`resolve_spec`): its key then names the data's source
+    and content hash, so records made on other data have other keys and are never reused.
     Resumable: a spec whose record file exists, parses and holds the same spec is skipped (its
     record is loaded).  A record file with the spec's key but another spec, or one that does not
     parse, is an error naming the file (nothing runs).  A run that raises does not stop the
@@ -346,12 +381,14 @@ def run_many(
     from .._io import atomic_write_bytes
 
     specs = list(specs)
+    for spec in specs:
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
+    specs = [resolve_spec(s) for s in specs]  # keys name the data: others' records never match
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     by_key: dict[str, RunSpec] = {}
     for spec in specs:
-        if not isinstance(spec, RunSpec):
-            raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
         k = spec.key()
         if k in by_key:
             raise ValueError(f"run {k} is listed twice; remove the duplicate spec")
