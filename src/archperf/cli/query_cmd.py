@@ -9,6 +9,7 @@ cells it lacks); benchmarks without ``lookup`` are asked cell by cell through
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from typing import Any
@@ -18,6 +19,8 @@ from .._io import read_lines
 from ..errors import InvalidCellError, UnknownCellError
 from ..paths import DATA_DIR_HELP
 
+log = logging.getLogger(__name__)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read cells in the space's text form, one per line, and print the metric of each: "
             "a number, 'unknown' for cells the benchmark has no record of, or "
-            "'invalid: <rule>'. The source used is printed on stderr. Exit status 1 if any "
-            "line is invalid."
+            "'invalid: <rule>'. The source used is logged on stderr (not with -q). Exit status "
+            "1 if any line is invalid."
         ),
     )
     p.add_argument("bench", metavar="BENCH", help="benchmark name (see: archperf plugins)")
@@ -83,10 +86,12 @@ def run(args: argparse.Namespace) -> int:
     metric_name = info.get("report_metric" if args.metric == "test" else "search_metric")
     if args.metric == "val":
         metric_name = getattr(bench, "val_metric", metric_name)
-    print(
-        f"archperf query: {args.bench} dataset={info.get('dataset', '-')} "
-        f"metric={metric_name or args.metric} source={info.get('source', '?')}",
-        file=sys.stderr,
+    log.info(
+        "query %s dataset=%s metric=%s source=%s",
+        args.bench,
+        info.get("dataset", "-"),
+        metric_name or args.metric,
+        info.get("source", "?"),
     )
     results: list[str] = []
     archs: list[Any] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 from ..paths import DATA_DIR_HELP
 from .run_cmd import add_executor_args, make_executor
@@ -58,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
         protocol, list(result.records.values()), args.out, failed=len(result.failures)
     )
     print(md, end="")
-    print(
+    logging.getLogger(__name__).info(
         f"{len(result.ran)} run(s) done, {len(result.skipped)} already there, "
-        f"{len(result.failures)} failed; wrote {md_path} and {csv_path}",
-        file=sys.stderr,
+        f"{len(result.failures)} failed; wrote {md_path} and {csv_path}"
     )
     return 1 if result.failures else 0

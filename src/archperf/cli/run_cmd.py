@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import TYPE_CHECKING
 
 from .search_cmd import add_benchmark_args, benchmark_kwargs, check_method
@@ -59,15 +59,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import registry
     from ..experiments.runner import run_many
     from ..experiments.spec import RunSpec, parse_seeds, parse_sets
     from ..experiments.tables import summarize, to_markdown
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    given = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = [registry.canonical_name("search_method", m) for m in given]  # random → rs
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"--methods {args.methods!r}: give distinct method names")
     seeds = parse_seeds(args.seeds)
-    kwargs = parse_sets(args.set, methods)
+    by_given = parse_sets(args.set, given)  # METHOD:key=value uses the names as given
+    kwargs = {m: by_given[g] for g, m in zip(given, methods, strict=True)}
     for m in methods:
         check_method(m, kwargs[m])
     bkw = benchmark_kwargs(args)
@@ -90,10 +93,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_many(specs, args.out, executor, progress=not args.no_progress)
     finally:
         executor.close()
-    print(
+    logging.getLogger(__name__).info(
         f"{len(result.ran)} run(s) done, {len(result.skipped)} already in {args.out}, "
-        f"{len(result.failures)} failed",
-        file=sys.stderr,
+        f"{len(result.failures)} failed"
     )
     if result.records:
         print(to_markdown(summarize(result.records.values())), end="")

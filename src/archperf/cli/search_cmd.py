@@ -93,7 +93,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "the search ends."
         ),
     )
-    p.add_argument("--method", required=True, help="search method: nacg, nacg-mr, rs, re, ...")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="search method: semigan-nad, nacg, nacg-mr, rs (alias random), re (alias "
+        "evolution), ... (archperf plugins)",
+    )
     add_benchmark_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--label", help="display name in tables (default: the method)")
@@ -110,13 +115,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import registry
     from .._io import atomic_write_bytes
     from ..experiments.runner import run_one
     from ..experiments.spec import RunSpec, parse_sets
 
     kwargs = parse_sets(args.set)[""]
     spec = RunSpec(
-        method=args.method,
+        method=registry.canonical_name("search_method", args.method),
         method_kwargs=kwargs,
         benchmark=args.benchmark,
         dataset=args.dataset,

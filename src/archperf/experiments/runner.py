@@ -137,9 +137,14 @@ def _prepare(spec: RunSpec) -> tuple[RunSpec, Any, dict[str, Any], dict[str, Any
     from the benchmark it builds (see :func:`resolve_spec`)."""
     from dataclasses import replace
 
+    from .. import registry
     from ..datahash import data_record
     from ..errors import DataMismatchError
 
+    method = registry.canonical_name("search_method", spec.method)  # random → rs
+    if method != spec.method:
+        label = method if spec.label == spec.method else spec.label
+        spec = replace(spec, method=method, label=label)
     kwargs = _resolved_benchmark_kwargs(spec)
     bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
     data = data_record(bench)
@@ -151,14 +156,22 @@ def _prepare(spec: RunSpec) -> tuple[RunSpec, Any, dict[str, Any], dict[str, Any
             f"{ident['source']} (sha256 {str(ident['sha256'])[:12]}); drop the spec's data "
             "field to run it on the current data"
         )
+    log.debug(
+        "run %s: %s, data %s (sha256 %s)",
+        spec.key(),
+        spec.benchmark,
+        data["source"],
+        data["sha256"],
+    )
     return replace(spec, data=ident), bench, kwargs, data
 
 
 def resolve_spec(spec: RunSpec) -> RunSpec:
     """``spec`` with ``data`` set to the identity of the data its benchmark reads now (source
-    and content hash, :func:`archperf.datahash.data_identity`): its :meth:`~RunSpec.key` is the
-    run's key.  Builds the benchmark (cached per process).  A spec whose ``data`` is already set
-    must match, else :class:`~archperf.errors.DataMismatchError`."""
+    and content hash, :func:`archperf.datahash.data_identity`) and a method alias replaced by
+    its name (``random`` → ``rs``): its :meth:`~RunSpec.key` is the run's key.  Builds the
+    benchmark (cached per process).  A spec whose ``data`` is already set must match, else
+    :class:`~archperf.errors.DataMismatchError`."""
     return _prepare(spec)[0]
 
 
@@ -448,12 +461,12 @@ def run_many(
     order = {k: i for i, k in enumerate(by_key)}
     result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
     if result.failures:
-        print(
-            f"{len(result.failures)} of {len(by_key)} run(s) failed "
-            f"(the others finished); details in:",
-            file=sys.stderr,
-        )
+        lines = [
+            f"{len(result.failures)} of {len(by_key)} run(s) failed (the others finished); "
+            "details in:"
+        ]
         for f in result.failures:
             last = f.error.strip().splitlines()[-1] if f.error.strip() else "?"
-            print(f"  {f.path}: {last}", file=sys.stderr)
+            lines.append(f"  {f.path}: {last}")
+        log.warning("\n".join(lines))
     return result
