@@ -9,9 +9,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archperf import registry
 from archperf.paths import CACHE_ENV
@@ -98,3 +101,177 @@ def test_quiet_and_verbose(tmp_path: Path) -> None:
 @pytest.fixture
 def private_env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
+
+
+# -------------------------------------------------------------------------- config files
+def _toml(value: object) -> str:
+    """A TOML value (inline tables for dicts) for the types the strategies below make."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+def write_config(path: Path, settings: dict[str, object]) -> Path:
+    if path.suffix == ".json":
+        path.write_text(json.dumps(settings))
+    else:
+        path.write_text("".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in settings.items()))
+    return path
+
+
+KEY = st.from_regex(r"[a-z][a-z_]{0,7}", fullmatch=True)
+SCALAR = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), max_size=8),
+)
+VALUE = st.recursive(
+    SCALAR, lambda inner: st.dictionaries(KEY, inner, max_size=3), max_leaves=6
+) | st.lists(st.integers(0, 9), max_size=3)
+SEARCH_SETTINGS = st.fixed_dictionaries(
+    {
+        "method": st.sampled_from(["rs", "re", "nacg", "random"]),
+        "benchmark": st.sampled_from(["nb201", "nb101", "nb301"]),
+        "budget": st.integers(1, 10**6),
+    },
+    optional={
+        "dataset": st.sampled_from(["cifar10", "cifar100"]),
+        "protocol": st.sampled_from(["honest", "paper"]),
+        "seed": st.integers(0, 10**6),
+        "label": KEY,
+        "data-dir": st.sampled_from(["none", "/data/x"]),
+        "no-progress": st.booleans(),
+        "threads": st.integers(1, 8),
+        "set": st.dictionaries(KEY, VALUE, max_size=4),
+    },
+)
+
+
+def _flags(settings: dict[str, object]) -> list[str]:
+    argv = ["search"]
+    for key, value in settings.items():
+        if key == "set":
+            assert isinstance(value, dict)
+            for k, v in value.items():
+                argv += ["--set", f"{k}={json.dumps(v)}"]
+        elif isinstance(value, bool):
+            argv += [f"--{key}"] if value else []
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def _comparable(args: object) -> dict[str, object]:
+    from archperf.experiments.spec import parse_sets
+
+    out = {k: v for k, v in vars(args).items() if k not in ("config", "set", "func")}
+    out["set"] = parse_sets(vars(args)["set"])
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEARCH_SETTINGS, st.sampled_from([".toml", ".json"]))
+def test_config_file_equals_flags(settings_: dict[str, object], suffix: str) -> None:
+    from archperf.cli import parse_args
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_config(Path(tmp) / f"c{suffix}", settings_)
+        from_file = parse_args(["search", "--config", str(path)])
+    from_flags = parse_args(_flags(settings_))
+    assert _comparable(from_file) == _comparable(from_flags)
+
+
+def test_flags_win_over_the_file(tmp_path: Path) -> None:
+    from archperf.cli import parse_args
+
+    path = write_config(
+        tmp_path / "c.toml",
+        {"method": "re", "benchmark": "nb201", "budget": 50, "set": {"population_size": 10}},
+    )
+    args = parse_args(
+        ["search", "--config", str(path), "--budget", "7", "--set", "population_size=4"]
+    )
+    assert args.budget == 7 and args.method == "re" and args.set == ["population_size=4"]
+    args = parse_args(["search", "--budget", "7", "--config", str(path), "--set", "sample_size=2"])
+    assert args.set == ["population_size=10", "sample_size=2"]
+
+
+@pytest.mark.parametrize(
+    ("settings_", "message"),
+    [
+        ({"method": "rs", "bugdet": 5}, "unknown key 'bugdet'"),
+        ({"method": "rs", "budget": "many"}, "budget must be an integer"),
+        ({"method": "rs", "protocol": "fast"}, "protocol must be one of honest, paper"),
+        ({"method": "rs", "no-progress": "yes"}, "no-progress must be true or false"),
+        ({"method": "rs", "budget": 5, "set": 3}, "set must be a table"),
+        ({"method": "rs", "seed": [1, 2]}, "seed must be a single value"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path: Path, settings_: dict[str, object], message: str) -> None:
+    path = write_config(tmp_path / "c.toml", {"benchmark": "nb201", **settings_})
+    proc = archperf("search", "--config", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("archperf search: error: config file") and message in line, line
+
+
+def test_config_formats_agree(tmp_path: Path) -> None:
+    from archperf.cli import parse_args
+
+    settings_ = {"method": "re", "benchmark": "nb201", "budget": 9, "set": {"trainer": {"a": 1}}}
+    parsed = [
+        _comparable(parse_args(["search", "--config", str(write_config(tmp_path / f, settings_))]))
+        for f in ("c.toml", "c.json")
+    ]
+    yaml = pytest.importorskip("yaml", reason="PyYAML is not installed: YAML configs need it")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(settings_))
+    parsed.append(_comparable(parse_args(["search", "--config", str(tmp_path / "c.yaml")])))
+    assert parsed[0] == parsed[1] == parsed[2]
+
+
+def test_search_and_run_read_a_config(tmp_path: Path, private_env: dict[str, str]) -> None:
+    search_cfg = write_config(
+        tmp_path / "search.toml",
+        {
+            "method": "evolution",
+            "benchmark": "nb201",
+            "budget": 8,
+            "seed": 3,
+            "no-progress": True,
+            "set": {"population_size": 4, "sample_size": 2},
+        },
+    )
+    out = tmp_path / "rec.json"
+    proc = archperf("search", "--config", str(search_cfg), "-o", str(out), env=private_env)
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads(out.read_text())["spec"]
+    assert (spec["method"], spec["budget"], spec["seed"]) == ("re", 8, 3)
+    assert spec["method_kwargs"] == {"population_size": 4, "sample_size": 2}
+
+    run_cfg = write_config(
+        tmp_path / "run.json",
+        {
+            "methods": ["rs", "evolution"],
+            "benchmark": "nb201",
+            "budget": 6,
+            "seeds": [0, 2],
+            "out": str(tmp_path / "runs"),
+            "workers": 1,
+            "no-progress": True,
+            "set": {"evolution:population_size": 3, "re:sample_size": 2},
+        },
+    )
+    proc = archperf("run", "--config", str(run_cfg), env=private_env)
+    assert proc.returncode == 0, proc.stderr
+    specs = [json.loads(p.read_text())["spec"] for p in (tmp_path / "runs").glob("*.json")]
+    assert sorted((s["method"], s["seed"]) for s in specs) == [
+        ("re", 0), ("re", 2), ("rs", 0), ("rs", 2)
+    ]  # fmt: skip
+    assert {json.dumps(s["method_kwargs"]) for s in specs if s["method"] == "re"} == {
+        json.dumps({"population_size": 3, "sample_size": 2})
+    }

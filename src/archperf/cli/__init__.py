@@ -30,6 +30,7 @@ from . import (
     space_cmd,
     table_cmd,
 )
+from .config import CONFIG_COMMANDS, apply_config, config_argument, merge_sets
 
 COMMAND_MODULES = [
     plugins_cmd,
@@ -96,7 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_parser(sub)
     for sp in _subparsers(parser):
         _add_log_args(sp, top=False)
+    for name in CONFIG_COMMANDS:
+        sub.choices[name].add_argument(
+            "--config",
+            metavar="FILE",
+            help="read the settings from a TOML, JSON or YAML file whose keys are these long "
+            "options (set: a table); flags given here win (docs/experiments.md)",
+        )
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a command line, with ``--config FILE`` applied (its settings become the command's
+    defaults, so flags win); raises :class:`~archperf.errors.UsageError` for a bad file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    sub, path = config_argument(argv, _commands(parser))
+    file_sets = apply_config(sub, path) if sub is not None and path is not None else []
+    args = parser.parse_args(argv)
+    if file_sets:
+        args.set = merge_sets(file_sets, args.set)
+    return args
 
 
 def log_level(verbose: int, quiet: int) -> int:
@@ -133,8 +159,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except ArchperfError as exc:  # a bad --config file
+        words = list(sys.argv[1:] if argv is None else argv)
+        command = next((w for w in words if w in CONFIG_COMMANDS), "")
+        print(f"archperf {command}: error: {_one_line(exc)}".replace("  ", " "), file=sys.stderr)
+        return 2
     verbose, quiet = int(args.verbose), int(args.quiet)
     configure_logging(log_level(verbose, quiet))
     if quiet and hasattr(args, "no_progress"):

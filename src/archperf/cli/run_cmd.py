@@ -69,7 +69,16 @@ def run(args: argparse.Namespace) -> int:
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"--methods {args.methods!r}: give distinct method names")
     seeds = parse_seeds(args.seeds)
-    by_given = parse_sets(args.set, given)  # METHOD:key=value uses the names as given
+    named = {m: g for g, m in zip(given, methods, strict=True)}
+    sets = []  # METHOD:key=value may use a method's name or its alias
+    for item in args.set:
+        target, sep, rest = item.partition("=")
+        prefix, colon, key = target.rpartition(":")
+        canon = registry.canonical_name("search_method", prefix.strip()) if colon else ""
+        if colon and prefix.strip() not in given and canon in named:
+            item = f"{named[canon]}:{key}{sep}{rest}"
+        sets.append(item)
+    by_given = parse_sets(sets, given)
     kwargs = {m: by_given[g] for g, m in zip(given, methods, strict=True)}
     for m in methods:
         check_method(m, kwargs[m])
