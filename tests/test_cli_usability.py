@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -275,3 +276,120 @@ def test_search_and_run_read_a_config(tmp_path: Path, private_env: dict[str, str
     assert {json.dumps(s["method_kwargs"]) for s in specs if s["method"] == "re"} == {
         json.dumps({"population_size": 3, "sample_size": 2})
     }
+
+
+# ---------------------------------------------------------------------- resuming a search
+def test_journal_replays_instead_of_asking_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archperf.benchmarks import base
+    from archperf.experiments.runner import comparable, run_one
+    from archperf.experiments.spec import RunSpec
+
+    spec = RunSpec("re", "nb201", "cifar10", 60, 4, method_kwargs={"population_size": 10})
+    fresh = run_one(spec)
+    journal = tmp_path / "q.jsonl"
+    full = run_one(spec, journal=journal)
+    assert comparable(full) == comparable(fresh)
+    assert full["journal"] == {"path": str(journal), "resumed_from": 0, "replayed": 0, "asked": 60}
+    lines = journal.read_text().splitlines(keepends=True)
+    assert len(lines) == 61 and json.loads(lines[0])["key"] == fresh["key"]
+    # an interruption after 25 answers, in the middle of writing the 26th line
+    journal.write_text("".join(lines[:26]) + lines[26][:7])
+
+    asked: list[int] = []
+    real = base.ArrayMetric.values
+
+    def spy(self: base.ArrayMetric, indices: Any, archs: Any) -> Any:
+        asked.extend(int(i) for i in indices)
+        return real(self, indices, archs)
+
+    monkeypatch.setattr(base.ArrayMetric, "values", spy)
+    resumed = run_one(spec, journal=journal)
+    assert comparable(resumed) == comparable(fresh)  # same queries, same result, same budget
+    assert resumed["journal"]["resumed_from"] == 25 and resumed["journal"]["replayed"] == 25
+    assert resumed["journal"]["asked"] == 35 and len(set(asked)) == 35
+    assert len(journal.read_text().splitlines()) == 61  # the cut line was dropped, then redone
+
+
+def test_a_journal_of_another_run_is_refused(tmp_path: Path) -> None:
+    from archperf.errors import DataMismatchError
+    from archperf.experiments.runner import run_one
+    from archperf.experiments.spec import RunSpec
+
+    journal = tmp_path / "q.jsonl"
+    run_one(RunSpec("rs", "nb201", "cifar10", 5, 0), journal=journal)
+    with pytest.raises(DataMismatchError, match="belongs to run nb201-cifar10-honest-rs-b5-s0-"):
+        run_one(RunSpec("rs", "nb201", "cifar10", 5, 1), journal=journal)
+    other_data = RunSpec("rs", "nb201", "cifar10", 5, 0, benchmark_kwargs={"data_dir": "none"})
+    with pytest.raises(DataMismatchError, match="another spec, or the same spec on other data"):
+        run_one(other_data, journal=journal)
+    proc = archperf(
+        "search", "--method", "rs", "--benchmark", "nb201", "--budget", "5", "--seed", "2",
+        "--journal", str(journal), "--no-progress",
+    )  # fmt: skip
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    assert "archperf search: error: query journal" in proc.stderr
+
+
+def test_an_interrupted_search_resumes(tmp_path: Path, private_env: dict[str, str]) -> None:
+    """Ctrl-C during NACG's training, then the same command again: the 25 labeled answers are
+    replayed from the journal and the result equals an uninterrupted run's."""
+    import signal
+    import time
+
+    argv = [sys.executable, "-m", "archperf", "search", "--method", "nacg", "--benchmark"]
+    argv += ["nb201", "--budget", "30", "--seed", "1", "--no-progress"]
+    for s in ("trainer.epochs=20", "unlabeled_size=300", "num_candidates=100"):
+        argv += ["--set", s]
+    journal = tmp_path / "q.jsonl"
+    proc = subprocess.Popen(
+        [*argv, "--journal", str(journal)],
+        env=private_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 26:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)  # now NACG trains on its 25 labeled cells
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "archperf search: interrupted" in err, err
+    assert "found:" not in out and len(journal.read_text().splitlines()) == 26
+
+    rec = tmp_path / "resumed.json"
+    again = subprocess.run(
+        [*argv, "--journal", str(journal), "-o", str(rec)],
+        env=private_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "25 answered queries in" in again.stderr and "replayed, not asked again" in again.stderr
+    fresh = tmp_path / "fresh.json"
+    ref = subprocess.run(
+        [*argv, "--no-journal", "-o", str(fresh)],
+        env=private_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ref.returncode == 0, ref.stderr
+    from archperf.experiments.runner import comparable
+
+    resumed, uninterrupted = (json.loads(p.read_text()) for p in (rec, fresh))
+    assert resumed["journal"]["replayed"] == 25 and resumed["journal"]["asked"] == 5
+    assert comparable(resumed) == comparable(uninterrupted)
+
+
+def test_default_journal_is_removed_after_success(private_env: dict[str, str]) -> None:
+    cache = Path(private_env[CACHE_ENV])
+    proc = archperf(
+        "search", "--method", "rs", "--benchmark", "nb201", "--budget", "5", env=private_env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (cache / "journals").is_dir() and not list((cache / "journals").iterdir())

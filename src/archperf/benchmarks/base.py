@@ -327,6 +327,12 @@ class Oracle(Generic[Arch]):
         self._chunks: list[_Chunk] = []
         self._listeners: list[Callable[[Oracle[Arch]], None]] = []
 
+    def use_journal(self, journal: Any) -> None:
+        """Answer through ``journal`` (e.g. :class:`archperf.experiments.journal.QueryJournal`):
+        ``journal.wrap(metric, records)`` gives the metric source to use from now on, which
+        replays journalled answers and journals new ones.  Accounting is unchanged."""
+        self._metric = journal.wrap(self._metric, self._records)
+
     def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
         """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""
         self._listeners.append(listener)

@@ -83,6 +83,14 @@ def check_method(name: str, kwargs: dict[str, Any]) -> None:
         raise UsageError(f"method {name!r}: bad hyper-parameter in {kwargs}: {exc}") from None
 
 
+def _only_header(journal: Path) -> bool:
+    try:
+        with open(journal, encoding="utf-8") as fh:
+            return sum(1 for _ in fh) <= 1
+    except OSError:
+        return False
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "search",
@@ -105,6 +113,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the run record (JSON) here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="journal the queries here; rerunning the same search replays them, so an "
+        "interrupted search resumes (default: <cache dir>/journals/<run key>.jsonl, removed "
+        "when the search completes)",
+    )
+    p.add_argument("--no-journal", action="store_true", help="do not journal the queries")
+    p.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -117,7 +133,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import registry
     from .._io import atomic_write_bytes
-    from ..experiments.runner import run_one
+    from ..experiments.runner import default_journal, run_one
     from ..experiments.spec import RunSpec, parse_sets
 
     kwargs = parse_sets(args.set)[""]
@@ -141,7 +157,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    record = run_one(spec, progress=not args.no_progress)
+    journal = None
+    if not args.no_journal:
+        journal = Path(args.journal) if args.journal else default_journal(spec)
+    try:
+        record = run_one(spec, progress=not args.no_progress, journal=journal)
+    except BaseException:
+        if journal is not None and not args.journal and _only_header(journal):
+            journal.unlink()  # nothing to resume from
+        raise
+    if journal is not None and not args.journal:  # the record holds it all now
+        journal.unlink(missing_ok=True)
     if args.output:
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))

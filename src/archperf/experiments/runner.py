@@ -36,6 +36,7 @@ __all__ = [
     "check_budget",
     "clear_benchmark_cache",
     "comparable",
+    "default_journal",
     "json_ready",
     "load_record",
     "resolve_spec",
@@ -46,8 +47,11 @@ __all__ = [
 RECORD_FORMAT = "archperf.run/1"
 log = logging.getLogger(__name__)
 #: Keys whose values depend on when/where a run happened (removed by :func:`comparable`),
-#: at any depth; keys ending in ``_seconds`` (timings) are removed too.
-VOLATILE_FIELDS: frozenset[str] = frozenset({"wall_seconds", "hostname", "created", "pid"})
+#: at any depth; keys ending in ``_seconds`` (timings) are removed too.  ``journal`` says how
+#: a run was resumed, which does not change its results.
+VOLATILE_FIELDS: frozenset[str] = frozenset(
+    {"wall_seconds", "hostname", "created", "pid", "journal"}
+)
 
 _BENCHMARKS: dict[str, Any] = {}
 
@@ -78,8 +82,9 @@ def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
     """``record`` without the fields that depend on when/where it ran.
 
     Removed at any depth: :data:`VOLATILE_FIELDS` (wall time, hostname, creation time, process
-    id) and keys ending in ``_seconds`` (timings inside ``outcome_info``).  Two runs of the same
-    spec on CPU give equal ``comparable`` records, whichever executor ran them.
+    id, how a run was resumed) and keys ending in ``_seconds`` (timings inside
+    ``outcome_info``).  Two runs of the same spec on CPU give equal ``comparable`` records,
+    whichever executor ran them, resumed or not.
     """
 
     def strip(obj: Any) -> Any:
@@ -166,6 +171,14 @@ def _prepare(spec: RunSpec) -> tuple[RunSpec, Any, dict[str, Any], dict[str, Any
     return replace(spec, data=ident), bench, kwargs, data
 
 
+def default_journal(spec: RunSpec) -> Path:
+    """Where ``archperf search`` journals ``spec``'s queries by default:
+    ``<cache dir>/journals/<run key>.jsonl`` (the resolved key, so it names the data)."""
+    from ..paths import cache_dir
+
+    return cache_dir() / "journals" / f"{resolve_spec(spec).key()}.jsonl"
+
+
 def resolve_spec(spec: RunSpec) -> RunSpec:
     """``spec`` with ``data`` set to the identity of the data its benchmark reads now (source
     and content hash, :func:`archperf.datahash.data_identity`) and a method alias replaced by
@@ -229,7 +242,9 @@ class _Progress:
 
 
 # ------------------------------------------------------------------------------ run_one
-def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
+def run_one(
+    spec: RunSpec, progress: bool = False, journal: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Run ``spec`` and return its JSON-ready record (see ``docs/experiments.md``).
 
     Builds (or reuses) the benchmark, gives the method a fresh oracle with the spec's budget
@@ -237,6 +252,12 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     best was queried, and only then asks the benchmark for the reported (test) metric of the
     final cell.  A benchmark that cannot report it gives ``reported: null`` and
     ``report_error``.
+
+    ``journal``: a query journal file (:mod:`archperf.experiments.journal`).  Answers are
+    journalled as the search runs; if the file holds answers of this run (same key: spec and
+    data) from an interrupted attempt, they are replayed instead of asking the benchmark, and
+    the run completes with the same record as an uninterrupted one (``record["journal"]`` says
+    how many answers were replayed).  A journal of another run is refused.
     """
     from .. import registry
     from ..errors import DataFileError, UnknownCellError
@@ -248,6 +269,19 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
     check_budget(spec, oracle)
     method = registry.create("search_method", spec.method, **spec.method_kwargs)
+    qj = None
+    if journal is not None:
+        from .journal import QueryJournal
+
+        qj = QueryJournal(journal, spec.key(), spec.to_dict())
+        oracle.use_journal(qj)
+        if qj.resumed_from:
+            log.info(
+                "resuming %s: %d answered queries in %s are replayed, not asked again",
+                spec.key(),
+                qj.resumed_from,
+                journal,
+            )
     bar = _Progress(spec) if progress else None
     if bar is not None:
         oracle.subscribe(bar)
@@ -256,6 +290,8 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     finally:
         if bar is not None:
             bar.close()
+        if qj is not None:
+            qj.close()
 
     # ---- checks: budget, and the outcome's best is a queried cell with its queried value
     if oracle.num_queries > spec.budget:  # the oracle enforces it; a broken oracle must not pass
@@ -325,6 +361,13 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
         "pid": os.getpid(),
         "created": created,
     }
+    if qj is not None:
+        record["journal"] = {
+            "path": str(journal),
+            "resumed_from": qj.resumed_from,
+            "replayed": qj.replayed,
+            "asked": qj.written,
+        }
     record["wall_seconds"] = round(time.perf_counter() - t0, 4)
     out: dict[str, Any] = json_ready(record)
     return out
