@@ -132,13 +132,21 @@ def log_level(verbose: int, quiet: int) -> int:
     return {0: logging.INFO, 1: logging.WARNING}.get(quiet - verbose, logging.ERROR)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a message comes (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(level: int) -> None:
     """Send the ``archperf`` loggers to stderr as ``archperf: message`` at ``level``."""
     logger = logging.getLogger("archperf")
     for h in list(logger.handlers):
         if getattr(h, "_archperf_cli", False):
             logger.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler._archperf_cli = True  # type: ignore[attr-defined]
     fmt = (
         "archperf %(levelname)s %(name)s: %(message)s"

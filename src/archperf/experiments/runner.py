@@ -431,8 +431,10 @@ def run_many(
     record is loaded).  A record file with the spec's key but another spec, or one that does not
     parse, is an error naming the file (nothing runs).  A run that raises does not stop the
     others: its spec and traceback go to ``out_dir/<key>.error.txt`` and into
-    :attr:`SweepResult.failures`, summarised on stderr at the end.  ``executor`` defaults to
-    in-process (:class:`~archperf.experiments.executors.LocalExecutor` with one worker).
+    :attr:`SweepResult.failures`, summarised at the end as a warning of the
+    ``archperf.experiments.runner`` logger (on stderr unless logging is configured otherwise).
+    ``executor`` defaults to in-process (:class:`~archperf.experiments.executors.LocalExecutor`
+    with one worker).
     """
     from .._io import atomic_write_bytes
 
