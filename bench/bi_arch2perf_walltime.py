@@ -37,7 +37,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     data = find_data_dir()
     has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-    bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
+    bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else "none")
     cells = list(bench.space.enumerate())
     lab = np.random.default_rng(0).permutation(len(cells))[: args.labels]
     labeled = [cells[i] for i in lab]

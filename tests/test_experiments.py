@@ -360,6 +360,9 @@ def test_run_many_is_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     second = run_many(specs, tmp_path, progress=False)
     assert calls == [] and second.ran == [] and second.skipped == [rkey(s) for s in specs]
     assert second.records == first.records
+    assert (
+        second.record(specs[1]) == first.records[rkey(specs[1])] == first.record(resolve(specs[1]))
+    )
     third = run_many([*specs, nb201("rs", 10, 5)], tmp_path, progress=False)
     assert calls == [rkey(nb201("rs", 10, 5))] and len(third.records) == 3
     for s in specs:  # written records parse and hold their spec

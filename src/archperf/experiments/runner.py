@@ -385,16 +385,28 @@ class Failure:
 
 @dataclass
 class SweepResult:
-    """What :func:`run_many` did: records by run key (in spec order), ran/skipped keys, failures."""
+    """What :func:`run_many` did: records by run key (in spec order), ran/skipped keys, failures.
+
+    Run keys are those of the resolved specs (they name the data); :meth:`record` finds a
+    record from the spec as given.
+    """
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    resolved: dict[str, str] = field(default_factory=dict)
+    """The key of each spec as given → its run key."""
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def record(self, spec: RunSpec) -> dict[str, Any]:
+        """The record of ``spec`` (as given to :func:`run_many`, or resolved); ``KeyError`` if
+        it has none (e.g. it failed)."""
+        key = spec.key()
+        return self.records[self.resolved.get(key, key)]
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -442,6 +454,7 @@ def run_many(
     for spec in specs:
         if not isinstance(spec, RunSpec):
             raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
+    given = [s.key() for s in specs]
     specs = [resolve_spec(s) for s in specs]  # keys name the data: others' records never match
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -452,7 +465,7 @@ def run_many(
             raise ValueError(f"run {k} is listed twice; remove the duplicate spec")
         by_key[k] = spec
 
-    result = SweepResult()
+    result = SweepResult(resolved={g: s.key() for g, s in zip(given, specs, strict=True)})
     todo: list[RunSpec] = []
     for k, spec in by_key.items():
         path = out / f"{k}.json"
