@@ -28,6 +28,7 @@ from conftest import write_fake_nb201_csv
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(datahash, "_MEMO", {})
+    monkeypatch.setattr(datahash, "_DISK", None)
     clear_benchmark_cache()
 
 
@@ -44,6 +45,7 @@ def test_file_hash_is_the_content_hash_and_is_cached(tmp_path: Path) -> None:
     cache = json.loads((tmp_path / "cache" / datahash.HASH_CACHE_FILE).read_text())
     assert cache[str(f.resolve())]["sha256"] == want
     datahash._MEMO.clear()  # a new process: the disk cache answers, the file is not read
+    datahash._DISK = None
     real_open = builtins.open
 
     def no_read(path: Any, *a: Any, **k: Any) -> Any:

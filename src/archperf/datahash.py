@@ -32,6 +32,7 @@ __all__ = ["HASH_CACHE_FILE", "data_identity", "data_record", "file_sha256", "sh
 HASH_CACHE_FILE = "data-hashes.json"
 _CHUNK = 1 << 20
 _MEMO: dict[tuple[str, int, int, int], str] = {}
+_DISK: dict[str, Any] | None = None  # the disk cache as read by this process
 _LOCK = threading.Lock()
 _DIRS = re.compile(r"(?:[^\s():,;]*/)+")
 log = logging.getLogger(__name__)
@@ -51,14 +52,20 @@ def _disk_cache_path() -> Path | None:
         return None
 
 
-def _disk_lookup(key: tuple[str, int, int, int]) -> str | None:
-    path = _disk_cache_path()
-    if path is None or not path.is_file():
-        return None
+def _read_disk(path: Path) -> dict[str, Any]:
     try:
-        entry = json.loads(path.read_text(encoding="utf-8")).get(key[0])
-    except (OSError, ValueError, AttributeError):
-        return None
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _disk_lookup(key: tuple[str, int, int, int]) -> str | None:
+    global _DISK
+    if _DISK is None:
+        path = _disk_cache_path()
+        _DISK = {} if path is None else _read_disk(path)  # read once per process
+    entry = _DISK.get(key[0])
     if isinstance(entry, dict) and [entry.get(k) for k in ("size", "mtime_ns", "ino")] == list(
         key[1:]
     ):
@@ -67,21 +74,19 @@ def _disk_lookup(key: tuple[str, int, int, int]) -> str | None:
     return None
 
 
-def _disk_store(key: tuple[str, int, int, int], sha: str) -> None:
+def _disk_store(entries: dict[tuple[str, int, int, int], str]) -> None:
     path = _disk_cache_path()
-    if path is None:
+    if path is None or not entries:
         return
     from ._io import atomic_write_bytes
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    data[key[0]] = {"size": key[1], "mtime_ns": key[2], "ino": key[3], "sha256": sha}
+    global _DISK
+    data = _read_disk(path)  # what other processes added meanwhile
+    for key, sha in entries.items():
+        data[key[0]] = {"size": key[1], "mtime_ns": key[2], "ino": key[3], "sha256": sha}
     with contextlib.suppress(OSError):  # read-only cache: the hash is right, only not kept
         atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    _DISK = data
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -90,11 +95,19 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     Cached per (path, size, mtime, inode) in memory and in the cache folder.
     """
     p = Path(path).resolve()
+    new: dict[tuple[str, int, int, int], str] = {}
     if p.is_dir():
         h = hashlib.sha256()
         for f in sorted(q for q in p.rglob("*") if q.is_file()):
-            h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
-        return h.hexdigest()
+            h.update(f"{f.relative_to(p).as_posix()}\0{_file_sha256(f, new)}\n".encode())
+        sha = h.hexdigest()
+    else:
+        sha = _file_sha256(p, new)
+    _disk_store(new)  # one write, however many files were new
+    return sha
+
+
+def _file_sha256(p: Path, new: dict[tuple[str, int, int, int], str]) -> str:
     key = _stat_key(p)
     with _LOCK:
         sha = _MEMO.get(key)
@@ -109,7 +122,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
                 h.update(chunk)
         sha = h.hexdigest()
         log.debug("hashed %s (%d bytes) in %.3f s", p, key[1], time.perf_counter() - t0)
-        _disk_store(key, sha)
+        new[key] = sha
     with _LOCK:
         _MEMO[key] = sha
     return sha
