@@ -121,6 +121,10 @@ def _cases(tmp: Path, bad: Path) -> list[tuple[list[str], str]]:
         ([*SEARCH, "--method", "nacg", "--set", "trainer=3"], "trainer must be a table"),
         ([*SEARCH, "--method", "nacg-mr", "--set", "rounds=x"], "rounds must be an integer"),
         ([*SEARCH, "--method", "re", "--set", "sample_size=50"], "sample_size must be in"),
+        (
+            [*SEARCH, "--budget", "30", "--method", "re", "--set", 'mutation_kwargs={"bogus":1}'],
+            "do not fit NB201Space.mutate, which takes: require_change",
+        ),
         ([*SEARCH, "--method", "rs", "--source", missing], "does not exist"),
         ([*SEARCH, "--method", "rs", "--source", str(bad)], "unrecognised file format"),
         ([*SEARCH, "--method", "rs", "--data-dir", str(empty)], "has no nb201/nb201.csv"),

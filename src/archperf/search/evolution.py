@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from typing import Any, ClassVar
 
@@ -86,6 +87,7 @@ class RegularizedEvolution(SearchMethod):
         mkw = self.mutation_kwargs
         if mkw is None:
             mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
+        _check_mutation_kwargs(space, mkw)
         init = draw_new(oracle, min(self.population_size, remaining), rng)
         values = oracle.query(init) if init else np.zeros(0)
         population: deque[tuple[Any, float]] = deque(
@@ -117,3 +119,19 @@ class RegularizedEvolution(SearchMethod):
             if len(population) > self.population_size:
                 population.popleft()
         return SearchOutcome.from_oracle(oracle, failed_tournaments=failures)
+
+
+def _check_mutation_kwargs(space: Any, kwargs: dict[str, Any]) -> None:
+    """:class:`~archperf.errors.UsageError` when ``space.mutate`` does not take ``kwargs``."""
+    try:
+        sig = inspect.signature(space.mutate)
+    except (TypeError, ValueError):  # no signature to check against
+        return
+    try:
+        sig.bind(None, None, **kwargs)
+    except TypeError:
+        takes = list(sig.parameters)[2:]  # after the arch and the seed
+        raise UsageError(
+            f"mutation_kwargs {kwargs} do not fit {type(space).__name__}.mutate, which takes: "
+            f"{', '.join(takes) or '(nothing)'}"
+        ) from None
