@@ -39,7 +39,7 @@ def main() -> int:
     threads = args.threads or None
     data = find_data_dir()
     has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-    bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
+    bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else "none")
     cells = list(bench.space.enumerate())
     lab = np.random.default_rng(0).permutation(len(cells))[: args.labels]
     labeled = [cells[i] for i in lab]

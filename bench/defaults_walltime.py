@@ -46,7 +46,7 @@ def _benchmark() -> Any:
 
     data = find_data_dir()
     has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-    return NB201Benchmark("cifar10", data_dir=data if has_csv else None)
+    return NB201Benchmark("cifar10", data_dir=data if has_csv else "none")
 
 
 def job_train(out: Path, epochs: int) -> dict[str, Any]:

@@ -45,7 +45,10 @@ def main() -> int:
     root = find_data_dir(args.data_dir)
     csv = root / "nb201" / "nb201.csv" if root is not None else None
     t0 = time.perf_counter()
-    bench = NB201Benchmark("cifar10", source=csv if csv is not None and csv.is_file() else None)
+    has_csv = csv is not None and csv.is_file()
+    bench = NB201Benchmark(
+        "cifar10", source=csv if has_csv else None, data_dir=None if has_csv else "none"
+    )
     load_s = time.perf_counter() - t0
 
     rng = np.random.default_rng(0)

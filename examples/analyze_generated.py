@@ -21,7 +21,6 @@ import numpy as np
 
 from archperf.analysis import analyze, op_presence, path_lengths, signature
 from archperf.errors import DataFileError
-from archperf.paths import find_data_dir
 from archperf.spaces.nb201 import NB201Space
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
@@ -42,10 +41,8 @@ def pieces() -> None:
 def whole_analysis() -> None:
     from archperf.benchmarks.nb201 import NB201Benchmark
 
-    data = find_data_dir()
-    has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
     try:
-        bench = NB201Benchmark("cifar10", data_dir=data if has_csv else None)
+        bench = NB201Benchmark("cifar10")  # the data rule: nb201.csv, else the embedded data
     except (DataFileError, ImportError) as exc:
         print(f"no NB201 data ({exc}); skipping the whole analysis")
         return

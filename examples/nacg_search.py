@@ -12,11 +12,8 @@ import time
 
 from archperf import registry
 from archperf.benchmarks.nb201 import NB201Benchmark
-from archperf.paths import find_data_dir
 
-root = find_data_dir()
-has_table = root is not None and (root / "nb201" / "nb201.csv").is_file()
-bench = NB201Benchmark("cifar10", data_dir=root if has_table else None)
+bench = NB201Benchmark("cifar10")  # the data rule: nb201.csv, else the embedded data
 print("data:", bench.describe()["source"])
 
 methods = {
@@ -35,7 +32,7 @@ for name, method in methods.items():
         f"{name:5s} {bench.space.to_text(outcome.best)}  val {outcome.value:.2f}  "
         f"queries {oracle.num_queries}  {seconds:.1f}s"
     )
-    if has_table:  # test accuracy is read only now, after the search
+    if bench.report_metric is not None:  # test accuracy is read only now, after the search
         line += f"  test {bench.report([outcome.best])[0]:.2f}"
     print(line)
     if name == "nacg":

@@ -36,7 +36,7 @@ def main() -> int:
             for failure in first.failures:
                 print(failure.error, file=sys.stderr)
             return 1
-        rec = first.records[specs[-1].key()]
+        rec = first.record(specs[-1])  # records are filed under keys that name the data
         final = rec["final"]
         print(f"example record {rec['key']}: {final['arch']}")
         print(

@@ -16,12 +16,9 @@ import torch
 
 from archperf import runtime
 from archperf.benchmarks.nb201 import NB201Benchmark
-from archperf.paths import find_data_dir
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
-data = find_data_dir()
-has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
+bench = NB201Benchmark(dataset="cifar10")  # the data rule: nb201.csv, else the embedded data
 labeled = bench.space.sample(20, seed=0)
 labels = bench.lookup(labeled, "val")
 pool = bench.space.sample(300, seed=1)

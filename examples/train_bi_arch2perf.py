@@ -12,13 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from archperf.benchmarks.nb201 import NB201Benchmark
-from archperf.paths import find_data_dir
 from archperf.stats import kendall_tau
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 
-data = find_data_dir()
-has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-bench = NB201Benchmark(dataset="cifar10", data_dir=data if has_csv else None)
+bench = NB201Benchmark(dataset="cifar10")  # the data rule: nb201.csv, else the embedded data
 space = bench.space
 cells = list(space.enumerate())
 

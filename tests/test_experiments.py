@@ -24,6 +24,7 @@ from archperf.experiments.runner import (
     comparable,
     json_ready,
     load_record,
+    resolve_spec,
     run_many,
     run_one,
 )
@@ -43,6 +44,16 @@ def nb201(method: str = "rs", budget: int = 20, seed: int = 0, **kw: Any) -> Run
     return RunSpec(
         method=method, benchmark="nb201", dataset="cifar10", budget=budget, seed=seed, **kw
     )
+
+
+def resolve(spec: RunSpec) -> RunSpec:
+    """The spec as the runner runs it: ``data`` names the data (source and content hash)."""
+    return resolve_spec(spec)
+
+
+def rkey(spec: RunSpec) -> str:
+    """The key a sweep files ``spec`` under (its resolved key)."""
+    return resolve_spec(spec).key()
 
 
 # ------------------------------------------------------------------------------ RunSpec
@@ -334,9 +345,9 @@ def test_run_one_nb301_reports_surrogate_validation(data_dir: Path) -> None:
 def test_run_many_is_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     specs = [nb201("rs", 10, s) for s in range(2)]
     first = run_many(specs, tmp_path, progress=False)
-    assert first.ran == [s.key() for s in specs] and first.skipped == [] and first.ok
+    assert first.ran == [rkey(s) for s in specs] and first.skipped == [] and first.ok
     files = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert files == sorted(f"{s.key()}.json" for s in specs)
+    assert files == sorted(f"{rkey(s)}.json" for s in specs)
 
     calls: list[str] = []
     real = runner_mod.run_one
@@ -347,39 +358,42 @@ def test_run_many_is_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(ex_mod, "run_one", counting)
     second = run_many(specs, tmp_path, progress=False)
-    assert calls == [] and second.ran == [] and second.skipped == [s.key() for s in specs]
+    assert calls == [] and second.ran == [] and second.skipped == [rkey(s) for s in specs]
     assert second.records == first.records
+    assert (
+        second.record(specs[1]) == first.records[rkey(specs[1])] == first.record(resolve(specs[1]))
+    )
     third = run_many([*specs, nb201("rs", 10, 5)], tmp_path, progress=False)
-    assert calls == [nb201("rs", 10, 5).key()] and len(third.records) == 3
+    assert calls == [rkey(nb201("rs", 10, 5))] and len(third.records) == 3
     for s in specs:  # written records parse and hold their spec
-        assert RunSpec.from_dict(load_record(tmp_path / f"{s.key()}.json")["spec"]) == s
+        assert RunSpec.from_dict(load_record(tmp_path / f"{rkey(s)}.json")["spec"]) == resolve(s)
 
 
 def test_run_many_refuses_a_record_of_another_spec(tmp_path: Path) -> None:
     spec = nb201("rs", 10, 0)
     other = run_one(nb201("rs", 10, 1))
-    (tmp_path / f"{spec.key()}.json").write_text(json.dumps(other))
-    with pytest.raises(ValueError, match=re.escape(f"{spec.key()}.json holds another run")):
+    (tmp_path / f"{rkey(spec)}.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match=re.escape(f"{rkey(spec)}.json holds another run")):
         run_many([spec], tmp_path, progress=False)
-    (tmp_path / f"{spec.key()}.json").write_text("{not json")
-    unreadable = re.escape(f"{spec.key()}.json: not a readable run record")
+    (tmp_path / f"{rkey(spec)}.json").write_text("{not json")
+    unreadable = re.escape(f"{rkey(spec)}.json: not a readable run record")
     with pytest.raises(ValueError, match=unreadable):
         run_many([spec], tmp_path, progress=False)
     with pytest.raises(ValueError, match="listed twice"):
         run_many([nb201("rs", 10, 3), nb201("rs", 10, 3)], tmp_path / "dups", progress=False)
 
 
-def test_run_many_collects_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_many_collects_failures(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     good = nb201("rs", 10, 0)
     bad = nb201("re", 10, 0, method_kwargs={"population_size": 0})
     result = run_many([bad, good], tmp_path, progress=False)
-    assert result.ran == [good.key()] and [f.spec for f in result.failures] == [bad]
-    err_file = tmp_path / f"{bad.key()}.error.txt"
+    assert result.ran == [rkey(good)] and [f.spec for f in result.failures] == [resolve(bad)]
+    err_file = tmp_path / f"{rkey(bad)}.error.txt"
     assert result.failures[0].path == err_file
     text = err_file.read_text()
-    assert bad.to_json() in text and "population_size must be >= 1" in text
-    assert "Traceback" in text and not (tmp_path / f"{bad.key()}.json").exists()
-    assert "1 of 2 run(s) failed" in capsys.readouterr().err
+    assert resolve(bad).to_json() in text and "population_size must be an integer >= 1" in text
+    assert "Traceback" in text and not (tmp_path / f"{rkey(bad)}.json").exists()
+    assert "1 of 2 run(s) failed" in caplog.text  # a warning of archperf's logger
 
 
 def test_run_many_removes_a_stale_error_file(
@@ -393,10 +407,10 @@ def test_run_many_removes_a_stale_error_file(
 
     monkeypatch.setattr(ex_mod, "run_one", flaky)
     assert not run_many([spec], tmp_path, progress=False).ok
-    assert (tmp_path / f"{spec.key()}.error.txt").exists()
+    assert (tmp_path / f"{rkey(spec)}.error.txt").exists()
     monkeypatch.setattr(ex_mod, "run_one", real)
     assert run_many([spec], tmp_path, progress=False).ok
-    assert not (tmp_path / f"{spec.key()}.error.txt").exists()
+    assert not (tmp_path / f"{rkey(spec)}.error.txt").exists()
 
 
 # ------------------------------------------------------------------------------ executors
@@ -436,7 +450,7 @@ def test_ray_matches_local(tmp_path: Path) -> None:
     assert not ray.is_initialized()  # the executor shut down the Ray it started
     local = run_many(specs, tmp_path / "local", LocalExecutor(workers=1), progress=False)
     assert ray_result.ok and local.ok
-    assert list(ray_result.records) == list(local.records) == [s.key() for s in specs]
+    assert list(ray_result.records) == list(local.records) == [rkey(s) for s in specs]
     for k, rec in local.records.items():
         assert comparable(ray_result.records[k]) == comparable(rec)
 

@@ -51,7 +51,8 @@ def bench(csv_path: Path) -> NB201Benchmark:
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(DATA_ENV, raising=False)
+    """No data folder unless a test gives one (``NB201Benchmark()`` is then the embedded one)."""
+    monkeypatch.setenv(DATA_ENV, "none")
 
 
 # ---------------------------------------------------------------------------- real data

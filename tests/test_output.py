@@ -19,6 +19,7 @@ from archperf.errors import DataFileError
 from archperf.experiments import RunSpec, run_one
 from archperf.experiments.anytime import anytime_curves, curves_csv, incumbent_values
 from archperf.experiments.reproduce import PROTOCOLS, report_header
+from archperf.experiments.runner import resolve_spec
 from archperf.spaces.nb201 import NB201Space
 from conftest import require_file
 
@@ -183,7 +184,8 @@ def test_search_saves_under_archperf_results_by_default(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(SEARCH) == 0
-    key = RunSpec("re", "nb201", "cifar10", 15, 0).key()
+    key = resolve_spec(RunSpec("re", "nb201", "cifar10", 15, 0)).key()  # the key names the data
+    assert key != RunSpec("re", "nb201", "cifar10", 15, 0).key()
     assert (tmp_path / "archperf-results" / key / "record.json").is_file()
     assert f"results:      archperf-results/{key} (" in capsys.readouterr().out
 

@@ -267,7 +267,7 @@ def _oracle() -> Oracle[Any]:
 
     data = find_data_dir()
     has_csv = data is not None and (data / "nb201" / "nb201.csv").is_file()
-    return NB201Benchmark("cifar10", data_dir=data if has_csv else None).oracle(budget=5)
+    return NB201Benchmark("cifar10", data_dir=data if has_csv else "none").oracle(budget=5)
 
 
 def test_every_search_method_runs_in_library_threads() -> None:

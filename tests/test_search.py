@@ -12,6 +12,7 @@ import pytest
 from archperf import registry
 from archperf.benchmarks.base import Oracle
 from archperf.benchmarks.nb201 import NB201Benchmark
+from archperf.errors import UsageError
 from archperf.search.base import NotEnoughCellsError, SearchMethod, draw_new, new_unique
 from archperf.search.evolution import RegularizedEvolution
 from archperf.search.nacg import NACG, multi_round_nacg
@@ -30,7 +31,7 @@ TINY_NACG: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def embedded() -> NB201Benchmark:
     """NB201 CIFAR-10 from the embedded source: validation only, no test data at all."""
-    return NB201Benchmark("cifar10")
+    return NB201Benchmark("cifar10", data_dir="none")
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +217,10 @@ def test_nacg_arguments_are_checked(embedded: NB201Benchmark) -> None:
         NACG(top_k=0)
     with pytest.raises(ValueError, match="rounds >= 2"):
         multi_round_nacg(rounds=1)
-    with pytest.raises(ValueError, match="cannot hold"):
+    with pytest.raises(UsageError, match=r"nacg needs a budget of at least 7 .*--budget.*top_k"):
         NACG(top_k=5).search(embedded.oracle(budget=6), seed=0)
+    with pytest.raises(UsageError, match=r"at least 12 \(num_labeled=10 \+"):
+        NACG(top_k=2, num_labeled=10).search(embedded.oracle(budget=11), seed=0)
     with pytest.raises(ValueError, match="no_such_field"):
         NACG(trainer={"no_such_field": 1})
 

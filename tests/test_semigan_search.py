@@ -27,7 +27,7 @@ TINY: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def embedded() -> NB201Benchmark:
-    return NB201Benchmark("cifar10")
+    return NB201Benchmark("cifar10", data_dir="none")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_budget_too_small_is_one_clear_error(embedded: NB201Benchmark) -> None:
-    with pytest.raises(ValueError, match="needs at least 11"):
+    with pytest.raises(ValueError, match=r"needs a budget of at least 11 .*--budget"):
         SemiGANNAD().search(embedded.oracle(budget=10), seed=0)
 
 

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from .cell import Cell, CellBatch
 from .errors import (
+    ArchperfError,
     BudgetExhaustedError,
     DataFileError,
     InvalidCellError,
@@ -18,6 +19,7 @@ from .errors import (
 )
 
 __all__ = [
+    "ArchperfError",
     "BudgetExhaustedError",
     "Cell",
     "CellBatch",

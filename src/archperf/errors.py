@@ -1,17 +1,37 @@
-"""Exceptions shared across archperf."""
+"""Exceptions shared across archperf.
+
+Every error that a user can cause (a bad argument, a missing or wrong data file, a cell outside
+the space, a budget the benchmark cannot hold, ...) derives from :class:`ArchperfError`; the
+``archperf`` command prints those as one line and exits with status 2.  Each one also derives
+from the built-in type its callers expect (``ValueError``, ``KeyError``, ``OSError``,
+``RuntimeError``), so ``except ValueError`` keeps working.
+"""
 
 from __future__ import annotations
 
 __all__ = [
+    "ArchperfError",
     "BudgetExhaustedError",
     "DataFileError",
+    "DataMismatchError",
     "InvalidCellError",
+    "NotEnoughCellsError",
     "UnknownCellError",
     "UnknownComponentError",
+    "UsageError",
 ]
 
 
-class InvalidCellError(ValueError):
+class ArchperfError(Exception):
+    """Base of every user-facing archperf error: its message alone says what to fix."""
+
+
+class UsageError(ArchperfError, ValueError):
+    """A bad argument, option, configuration file or value (e.g. a budget larger than the
+    benchmark)."""
+
+
+class InvalidCellError(ArchperfError, ValueError):
     """A cell breaks a rule of its search space.
 
     ``rule`` is a short stable identifier (e.g. ``"max-edges"``); the message says what is wrong.
@@ -22,23 +42,31 @@ class InvalidCellError(ValueError):
         super().__init__(f"[{rule}] {message}")
 
 
-class UnknownComponentError(KeyError):
+class UnknownComponentError(ArchperfError, KeyError):
     """``registry.get`` was asked for a name that no plugin registered."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
 
 
-class UnknownCellError(KeyError):
+class UnknownCellError(ArchperfError, KeyError):
     """A benchmark has no record of a (valid) cell; it is never guessed."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-class BudgetExhaustedError(RuntimeError):
+class BudgetExhaustedError(ArchperfError, RuntimeError):
     """A search asked for more unique cells than its query budget allows."""
 
 
-class DataFileError(OSError):
+class NotEnoughCellsError(ArchperfError, RuntimeError):
+    """A search could not find enough new cells the oracle can answer."""
+
+
+class DataFileError(ArchperfError, OSError):
     """A benchmark data file is missing, unreadable, truncated or of the wrong format."""
+
+
+class DataMismatchError(ArchperfError, ValueError):
+    """Saved results (a run record or a query journal) belong to other data or another run."""

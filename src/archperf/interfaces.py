@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -130,6 +131,11 @@ class Benchmark(abc.ABC, Generic[Arch]):
     @abc.abstractmethod
     def report(self, archs: Sequence[Arch]) -> np.ndarray:
         """Test metric for each architecture: for reporting, never for searching."""
+
+    def data_files(self) -> tuple[Path, ...]:
+        """The files (or folders) the benchmark's values come from; run records store a content
+        hash of them, so results made on other data are never reused.  Default: none known."""
+        return tuple(getattr(self, "_data_files", ()))
 
 
 @dataclass(frozen=True)

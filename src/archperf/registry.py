@@ -15,10 +15,25 @@ import pluggy
 from . import builtin, hookspecs
 from .errors import UnknownComponentError
 
-__all__ = ["Entry", "Registry", "create", "default_registry", "get", "names"]
+__all__ = [
+    "ALIASES",
+    "Entry",
+    "Registry",
+    "canonical_name",
+    "create",
+    "default_registry",
+    "get",
+    "names",
+]
 
 ENTRY_POINT_GROUP = "archperf"
 BUILTIN_NAME = "archperf.builtin"
+
+#: Other names for registered components (kind → alias → name), the names NASLib and NNI users
+#: know.  An alias is used only when no component is registered under that exact name.
+ALIASES: dict[str, dict[str, str]] = {
+    "search_method": {"random": "rs", "evolution": "re"},
+}
 
 
 @dataclass(frozen=True)
@@ -113,12 +128,26 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted({e.name for e in self.entries(kind)})
 
+    def aliases(self, kind: str) -> dict[str, str]:
+        """Alias → name for ``kind``, for the aliases not shadowed by a registered name."""
+        registered = set(self.names(kind))
+        return {a: n for a, n in ALIASES.get(kind, {}).items() if a not in registered}
+
+    def canonical_name(self, kind: str, name: str) -> str:
+        """``name``, or the registered name an alias stands for (``random`` → ``rs``)."""
+        if name in self.names(kind):
+            return name
+        return self.aliases(kind).get(name, name)
+
     def entry(self, kind: str, name: str) -> Entry:
+        name = self.canonical_name(kind, name)
         matches = [e for e in self.entries(kind) if e.name == name]
         if not matches:
             available = ", ".join(self.names(kind)) or "(none)"
+            also = ", ".join(f"{a} = {n}" for a, n in self.aliases(kind).items())
             raise UnknownComponentError(
                 f"no {kind} named {name!r} is registered; available: {available}"
+                + (f" (aliases: {also})" if also else "")
             )
         if len(matches) > 1:
             who = ", ".join(f"{e.plugin} ({e.distribution})" for e in matches)
@@ -163,3 +192,8 @@ def create(kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
 def names(kind: str) -> list[str]:
     """``default_registry().names(kind)``."""
     return default_registry().names(kind)
+
+
+def canonical_name(kind: str, name: str) -> str:
+    """``default_registry().canonical_name(kind, name)``: aliases → registered names."""
+    return default_registry().canonical_name(kind, name)

@@ -85,6 +85,8 @@ class RecordIndex(abc.ABC, Generic[Arch]):
     """
 
     key_name: str = "record key"
+    #: True when records are created on first sight (no fixed number of cells).
+    open_ended: bool = False
 
     @abc.abstractmethod
     def __len__(self) -> int:
@@ -179,6 +181,8 @@ class GrowingRecordIndex(RecordIndex[Arch]):
 
     Every valid arch is known: it gets the next free index.
     """
+
+    open_ended = True
 
     __slots__ = ("_archs", "_cache", "_index", "_key_fn", "_keys", "key_name")
 
@@ -323,6 +327,12 @@ class Oracle(Generic[Arch]):
         self._chunks: list[_Chunk] = []
         self._listeners: list[Callable[[Oracle[Arch]], None]] = []
 
+    def use_journal(self, journal: Any) -> None:
+        """Answer through ``journal`` (e.g. :class:`archperf.experiments.journal.QueryJournal`):
+        ``journal.wrap(metric, records)`` gives the metric source to use from now on, which
+        replays journalled answers and journals new ones.  Accounting is unchanged."""
+        self._metric = journal.wrap(self._metric, self._records)
+
     def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
         """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""
         self._listeners.append(listener)
@@ -342,6 +352,17 @@ class Oracle(Generic[Arch]):
     def remaining(self) -> int | None:
         """Unique records still allowed (None: unlimited)."""
         return None if self._budget is None else self._budget - self._count
+
+    @property
+    def capacity(self) -> int | None:
+        """How many distinct records the oracle can answer (None: open-ended, e.g. a surrogate).
+
+        A budget above it can never be spent.
+        """
+        if self._records.open_ended:
+            return None
+        n = len(self._records)
+        return int(self._metric.known(np.arange(n, dtype=np.int64)).sum()) if n else 0
 
     @property
     def exhausted(self) -> bool:

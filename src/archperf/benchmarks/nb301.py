@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import DataFileError
 from ..interfaces import Benchmark
-from ..paths import find_data_dir
+from ..paths import find_data_dir, no_data_reason
 from .base import GrowingRecordIndex, MetricSource, Oracle, Report, check_protocol
 
 __all__ = [
@@ -106,7 +106,7 @@ class YahpoNB301Surrogate:
         if path is None:
             root = find_data_dir(data_dir)
             if root is None:
-                raise DataFileError(f"no benchmark data directory found; {_HOW_TO_GET}")
+                raise DataFileError(f"{no_data_reason(data_dir)}; {_HOW_TO_GET}")
             path = root / ONNX_FILE
         self.path = Path(path)
         self.epoch = float(epoch)
@@ -157,7 +157,7 @@ def load_encoding(data_dir: str | os.PathLike[str] | None = None) -> dict[str, d
     """``encoding.json`` of the YAHPO surrogate, keyed by the short column names."""
     root = find_data_dir(data_dir)
     if root is None:
-        raise DataFileError(f"no benchmark data directory found; {_HOW_TO_GET}")
+        raise DataFileError(f"{no_data_reason(data_dir)}; {_HOW_TO_GET}")
     p = root / ENCODING_FILE
     try:
         raw = json.loads(p.read_text(encoding="utf-8"))
@@ -302,6 +302,7 @@ class NB301Benchmark(Benchmark[Any]):
             self._backend = OfficialNB301Ensemble(model_dir)
             self.epoch = None
         self.label: str = self._backend.label
+        self._data_files = (self._backend.path.resolve(),)
         self._cache: dict[str, float] = {}
 
     # ---------------------------------------------------------------------------- values

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import registry
 from .._io import atomic_write_bytes, read_cells
-from ..errors import DataFileError
+from ..paths import DATA_DIR_HELP
 from ..runtime import resolve_device, resolve_threads, threads
 from .runtime_args import add_device_arg, add_threads_arg, checked_device, checked_threads
 
@@ -63,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--reference", metavar="FILE", help="cells for novelty with --model/--cells (one per line)"
     )
     p.add_argument("--top-k", type=int, default=64, help="signature size (default 64)")
-    p.add_argument("--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--figures-dir", metavar="DIR", help="figures go here (default: --out)")
     p.add_argument(
@@ -82,17 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _benchmark(args: argparse.Namespace) -> Any:
-    from ..paths import find_data_dir
-
-    root = find_data_dir(args.data_dir)
     if args.space == "nb101":
-        return registry.create("benchmark", "nb101", data_dir=root)
-    has_csv = root is not None and (root / "nb201" / "nb201.csv").is_file()
-    if args.data_dir is not None and not has_csv:
-        raise DataFileError(f"{args.data_dir} has no nb201/nb201.csv")
-    return registry.create(
-        "benchmark", "nb201", dataset=args.dataset, data_dir=root if has_csv else None
-    )
+        return registry.create("benchmark", "nb101", data_dir=args.data_dir)
+    return registry.create("benchmark", "nb201", dataset=args.dataset, data_dir=args.data_dir)
 
 
 def _write_cells(space: Any, cells: list[Any], path: Path) -> None:

@@ -29,7 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=100, help="number of cells (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for latents, noise and init")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", metavar="DIR", help="a generator saved with save_component")
+    src.add_argument(
+        "--model",
+        metavar="DIR",
+        help="a saved generator: the folder trainer.save(DIR) wrote (DIR/generator is used) or "
+        "one written by save_component",
+    )
     src.add_argument(
         "--untrained", action="store_true", help="a freshly initialised generator (seeded)"
     )

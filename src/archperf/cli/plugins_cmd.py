@@ -16,7 +16,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    entries = registry.default_registry().entries(args.kind)
+    reg = registry.default_registry()
+    entries = reg.entries(args.kind)
+    kinds = dict.fromkeys(e.kind for e in entries)
+    aliases = [(k, a, n) for k in kinds for a, n in reg.aliases(k).items()]
     if args.json:
         for e in entries:
             target = e.target if isinstance(e.target, str) else repr(e.target)
@@ -28,11 +31,15 @@ def run(args: argparse.Namespace) -> int:
                 "distribution": e.distribution,
             }
             print(json.dumps(rec))
+        for kind, alias, name in aliases:
+            print(json.dumps({"kind": kind, "name": alias, "alias_of": name}))
         return 0
     rows = [("KIND", "NAME", "DISTRIBUTION", "TARGET")]
     for e in entries:
         target = e.target if isinstance(e.target, str) else repr(e.target)
         rows.append((e.kind, e.name, e.distribution, target))
+    for kind, alias, name in aliases:
+        rows.append((kind, alias, "(alias)", f"= {name}"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")

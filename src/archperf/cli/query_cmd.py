@@ -9,6 +9,7 @@ cells it lacks); benchmarks without ``lookup`` are asked cell by cell through
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from .. import registry
 from .._io import read_lines
 from ..errors import InvalidCellError, UnknownCellError
+from ..paths import DATA_DIR_HELP
+
+log = logging.getLogger(__name__)
 
 #: Decimal places of every printed value.
 DIGITS = 4
@@ -28,8 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read cells in the space's text form, one per line, and print the metric of each: "
             f"a number with {DIGITS} decimals, 'unknown' for cells the benchmark has no record "
-            "of, or 'invalid: <rule>'. The source used is printed on stderr. Exit status 1 if any "
-            "line is invalid."
+            "of, or 'invalid: <rule>'. The source used is logged on stderr (not with -q). Exit "
+            "status 1 if any line is invalid."
         ),
     )
     p.add_argument("bench", metavar="BENCH", help="benchmark name (see: archperf plugins)")
@@ -41,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="val",
         help="validation (the search metric, default) or test accuracy",
     )
-    p.add_argument("--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--source", help="a benchmark data file to read (format sniffed)")
     p.add_argument(
         "--allow-unsafe-pickle",
@@ -85,10 +89,12 @@ def run(args: argparse.Namespace) -> int:
     metric_name = info.get("report_metric" if args.metric == "test" else "search_metric")
     if args.metric == "val":
         metric_name = getattr(bench, "val_metric", metric_name)
-    print(
-        f"archperf query: {args.bench} dataset={info.get('dataset', '-')} "
-        f"metric={metric_name or args.metric} source={info.get('source', '?')}",
-        file=sys.stderr,
+    log.info(
+        "query %s dataset=%s metric=%s source=%s",
+        args.bench,
+        info.get("dataset", "-"),
+        metric_name or args.metric,
+        info.get("source", "?"),
     )
     results: list[str] = []
     archs: list[Any] = []

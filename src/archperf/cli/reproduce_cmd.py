@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-from pathlib import Path
+import logging
 
+from ..paths import DATA_DIR_HELP
 from .run_cmd import add_executor_args, make_executor
 from .runtime_args import add_device_arg, checked_device, method_kwargs_with_device
+from .search_cmd import data_dir_arg
 
 TABLES = ("table1", "table2", "table3")
 
@@ -32,9 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--only", metavar="METHOD,...", help="only these methods or labels (e.g. rs,re,nacg-mr)"
     )
-    p.add_argument(
-        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
-    )
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_executor_args(p)
     add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
     bkw = {}
     if args.data_dir is not None:
-        bkw["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+        bkw["data_dir"] = data_dir_arg(args.data_dir)
     specs = [
         dataclasses.replace(
             s, method_kwargs=method_kwargs_with_device(s.method, s.method_kwargs, device)
@@ -68,9 +67,8 @@ def run(args: argparse.Namespace) -> int:
         protocol, list(result.records.values()), args.out, failed=len(result.failures)
     )
     print(md, end="")
-    print(
+    logging.getLogger(__name__).info(
         f"{len(result.ran)} run(s) done, {len(result.skipped)} already there, "
-        f"{len(result.failures)} failed; wrote {md_path} and {csv_path}",
-        file=sys.stderr,
+        f"{len(result.failures)} failed; wrote {md_path} and {csv_path}"
     )
     return 1 if result.failures else 0

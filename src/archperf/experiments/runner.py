@@ -8,11 +8,11 @@ holds an oracle (search metric, budget, history).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -32,18 +32,25 @@ __all__ = [
     "Failure",
     "SweepResult",
     "build_benchmark",
+    "check_budget",
     "clear_benchmark_cache",
     "comparable",
+    "default_journal",
     "json_ready",
     "load_record",
+    "resolve_spec",
     "run_many",
     "run_one",
 ]
 
 RECORD_FORMAT = "archperf.run/1"
+log = logging.getLogger(__name__)
 #: Keys whose values depend on when/where a run happened (removed by :func:`comparable`),
-#: at any depth; keys ending in ``_seconds`` (timings) are removed too.
-VOLATILE_FIELDS: frozenset[str] = frozenset({"wall_seconds", "hostname", "created", "pid"})
+#: at any depth; keys ending in ``_seconds`` (timings) are removed too.  ``journal`` says how
+#: a run was resumed, which does not change its results.
+VOLATILE_FIELDS: frozenset[str] = frozenset(
+    {"wall_seconds", "hostname", "created", "pid", "journal"}
+)
 
 _BENCHMARKS: dict[str, Any] = {}
 
@@ -74,8 +81,9 @@ def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
     """``record`` without the fields that depend on when/where it ran.
 
     Removed at any depth: :data:`VOLATILE_FIELDS` (wall time, hostname, creation time, process
-    id) and keys ending in ``_seconds`` (timings inside ``outcome_info``).  Two runs of the same
-    spec on CPU give equal ``comparable`` records, whichever executor ran them.
+    id, how a run was resumed) and keys ending in ``_seconds`` (timings inside
+    ``outcome_info``).  Two runs of the same spec on CPU give equal ``comparable`` records,
+    whichever executor ran them, resumed or not.
     """
 
     def strip(obj: Any) -> Any:
@@ -128,6 +136,57 @@ def _resolved_benchmark_kwargs(spec: RunSpec) -> dict[str, Any]:
     return kwargs
 
 
+def _prepare(spec: RunSpec) -> tuple[RunSpec, Any, dict[str, Any], dict[str, Any]]:
+    """``(resolved spec, benchmark, its kwargs, data record)``: the spec with ``data`` filled in
+    from the benchmark it builds (see :func:`resolve_spec`)."""
+    from dataclasses import replace
+
+    from .. import registry
+    from ..datahash import data_record
+    from ..errors import DataMismatchError
+
+    method = registry.canonical_name("search_method", spec.method)  # random → rs
+    if method != spec.method:
+        label = method if spec.label == spec.method else spec.label
+        spec = replace(spec, method=method, label=label)
+    kwargs = _resolved_benchmark_kwargs(spec)
+    bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    data = data_record(bench)
+    ident = {"source": data["short_source"], "sha256": data["sha256"]}
+    if spec.data is not None and spec.data != ident:
+        raise DataMismatchError(
+            f"run {spec.key()} was made for data {spec.data['source']} (sha256 "
+            f"{str(spec.data['sha256'])[:12]}), but {spec.benchmark} now reads "
+            f"{ident['source']} (sha256 {str(ident['sha256'])[:12]}); drop the spec's data "
+            "field to run it on the current data"
+        )
+    log.debug(
+        "run %s: %s, data %s (sha256 %s)",
+        spec.key(),
+        spec.benchmark,
+        data["source"],
+        data["sha256"],
+    )
+    return replace(spec, data=ident), bench, kwargs, data
+
+
+def default_journal(spec: RunSpec) -> Path:
+    """Where ``archperf search`` journals ``spec``'s queries by default:
+    ``<cache dir>/journals/<run key>.jsonl`` (the resolved key, so it names the data)."""
+    from ..paths import cache_dir
+
+    return cache_dir() / "journals" / f"{resolve_spec(spec).key()}.jsonl"
+
+
+def resolve_spec(spec: RunSpec) -> RunSpec:
+    """``spec`` with ``data`` set to the identity of the data its benchmark reads now (source
+    and content hash, :func:`archperf.datahash.data_identity`) and a method alias replaced by
+    its name (``random`` → ``rs``): its :meth:`~RunSpec.key` is the run's key.  Builds the
+    benchmark (cached per process).  A spec whose ``data`` is already set must match, else
+    :class:`~archperf.errors.DataMismatchError`."""
+    return _prepare(spec)[0]
+
+
 def build_benchmark(name: str, dataset: str, kwargs: Mapping[str, Any]) -> Any:
     """The benchmark ``name`` on ``dataset``, cached per process by its construction arguments
     (loading a table is not free; benchmarks keep no per-search state)."""
@@ -146,8 +205,24 @@ def clear_benchmark_cache() -> None:
     _BENCHMARKS.clear()
 
 
+def check_budget(spec: RunSpec, oracle: Any) -> None:
+    """:class:`~archperf.errors.UsageError` when the budget exceeds what the oracle can answer
+    (no search could spend it)."""
+    from ..errors import UsageError
+
+    capacity = getattr(oracle, "capacity", None)
+    if capacity is not None and spec.budget > capacity:
+        info = oracle.describe()
+        raise UsageError(
+            f"budget {spec.budget} exceeds the {capacity} cells of {spec.benchmark} "
+            f"({spec.dataset}, {info.get('source', '?')}): give --budget {capacity} or less"
+        )
+
+
 # ------------------------------------------------------------------------------ run_one
-def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
+def run_one(
+    spec: RunSpec, progress: bool = False, journal: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Run ``spec`` and return its JSON-ready record (see ``docs/experiments.md``).
 
     ``progress``: a bar over the queries with the search's phase and training epoch, on standard
@@ -158,6 +233,12 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
     best was queried, and only then asks the benchmark for the reported (test) metric of the
     final cell.  A benchmark that cannot report it gives ``reported: null`` and
     ``report_error``.
+
+    ``journal``: a query journal file (:mod:`archperf.experiments.journal`).  Answers are
+    journalled as the search runs; if the file holds answers of this run (same key: spec and
+    data) from an interrupted attempt, they are replayed instead of asking the benchmark, and
+    the run completes with the same record as an uninterrupted one (``record["journal"]`` says
+    how many answers were replayed).  A journal of another run is refused.
     """
     from .. import registry
     from ..errors import DataFileError, UnknownCellError
@@ -165,11 +246,24 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    kwargs = _resolved_benchmark_kwargs(spec)
-    bench = build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    spec, bench, kwargs, data = _prepare(spec)
     space = bench.space
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
+    check_budget(spec, oracle)
     method = registry.create("search_method", spec.method, **spec.method_kwargs)
+    qj = None
+    if journal is not None:
+        from .journal import QueryJournal
+
+        qj = QueryJournal(journal, spec.key(), spec.to_dict())
+        oracle.use_journal(qj)
+        if qj.resumed_from:
+            log.info(
+                "resuming %s: %d answered queries in %s are replayed, not asked again",
+                spec.key(),
+                qj.resumed_from,
+                journal,
+            )
     desc = f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}"
     bar = Bar(desc, spec.budget, "queries", enabled=progress)
     if bar.enabled:
@@ -179,6 +273,8 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
             outcome = method.search(oracle, seed=spec.seed)
     finally:
         bar.close()
+        if qj is not None:
+            qj.close()
 
     # ---- checks: budget, and the outcome's best is a queried cell with its queried value
     if oracle.num_queries > spec.budget:  # the oracle enforces it; a broken oracle must not pass
@@ -224,6 +320,7 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
         "oracle": oracle.describe(),
         "data_dir": kwargs.get("data_dir"),
         "data_source": info.get("source"),
+        "data": data,
         "num_queries": oracle.num_queries,
         "queries": [
             {"arch": space.to_text(q.arch), "value": q.value, "charged": q.charged} for q in history
@@ -247,6 +344,13 @@ def run_one(spec: RunSpec, progress: bool = False) -> dict[str, Any]:
         "pid": os.getpid(),
         "created": created,
     }
+    if qj is not None:
+        record["journal"] = {
+            "path": str(journal),
+            "resumed_from": qj.resumed_from,
+            "replayed": qj.replayed,
+            "asked": qj.written,
+        }
     record["wall_seconds"] = round(time.perf_counter() - t0, 4)
     out: dict[str, Any] = json_ready(record)
     return out
@@ -264,16 +368,28 @@ class Failure:
 
 @dataclass
 class SweepResult:
-    """What :func:`run_many` did: records by run key (in spec order), ran/skipped keys, failures."""
+    """What :func:`run_many` did: records by run key (in spec order), ran/skipped keys, failures.
+
+    Run keys are those of the resolved specs (they name the data); :meth:`record` finds a
+    record from the spec as given.
+    """
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    resolved: dict[str, str] = field(default_factory=dict)
+    """The key of each spec as given → its run key."""
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def record(self, spec: RunSpec) -> dict[str, Any]:
+        """The record of ``spec`` (as given to :func:`run_many`, or resolved); ``KeyError`` if
+        it has none (e.g. it failed)."""
+        key = spec.key()
+        return self.records[self.resolved.get(key, key)]
 
 
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -304,28 +420,35 @@ def run_many(
 ) -> SweepResult:
     """Run every spec not already done, writing ``out_dir/<key>.json`` as each finishes.
 
+    Every spec is first resolved (:func:`resolve_spec`): its key then names the data's source
+    and content hash, so records made on other data have other keys and are never reused.
     Resumable: a spec whose record file exists, parses and holds the same spec is skipped (its
     record is loaded).  A record file with the spec's key but another spec, or one that does not
     parse, is an error naming the file (nothing runs).  A run that raises does not stop the
     others: its spec and traceback go to ``out_dir/<key>.error.txt`` and into
-    :attr:`SweepResult.failures`, summarised on stderr at the end.  ``executor`` defaults to
-    in-process (:class:`~archperf.experiments.executors.LocalExecutor` with one worker).
+    :attr:`SweepResult.failures`, summarised at the end as a warning of the
+    ``archperf.experiments.runner`` logger (on stderr unless logging is configured otherwise).
+    ``executor`` defaults to in-process (:class:`~archperf.experiments.executors.LocalExecutor`
+    with one worker).
     """
     from .._io import atomic_write_bytes
 
     specs = list(specs)
+    for spec in specs:
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
+    given = [s.key() for s in specs]
+    specs = [resolve_spec(s) for s in specs]  # keys name the data: others' records never match
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     by_key: dict[str, RunSpec] = {}
     for spec in specs:
-        if not isinstance(spec, RunSpec):
-            raise TypeError(f"run_many takes RunSpec objects, got {type(spec).__name__}")
         k = spec.key()
         if k in by_key:
             raise ValueError(f"run {k} is listed twice; remove the duplicate spec")
         by_key[k] = spec
 
-    result = SweepResult()
+    result = SweepResult(resolved={g: s.key() for g, s in zip(given, specs, strict=True)})
     todo: list[RunSpec] = []
     for k, spec in by_key.items():
         path = out / f"{k}.json"
@@ -374,12 +497,12 @@ def run_many(
     order = {k: i for i, k in enumerate(by_key)}
     result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
     if result.failures:
-        print(
-            f"{len(result.failures)} of {len(by_key)} run(s) failed "
-            f"(the others finished); details in:",
-            file=sys.stderr,
-        )
+        lines = [
+            f"{len(result.failures)} of {len(by_key)} run(s) failed (the others finished); "
+            "details in:"
+        ]
         for f in result.failures:
             last = f.error.strip().splitlines()[-1] if f.error.strip() else "?"
-            print(f"  {f.path}: {last}", file=sys.stderr)
+            lines.append(f"  {f.path}: {last}")
+        log.warning("\n".join(lines))
     return result

@@ -39,9 +39,12 @@ class RunSpec:
     ``benchmark_kwargs`` go to the benchmark factory next to ``dataset`` (e.g. ``source``,
     ``data_dir``; without ``data_dir`` the runner resolves it with
     :func:`archperf.paths.find_data_dir` and records the path it used).  ``label`` is the
-    display name in tables (default: ``method``).  Dict fields are normalised through JSON,
-    so ``RunSpec.from_dict(spec.to_dict()) == spec`` always holds.  Not hashable (dict fields);
-    use :meth:`key`.
+    display name in tables (default: ``method``).  ``data`` names the data the run used,
+    ``{"source": ..., "sha256": ...}`` (:func:`archperf.datahash.data_identity`); the runner
+    fills it in (:func:`~archperf.experiments.runner.resolve_spec`), so every run key depends on
+    the data's content, and it is left out of :meth:`to_dict` while None.  Dict fields are
+    normalised through JSON, so ``RunSpec.from_dict(spec.to_dict()) == spec`` always holds.  Not
+    hashable (dict fields); use :meth:`key`.
     """
 
     method: str
@@ -53,6 +56,7 @@ class RunSpec:
     method_kwargs: dict[str, Any] = field(default_factory=dict)
     benchmark_kwargs: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    data: dict[str, Any] | None = None
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -80,11 +84,18 @@ class RunSpec:
         if not isinstance(label, str) or not label.strip():
             raise ValueError(f"RunSpec.label must be a non-empty string, got {label!r}")
         object.__setattr__(self, "label", label)
+        if self.data is not None:
+            object.__setattr__(self, "data", _check_data(self.data))
 
     # ------------------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return {f.name: _json_copy(getattr(self, f.name), f.name) for f in fields(self)}
+        """A JSON-ready dict of every field (``data`` only when set, so the keys of specs
+        made before ``data`` existed are unchanged)."""
+        return {
+            f.name: _json_copy(getattr(self, f.name), f.name)
+            for f in fields(self)
+            if not (f.name == "data" and self.data is None)
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -116,8 +127,9 @@ class RunSpec:
         """A stable, filesystem-safe run id, e.g. ``nb201-cifar10-honest-re-b100-s0-3f2a9c01d4``.
 
         The readable part names benchmark, dataset, protocol, label, budget and seed; the
-        10-hex-digit suffix hashes *all* fields (method, its kwargs, benchmark kwargs, label),
-        so two configurations of one method never share a key.
+        10-hex-digit suffix hashes *all* fields (method, its kwargs, benchmark kwargs, label and
+        the data's source and content hash), so two configurations of one method, or one
+        configuration on two versions of the data, never share a key.
         """
         parts = [
             self.benchmark,
@@ -129,6 +141,21 @@ class RunSpec:
             self.digest()[:10],
         ]
         return "-".join(_UNSAFE.sub("_", p).strip("_") or "_" for p in parts)
+
+
+def _check_data(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or set(data) != {"source", "sha256"}:
+        raise ValueError(
+            f"RunSpec.data must be {{'source': str, 'sha256': hex or None}}, got {data!r}"
+        )
+    source, sha = data["source"], data["sha256"]
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"RunSpec.data['source'] must be a non-empty string, got {source!r}")
+    if sha is not None and not (
+        isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+    ):
+        raise ValueError(f"RunSpec.data['sha256'] must be 64 hex digits or None, got {sha!r}")
+    return {"source": source, "sha256": sha}
 
 
 def parse_seeds(text: str | int) -> list[int]:

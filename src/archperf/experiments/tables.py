@@ -111,8 +111,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     search metric, ``queries_mean``, the metric names and ``paper`` (the paper's number for the
     same row, else None).  ``std`` is the sample standard deviation (n − 1), None for one seed.
 
-    Runs of one row must share method, method kwargs and benchmark kwargs, and have distinct
-    seeds; otherwise it is a ``ValueError`` (give different configurations different labels).
+    Runs of one row must share method, method kwargs, benchmark kwargs and data (source and
+    content hash), and have distinct seeds; otherwise it is a ``ValueError`` (give different
+    configurations different labels).
     """
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for rec in records:
@@ -123,6 +124,13 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for gkey, recs in groups.items():
         specs = [RunSpec.from_dict(r["spec"]) for r in recs]
+        datas = {canonical_json(s.data) for s in specs}
+        if len(datas) > 1:
+            raise ValueError(
+                f"label {gkey[3]!r} ({'/'.join(map(str, gkey[:3]))}, budget {gkey[4]}) mixes "
+                f"runs on {len(datas)} different data: {sorted(datas)}; summarise the records of "
+                "one data version (move the stale ones away)"
+            )
         configs = {canonical_json([s.method, s.method_kwargs, s.benchmark_kwargs]) for s in specs}
         if len(configs) > 1:
             raise ValueError(

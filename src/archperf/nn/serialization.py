@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .._io import atomic_write_bytes
-from ..errors import UnknownComponentError
+from ..errors import ArchperfError, UnknownComponentError
 from ..hookspecs import KINDS
 
 __all__ = [
@@ -62,7 +62,7 @@ _KEYS = {
 }
 
 
-class ComponentFormatError(ValueError):
+class ComponentFormatError(ArchperfError, ValueError):
     """A saved component is malformed, tampered with, or does not match its class."""
 
 
@@ -207,14 +207,28 @@ def load_component(
 ) -> nn.Module:
     """Load a component saved by :func:`save_component`, in eval mode, on ``device``.
 
-    Raises :class:`ComponentFormatError` for a malformed, tampered or mismatched save and
-    :class:`~archperf.errors.UnknownComponentError` when its kind/name is not registered.
+    ``directory`` is the component's folder or, with ``expected_kind``, a folder holding it as
+    the subfolder ``expected_kind`` (what ``BiArch2Perf.save(DIR)`` writes: ``DIR/predictor``,
+    ``DIR/generator``, ...).  Raises :class:`ComponentFormatError` for a malformed, tampered or
+    mismatched save and :class:`~archperf.errors.UnknownComponentError` when its kind/name is
+    not registered.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
     root = Path(directory)
+    if (
+        expected_kind is not None
+        and not (root / CONFIG_FILE).exists()
+        and (root / expected_kind / CONFIG_FILE).is_file()
+    ):
+        root = root / expected_kind
     cfg_path = root / CONFIG_FILE
+    if not cfg_path.is_file() and expected_kind is not None:
+        raise FileNotFoundError(
+            f"no saved {expected_kind} here: neither {cfg_path} nor "
+            f"{root / expected_kind / CONFIG_FILE} (as trainer.save(DIR) writes) exists"
+        )
     doc = _read_doc(cfg_path)
     spec = {"kind": doc["kind"], "name": doc["name"], "config": doc["config"]}
     try:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..benchmarks.base import Oracle, QueryRecord
+from ..errors import NotEnoughCellsError, UsageError
 from ..interfaces import SearchSpace
 from ..runtime import threads
 
@@ -33,10 +34,6 @@ __all__ = [
     "require_budget",
     "trainer_overrides",
 ]
-
-
-class NotEnoughCellsError(RuntimeError):
-    """A method could not find enough new cells the oracle can answer."""
 
 
 @dataclass
@@ -137,7 +134,8 @@ def draw_new(
     while len(out) < n:
         if drawn >= limit:
             raise NotEnoughCellsError(
-                f"only {len(out)} of {n} new answerable cells after {drawn} draws"
+                f"found only {len(out)} of {n} new cells the benchmark can answer in {drawn} "
+                f"random draws ({oracle.num_queries} queried so far): lower the budget"
             )
         chunk = list(sampler(max(2 * (n - len(out)), 16), rng))
         drawn += len(chunk)
@@ -163,18 +161,24 @@ def new_unique(
 
 
 def check_ints(*specs: tuple[str, Any, int]) -> None:
-    """ValueError naming the first ``(name, value, low)`` that is not an integer ``>= low``."""
+    """:class:`~archperf.errors.UsageError` (a ``ValueError``) naming the first
+    ``(name, value, low)`` that is not an integer ``>= low``."""
     for name, value, low in specs:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def trainer_overrides(trainer: dict[str, Any] | None) -> dict[str, Any]:
     """A search's ``trainer=`` fields, copied; ``seed`` and ``space`` belong to the search."""
+    if trainer is not None and not isinstance(trainer, dict):
+        raise UsageError(
+            "trainer must be a table of TrainerConfig fields (e.g. --set trainer.epochs=30), "
+            f"got {trainer!r}"
+        )
     fields = dict(trainer or {})
     for forbidden in ("seed", "space"):
         if forbidden in fields:
-            raise ValueError(
+            raise UsageError(
                 f"trainer.{forbidden} is set by the search (the run's seed / the oracle's "
                 "space); remove it"
             )

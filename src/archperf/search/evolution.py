@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..benchmarks.base import Oracle
+from ..errors import UsageError
 from ..progress import phase, search_bar
-from .base import NotEnoughCellsError, SearchMethod, SearchOutcome, draw_new, require_budget
+from .base import (
+    NotEnoughCellsError,
+    SearchMethod,
+    SearchOutcome,
+    check_ints,
+    draw_new,
+    require_budget,
+)
 
 __all__ = ["RegularizedEvolution"]
 
@@ -43,11 +52,19 @@ class RegularizedEvolution(SearchMethod):
         mutation_kwargs: dict[str, Any] | None = None,
         max_redraws: int = 100,
     ) -> None:
-        if population_size < 1:
-            raise ValueError(f"population_size must be >= 1, got {population_size}")
-        if not 1 <= sample_size <= population_size:
-            raise ValueError(
+        check_ints(
+            ("population_size", population_size, 1),
+            ("sample_size", sample_size, 1),
+            ("max_redraws", max_redraws, 1),
+        )
+        if sample_size > population_size:
+            raise UsageError(
                 f"sample_size must be in 1..population_size={population_size}, got {sample_size}"
+            )
+        if mutation_kwargs is not None and not isinstance(mutation_kwargs, dict):
+            raise UsageError(
+                "mutation_kwargs must be a table of space.mutate arguments (e.g. --set "
+                f"mutation_kwargs.require_change=true), got {mutation_kwargs!r}"
             )
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
@@ -75,6 +92,7 @@ class RegularizedEvolution(SearchMethod):
         mkw = self.mutation_kwargs
         if mkw is None:
             mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
+        _check_mutation_kwargs(space, mkw)
         phase("initial population")
         init = draw_new(oracle, min(self.population_size, remaining), rng)
         values = oracle.query(init) if init else np.zeros(0)
@@ -99,11 +117,28 @@ class RegularizedEvolution(SearchMethod):
                 failures += 1
                 if failures > 100 * self.population_size:
                     raise NotEnoughCellsError(
-                        "regularized evolution found no new answerable child in "
-                        f"{failures} tournaments"
+                        f"regularized evolution found no new cell to query in {failures} "
+                        f"tournaments after {oracle.num_queries} of its {oracle.budget} queries "
+                        "(the cells left are too far from the population): lower the budget"
                     )
                 continue
             population.append((child, oracle.query_one(child)))
             if len(population) > self.population_size:
                 population.popleft()
         return SearchOutcome.from_oracle(oracle, failed_tournaments=failures)
+
+
+def _check_mutation_kwargs(space: Any, kwargs: dict[str, Any]) -> None:
+    """:class:`~archperf.errors.UsageError` when ``space.mutate`` does not take ``kwargs``."""
+    try:
+        sig = inspect.signature(space.mutate)
+    except (TypeError, ValueError):  # no signature to check against
+        return
+    try:
+        sig.bind(None, None, **kwargs)
+    except TypeError:
+        takes = list(sig.parameters)[2:]  # after the arch and the seed
+        raise UsageError(
+            f"mutation_kwargs {kwargs} do not fit {type(space).__name__}.mutate, which takes: "
+            f"{', '.join(takes) or '(nothing)'}"
+        ) from None

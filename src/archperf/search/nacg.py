@@ -16,6 +16,7 @@ labels and fine-tunes the trained model for ``finetune_epochs`` more epochs (war
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..benchmarks.base import Oracle
+from ..errors import UsageError
 from ..interfaces import EnumerableSpace, SearchSpace
 from ..progress import phase, search_bar
 from .base import (
@@ -99,8 +101,10 @@ class NACG(SearchMethod):
             ("condition_class", condition_class, 0),
             ("max_generate_tries", max_generate_tries, 0),
         )
+        if num_labeled is not None:
+            check_ints(("num_labeled", num_labeled, 0))
         if num_labeled is not None and num_labeled < 2:
-            raise ValueError(
+            raise UsageError(
                 f"num_labeled must be >= 2 (Bi-Arch2Perf needs two labels), got {num_labeled}"
             )
         trainer = trainer_overrides(trainer)
@@ -188,10 +192,7 @@ class NACG(SearchMethod):
         generation = self.rounds * self.top_k
         n_labeled = remaining - generation if self.num_labeled is None else self.num_labeled
         if n_labeled < 2 or n_labeled + generation > remaining:
-            raise ValueError(
-                f"budget {remaining} cannot hold {n_labeled} labeled cells plus "
-                f"{self.rounds} round(s) of top_k={self.top_k} (needs at least {2 + generation})"
-            )
+            raise UsageError(too_small_budget(self, remaining, n_labeled, generation))
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         phase(f"{n_labeled} random cells")
@@ -277,6 +278,24 @@ class NACG(SearchMethod):
         return [new[int(i)] for i in order]
 
 
+def too_small_budget(method: NACG, remaining: int, n_labeled: int, generation: int) -> str:
+    """Why ``remaining`` queries cannot run ``method``, in the user's terms (options named)."""
+    name = "nacg" if method.rounds == 1 else "nacg-mr"
+    rounds = f"{method.rounds} round(s) × top_k={method.top_k}"
+    if method.num_labeled is None:
+        need = 2 + generation
+        return (
+            f"{name} needs a budget of at least {need} (2 labeled cells to train on + {rounds} "
+            f"generated cells), got {remaining}: raise --budget, or lower top_k / rounds "
+            "(--set top_k=N)"
+        )
+    need = n_labeled + generation
+    return (
+        f"{name} needs a budget of at least {need} (num_labeled={n_labeled} + {rounds} generated "
+        f"cells), got {remaining}: raise --budget, or lower num_labeled / top_k (--set KEY=N)"
+    )
+
+
 def _threshold(trainer: Any) -> float | None:
     cond = trainer.condition
     th = getattr(cond, "thresholds", None)
@@ -287,6 +306,11 @@ def multi_round_nacg(**kwargs: Any) -> NACG:
     """Multi-round NACG (our extension): ``NACG(rounds=5, ...)`` unless ``rounds`` is given."""
     kwargs.setdefault("rounds", 5)
     kwargs.setdefault("paper", False)
+    check_ints(("rounds", kwargs["rounds"], 1))
     if kwargs["rounds"] < 2:
-        raise ValueError("multi-round NACG needs rounds >= 2; use 'nacg' for a single round")
+        raise UsageError("multi-round NACG needs rounds >= 2; use 'nacg' for a single round")
     return NACG(**kwargs)
+
+
+# the keyword arguments are NACG's: say so to inspect.signature (archperf search checks --set)
+multi_round_nacg.__signature__ = inspect.signature(NACG)  # type: ignore[attr-defined]

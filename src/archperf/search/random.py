@@ -8,7 +8,7 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..progress import search_bar
-from .base import SearchMethod, SearchOutcome, draw_new, require_budget
+from .base import SearchMethod, SearchOutcome, check_ints, draw_new, require_budget
 
 __all__ = ["RandomSearch"]
 
@@ -24,8 +24,7 @@ class RandomSearch(SearchMethod):
     name = "rs"
 
     def __init__(self, batch_size: int = 16) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_ints(("batch_size", batch_size, 1))
         self.batch_size = int(batch_size)
 
     def config(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..benchmarks.base import Oracle
+from ..errors import UsageError
 from ..interfaces import EnumerableSpace, SearchSpace
 from ..progress import phase, search_bar
 from .base import (
@@ -191,9 +192,10 @@ class SemiGANNAD(SearchMethod):
             raise ValueError("semigan-nad needs the oracle's search space")
         remaining = _require_budget(oracle, self.name)
         if remaining < self.initial + 1:
-            raise ValueError(
-                f"budget {remaining} cannot hold {self.initial} initial random queries plus at "
-                f"least one proposed cell (needs at least {self.initial + 1})"
+            raise UsageError(
+                f"semigan-nad needs a budget of at least {self.initial + 1} (initial="
+                f"{self.initial} random cells + at least 1 proposed cell), got {remaining}: "
+                "raise --budget or lower initial (--set initial=N)"
             )
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
