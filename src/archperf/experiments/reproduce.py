@@ -242,12 +242,12 @@ def _paper_line(protocol: ReproProtocol, paper: Mapping[str, Any]) -> str:
         return f"Paper column: {paper['source']}. {_DASH_NOTE}"
     table = protocol.title.split(":")[0]
     return (
-        f"Paper column: '—' in every row: the numbers of the paper's {table} are not available "
-        "offline, and none are invented."
+        f"Paper column: '—' in every row: the paper's {table} measured another metric than this "
+        "table (see docs/results.md, which lists its numbers), and none are invented."
     )
 
 
-_DASH_NOTE = "'—' = no paper number for that row (not available offline)."
+_DASH_NOTE = "'—' = the paper has no number for that row's method, budget and protocol."
 
 
 def write_reports(
