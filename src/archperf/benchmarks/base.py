@@ -342,6 +342,15 @@ class Oracle(Generic[Arch]):
         "_seen",
         "space",
     )
+    space: SearchSpace[Arch] | None
+    _records: RecordIndex[Arch]
+    _metric: MetricSource
+    _info: dict[str, Any]
+    _budget: int | None
+    _count: int
+    _seen: np.ndarray
+    _chunks: list[_Chunk]
+    _listeners: list[Callable[[Oracle[Arch]], None]]
 
     def __init__(
         self,

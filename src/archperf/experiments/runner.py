@@ -255,9 +255,7 @@ def check_log(spec: RunSpec, oracle: Any, ledger: Any = None) -> None:
     if ledger is not None:
         extra = np.setdiff1d(ledger.records(), uniq)
         if len(extra):
-            problems.append(
-                f"{len(extra)} cell(s) were evaluated that the query log does not hold"
-            )
+            problems.append(f"{len(extra)} cell(s) were evaluated that the query log does not hold")
     if problems:
         raise QueryContractError(
             f"{spec.key()}: search method {spec.method!r} broke the query contract: "
