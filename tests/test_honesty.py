@@ -28,7 +28,10 @@ from archperf.benchmarks.base import Oracle, QueryLedger, TabularBenchmark
 from archperf.errors import DataFileError, QueryContractError
 from archperf.experiments.runner import check_log, run_one
 from archperf.experiments.spec import RunSpec
+from archperf.hookspecs import hookimpl
 from archperf.interfaces import Benchmark
+from archperf.registry import Registry
+from test_benchmark_base import ToyBenchmark
 
 #: Methods that evaluate without charging a query; only the oracle may offer query-like ones.
 UNCOUNTED_API = (
@@ -139,41 +142,84 @@ def test_every_registered_benchmark_is_covered() -> None:
     assert {"nb101", "nb201", "nb301"} <= set(BENCHMARKS)
 
 
-@pytest.mark.parametrize("name", BENCHMARKS)
-@pytest.mark.parametrize("protocol", ["honest", "paper"])
-def test_oracle_reaches_no_other_column_and_no_uncounted_evaluator(
-    name: str, protocol: str
-) -> None:
-    bench: Any = _benchmark(name)
+def check_isolation(bench: Any, protocol: str) -> None:
     try:
         oracle = bench.oracle(budget=10, protocol=protocol)
     except DataFileError as exc:  # e.g. the NB101 subset has no paper metric
-        pytest.skip(f"{name} has no {protocol!r} protocol here: {exc}")
+        pytest.skip(f"{bench.name} has no {protocol!r} protocol here: {exc}")
     oracle.query(_cells(bench, 3))
-    search = oracle.describe()["search_metric"]
-    assert_isolated(oracle, bench, search)
+    assert_isolated(oracle, bench, oracle.describe()["search_metric"])
 
 
-@pytest.mark.parametrize("name", BENCHMARKS)
-def test_accounting_is_read_only_and_forced_writes_are_caught(name: str) -> None:
-    """A method that resets ``_count`` (or drops ``_budget``) to spend 50 queries on a budget
-    of 10: the plain write is refused; a forced one is caught by the log check."""
-    bench: Any = _benchmark(name)
+def check_tamper(bench: Any, name: str) -> None:
+    """A method that resets ``_count`` (or drops ``_budget``) to spend 5x its budget: the plain
+    write is refused; a forced one is caught by the log check."""
     cells = _cells(bench, 50)
-    spec = RunSpec(method="cheat", benchmark=name, dataset="cifar10", budget=10, seed=0)
+    budget = max(1, len(cells) // 5)
+    spec = RunSpec(method="cheat", benchmark=name, dataset="cifar10", budget=budget, seed=0)
     for attr, value in (("_count", 0), ("_budget", None)):
-        oracle = bench.oracle(budget=10)
+        oracle = bench.oracle(budget=budget)
         ledger = QueryLedger()
         oracle.use_journal(ledger)
         with pytest.raises(AttributeError, match="read-only"):
             setattr(oracle, attr, value)
         with pytest.raises(AttributeError):
             delattr(oracle, attr)
-        for k in range(0, 50, 10):
-            oracle.query(cells[k : k + 10])
+        for k in range(0, 5 * budget, budget):
+            oracle.query(cells[k : k + budget])
             object.__setattr__(oracle, attr, value)  # forced
+        assert len(oracle.history) == 5 * budget  # it did spend 5x the budget
         with pytest.raises(QueryContractError, match="'cheat' broke the query contract"):
             check_log(spec, oracle, ledger)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+@pytest.mark.parametrize("protocol", ["honest", "paper"])
+def test_oracle_reaches_no_other_column_and_no_uncounted_evaluator(
+    name: str, protocol: str
+) -> None:
+    check_isolation(_benchmark(name), protocol)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_accounting_is_read_only_and_forced_writes_are_caught(name: str) -> None:
+    check_tamper(_benchmark(name), name)
+
+
+class _LeakyToy(ToyBenchmark):
+    """A plugin benchmark whose key-to-arch function closes over the benchmark (the NB101 bug
+    this contract fixed): its oracle reaches the test column through a closure."""
+
+    name = "leaky"
+
+    def __init__(self, protocol: str = "honest") -> None:
+        super().__init__(protocol)
+        bench = self
+
+        def arch_fn(key: Any) -> str:
+            return str(bench.space.from_text(key))
+
+        object.__setattr__(self._records, "_arch_fn", arch_fn)
+
+
+class _Plugin:
+    @hookimpl
+    def archperf_benchmarks(self) -> dict[str, Any]:
+        return {"toy": ToyBenchmark, "leaky": _LeakyToy}
+
+
+def test_plugin_benchmarks_are_checked_the_same_way() -> None:
+    """The checks above take any registered benchmark: a plugin's honest one passes, a leaky
+    one is caught."""
+    reg = Registry(load_entry_points=False)
+    reg.register(_Plugin(), name="test-plugin")
+    assert {"toy", "leaky"} <= set(reg.names("benchmark"))
+    toy = reg.create("benchmark", "toy")
+    for protocol in ("honest", "paper"):
+        check_isolation(toy, protocol)
+    check_tamper(toy, "toy")
+    with pytest.raises(AssertionError, match="reaches the benchmark"):
+        check_isolation(reg.create("benchmark", "leaky"), "honest")
 
 
 # ------------------------------------------------------------------- through the runner
