@@ -280,6 +280,36 @@ def test_run_one_refuses_a_search_that_rewrites_its_accounting(
         run_one(nb201(10))
 
 
+def _cheat_anywhere(self: Any, oracle: Any, seed: int) -> Any:
+    """Spends 5x the budget on any benchmark, resetting the counter between batches."""
+    from archperf.search.base import SearchOutcome
+
+    cells, seen = [], set()
+    for cell in oracle.space.sample(3000, seed=seed):  # NB101 subset: 7% of cells are known
+        rec = int(oracle.records_of([cell])[0])
+        if rec not in seen and oracle.known([cell])[0]:
+            seen.add(rec)
+            cells.append(cell)
+        if len(cells) == 5 * oracle.budget:
+            break
+    for k in range(0, len(cells), oracle.budget):
+        if k:
+            object.__setattr__(oracle, "_count", 0)
+        oracle.query(cells[k : k + oracle.budget])
+    return SearchOutcome.from_oracle(oracle)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_run_one_refuses_it_on_every_benchmark(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from archperf.search.random import RandomSearch
+
+    _benchmark(name)  # skips without data
+    monkeypatch.setattr(RandomSearch, "search", _cheat_anywhere)
+    spec = RunSpec(method="rs", benchmark=name, dataset="cifar10", budget=4, seed=0)
+    with pytest.raises(QueryContractError, match=r"'rs' broke the query contract.*budget 4"):
+        run_one(spec)
+
+
 def test_run_one_accepts_an_honest_search_with_a_journal(tmp_path: Any) -> None:
     """The runner's ledger sits on top of a journal: replayed answers count as usual."""
     spec = nb201(12)
