@@ -310,6 +310,50 @@ def test_run_one_refuses_it_on_every_benchmark(monkeypatch: pytest.MonkeyPatch, 
         run_one(spec)
 
 
+class _Forger:
+    """A metric wrapper that answers 10 points more than the benchmark."""
+
+    def wrap(self, metric: Any, records: Any) -> Any:
+        class Forged(type(metric)):  # type: ignore[misc]
+            def __init__(self) -> None:
+                pass
+
+            def known(self, indices: Any) -> Any:
+                return metric.known(indices)
+
+            def values(self, indices: Any, archs: Any) -> Any:
+                return metric.values(indices, archs) + 10.0
+
+        return Forged()
+
+
+def _forge(force: bool) -> Any:
+    from archperf.search.base import SearchOutcome
+    from archperf.spaces.nb201 import NB201Space
+
+    def search(self: Any, oracle: Any, seed: int) -> SearchOutcome:
+        if force:
+            object.__setattr__(oracle, "_sealed", False)
+        oracle.use_journal(_Forger())
+        oracle.query(NB201Space().sample(5, seed=seed))
+        return SearchOutcome.from_oracle(oracle)
+
+    return search
+
+
+@pytest.mark.parametrize(
+    ("force", "says"), [(False, "oracle is sealed"), (True, "'rs' was answered .* search metric")]
+)
+def test_run_one_refuses_answers_put_in_front_of_the_metric(
+    monkeypatch: pytest.MonkeyPatch, force: bool, says: str
+) -> None:
+    from archperf.search.random import RandomSearch
+
+    monkeypatch.setattr(RandomSearch, "search", _forge(force))
+    with pytest.raises(QueryContractError, match=says):
+        run_one(nb201(10))
+
+
 def test_run_one_accepts_an_honest_search_with_a_journal(tmp_path: Any) -> None:
     """The runner's ledger sits on top of a journal: replayed answers count as usual."""
     spec = nb201(12)

@@ -39,7 +39,7 @@ from typing import Any, Generic, NamedTuple
 import numpy as np
 
 from ..cell import Cell
-from ..errors import BudgetExhaustedError, DataFileError, UnknownCellError
+from ..errors import BudgetExhaustedError, DataFileError, QueryContractError, UnknownCellError
 from ..interfaces import Arch, Benchmark, SearchSpace
 
 __all__ = [
@@ -339,6 +339,7 @@ class Oracle(Generic[Arch]):
         "_listeners",
         "_metric",
         "_records",
+        "_sealed",
         "_seen",
         "space",
     )
@@ -351,6 +352,7 @@ class Oracle(Generic[Arch]):
     _seen: np.ndarray
     _chunks: list[_Chunk]
     _listeners: list[Callable[[Oracle[Arch]], None]]
+    _sealed: bool
 
     def __init__(
         self,
@@ -376,6 +378,7 @@ class Oracle(Generic[Arch]):
         init(self, "_seen", np.zeros(max(len(records), 1), dtype=bool))
         init(self, "_chunks", [])
         init(self, "_listeners", [])
+        init(self, "_sealed", False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Refused: a search must not rewrite the oracle's accounting (``_count = 0``,
@@ -395,8 +398,18 @@ class Oracle(Generic[Arch]):
         replays journalled answers and journals new ones.  Accounting is unchanged.
 
         Any object with such a ``wrap`` works, e.g. the runner's query ledger
-        (:class:`QueryLedger`)."""
+        (:class:`QueryLedger`).  Refused after :meth:`seal`."""
+        if self._sealed:
+            raise QueryContractError(
+                "this oracle is sealed: its answers cannot be rerouted (use_journal) once the "
+                "search has it"
+            )
         object.__setattr__(self, "_metric", journal.wrap(self._metric, self._records))
+
+    def seal(self) -> None:
+        """Refuse :meth:`use_journal` from now on (the runner seals an oracle before handing
+        it to a search, so the search cannot put its own answers in front of the metric)."""
+        object.__setattr__(self, "_sealed", True)
 
     def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
         """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""

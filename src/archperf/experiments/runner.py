@@ -286,7 +286,7 @@ def run_one(
     how many answers were replayed).  A journal of another run is refused.
     """
     from .. import registry
-    from ..errors import DataFileError, UnknownCellError
+    from ..errors import DataFileError, QueryContractError, UnknownCellError
     from ..progress import Bar, Silent, using
 
     t0 = time.perf_counter()
@@ -313,6 +313,7 @@ def run_one(
 
     ledger = QueryLedger()  # outermost: it sees every evaluation, journalled or not
     oracle.use_journal(ledger)
+    oracle.seal()  # from here on no one can put other answers in front of the metric
     desc = f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}"
     bar = Bar(desc, spec.budget, "queries", enabled=progress)
     if bar.enabled:
@@ -339,6 +340,14 @@ def run_one(
         raise RuntimeError(
             f"{spec.key()}: {spec.method} reports value {outcome.value} for its best cell, "
             f"but the oracle answered {asked[0].value}"
+        )
+
+    truth = float(bench.oracle(protocol=spec.protocol).query([outcome.best])[0])
+    if truth != float(outcome.value):  # answers forged past the oracle's guards
+        raise QueryContractError(
+            f"{spec.key()}: search method {spec.method!r} was answered {outcome.value} for its "
+            f"best cell, but the benchmark's search metric is {truth}; the record is "
+            "refused"
         )
 
     # ---- the only read of the report metric: after the search returned
