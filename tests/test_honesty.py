@@ -261,6 +261,41 @@ def _wipe_log(o: Any) -> None:  # history, counter and marks all reset consisten
     object.__setattr__(o, "_count", 0)
 
 
+def test_an_oracle_cannot_be_copied() -> None:
+    import copy
+    import pickle
+
+    oracle = _benchmark("nb201").oracle(budget=3)
+    for clone in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="cannot be copied"):
+            clone(oracle)
+
+
+def _clone_and_spend(self: Any, oracle: Any, seed: int) -> Any:
+    """Spends a second budget on a hand-made clone (fresh counter and log, same metric)."""
+    from archperf.search.base import SearchOutcome
+    from archperf.spaces.nb201 import NB201Space
+
+    cells = NB201Space().sample(20, seed=seed)
+    oracle.query(cells[:10])
+    clone = object.__new__(Oracle)
+    for slot in Oracle.__slots__:
+        object.__setattr__(clone, slot, getattr(oracle, slot))
+    object.__setattr__(clone, "_count", 0)
+    object.__setattr__(clone, "_seen", np.zeros_like(oracle._seen))
+    object.__setattr__(clone, "_chunks", [])
+    clone.query([c for c in cells[10:] if not oracle.queried([c])[0]])
+    return SearchOutcome.from_oracle(oracle)
+
+
+def test_run_one_refuses_evaluations_made_on_a_clone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archperf.search.random import RandomSearch
+
+    monkeypatch.setattr(RandomSearch, "search", _clone_and_spend)
+    with pytest.raises(QueryContractError, match="evaluated that the query log does not hold"):
+        run_one(nb201(10))
+
+
 @pytest.mark.parametrize(
     ("tamper", "says"),
     [

@@ -392,6 +392,13 @@ class Oracle(Generic[Arch]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Oracle attributes cannot be deleted (tried {name!r})")
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Refused (``copy``, ``deepcopy``, ``pickle``): a copy would have a budget and query
+        log of its own, outside the experiment's."""
+        raise TypeError(
+            "an Oracle cannot be copied or pickled: its budget and query log belong to one search"
+        )
+
     def use_journal(self, journal: Any) -> None:
         """Answer through ``journal`` (e.g. :class:`archperf.experiments.journal.QueryJournal`):
         ``journal.wrap(metric, records)`` gives the metric source to use from now on, which
