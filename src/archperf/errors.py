@@ -16,6 +16,7 @@ __all__ = [
     "DataMismatchError",
     "InvalidCellError",
     "NotEnoughCellsError",
+    "QueryContractError",
     "UnknownCellError",
     "UnknownComponentError",
     "UsageError",
@@ -58,6 +59,11 @@ class UnknownCellError(ArchperfError, KeyError):
 
 class BudgetExhaustedError(ArchperfError, RuntimeError):
     """A search asked for more unique cells than its query budget allows."""
+
+
+class QueryContractError(ArchperfError, RuntimeError):
+    """A search broke the query contract (its query log exceeds the budget, or the oracle's
+    accounting was rewritten): the run's record is refused."""
 
 
 class NotEnoughCellsError(ArchperfError, RuntimeError):

@@ -39,7 +39,7 @@ from typing import Any, Generic, NamedTuple
 import numpy as np
 
 from ..cell import Cell
-from ..errors import BudgetExhaustedError, DataFileError, UnknownCellError
+from ..errors import BudgetExhaustedError, DataFileError, QueryContractError, UnknownCellError
 from ..interfaces import Arch, Benchmark, SearchSpace
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "GrowingRecordIndex",
     "MetricSource",
     "Oracle",
+    "QueryLedger",
     "QueryRecord",
     "RecordIndex",
     "Report",
@@ -266,6 +267,45 @@ class ArrayMetric(MetricSource):
 
 
 # ------------------------------------------------------------------------------ the oracle
+class QueryLedger:
+    """The experiment's own log of what an oracle evaluated, kept apart from its counter.
+
+    ``oracle.use_journal(ledger)`` (installed last, so it sees every answer) routes each
+    evaluation through :meth:`wrap`'s metric source, which appends the evaluated record
+    indices here before answering.  The runner compares :meth:`records` with the oracle's
+    query log and the budget after the search (:func:`archperf.experiments.runner.check_log`).
+    """
+
+    __slots__ = ("_log",)
+
+    def __init__(self) -> None:
+        self._log: list[np.ndarray] = []
+
+    def wrap(self, metric: MetricSource, records: RecordIndex[Any]) -> MetricSource:
+        return _LedgerMetric(metric, self._log)
+
+    def records(self) -> np.ndarray:
+        """The distinct record indices evaluated so far (sorted)."""
+        if not self._log:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(self._log))
+
+
+class _LedgerMetric(MetricSource):
+    __slots__ = ("_inner", "_log")
+
+    def __init__(self, inner: MetricSource, log: list[np.ndarray]) -> None:
+        self._inner = inner
+        self._log = log
+
+    def known(self, indices: np.ndarray) -> np.ndarray:
+        return self._inner.known(indices)
+
+    def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
+        self._log.append(np.array(indices, dtype=np.int64, copy=True))
+        return self._inner.values(indices, archs)
+
+
 class QueryRecord(NamedTuple):
     """One answered query: the arch, its metric, its record index, and whether it was charged."""
 
@@ -299,9 +339,20 @@ class Oracle(Generic[Arch]):
         "_listeners",
         "_metric",
         "_records",
+        "_sealed",
         "_seen",
         "space",
     )
+    space: SearchSpace[Arch] | None
+    _records: RecordIndex[Arch]
+    _metric: MetricSource
+    _info: dict[str, Any]
+    _budget: int | None
+    _count: int
+    _seen: np.ndarray
+    _chunks: list[_Chunk]
+    _listeners: list[Callable[[Oracle[Arch]], None]]
+    _sealed: bool
 
     def __init__(
         self,
@@ -317,21 +368,55 @@ class Oracle(Generic[Arch]):
             if budget < 0:
                 raise ValueError(f"budget must be >= 0, got {budget}")
             budget = int(budget)
-        self.space = space
-        self._records = records
-        self._metric = metric
-        self._info = dict(info)
-        self._budget = budget
-        self._count = 0
-        self._seen = np.zeros(max(len(records), 1), dtype=bool)
-        self._chunks: list[_Chunk] = []
-        self._listeners: list[Callable[[Oracle[Arch]], None]] = []
+        init = object.__setattr__  # the oracle's own state is read-only from outside
+        init(self, "space", space)
+        init(self, "_records", records)
+        init(self, "_metric", metric)
+        init(self, "_info", dict(info))
+        init(self, "_budget", budget)
+        init(self, "_count", 0)
+        init(self, "_seen", np.zeros(max(len(records), 1), dtype=bool))
+        init(self, "_chunks", [])
+        init(self, "_listeners", [])
+        init(self, "_sealed", False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refused: a search must not rewrite the oracle's accounting (``_count = 0``,
+        ``_budget = None``, ...).  The runner also checks the query log, so a search that
+        forces a write through ``object.__setattr__`` is caught there."""
+        raise AttributeError(
+            f"Oracle attributes are read-only (tried to set {name!r}); the budget, counter and "
+            "query log belong to the experiment, not to the search"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Oracle attributes cannot be deleted (tried {name!r})")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Refused (``copy``, ``deepcopy``, ``pickle``): a copy would have a budget and query
+        log of its own, outside the experiment's."""
+        raise TypeError(
+            "an Oracle cannot be copied or pickled: its budget and query log belong to one search"
+        )
 
     def use_journal(self, journal: Any) -> None:
         """Answer through ``journal`` (e.g. :class:`archperf.experiments.journal.QueryJournal`):
         ``journal.wrap(metric, records)`` gives the metric source to use from now on, which
-        replays journalled answers and journals new ones.  Accounting is unchanged."""
-        self._metric = journal.wrap(self._metric, self._records)
+        replays journalled answers and journals new ones.  Accounting is unchanged.
+
+        Any object with such a ``wrap`` works, e.g. the runner's query ledger
+        (:class:`QueryLedger`).  Refused after :meth:`seal`."""
+        if self._sealed:
+            raise QueryContractError(
+                "this oracle is sealed: its answers cannot be rerouted (use_journal) once the "
+                "search has it"
+            )
+        object.__setattr__(self, "_metric", journal.wrap(self._metric, self._records))
+
+    def seal(self) -> None:
+        """Refuse :meth:`use_journal` from now on (the runner seals an oracle before handing
+        it to a search, so the search cannot put its own answers in front of the metric)."""
+        object.__setattr__(self, "_sealed", True)
 
     def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
         """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""
@@ -491,9 +576,9 @@ class Oracle(Generic[Arch]):
         if len(uniq) and uniq[-1] >= len(self._seen):
             grown = np.zeros(max(2 * len(self._seen), int(uniq[-1]) + 1), dtype=bool)
             grown[: len(self._seen)] = self._seen
-            self._seen = grown
+            object.__setattr__(self, "_seen", grown)
         self._seen[uniq[new]] = True
-        self._count += n_new
+        object.__setattr__(self, "_count", self._count + n_new)
         charged = np.zeros(len(idx), dtype=bool)
         charged[first[new]] = True
         self._chunks.append(_Chunk(idx, values.copy(), charged, archs))

@@ -253,6 +253,31 @@ def _resolve(
     raise DataFileError(f"no NB101 data under {root}. {_HOW_TO_GET}")
 
 
+class _ArchOfHash:
+    """Record key (hash) → :class:`Cell`, from the structure columns only (no metric data)."""
+
+    __slots__ = ("_bits", "_op_ids", "_ops", "_row_of")
+
+    def __init__(
+        self,
+        hashes: Sequence[str],
+        bits: Sequence[str],
+        ops: Sequence[str],
+        op_names: Sequence[str],
+    ) -> None:
+        self._row_of = {h: i for i, h in enumerate(hashes)}
+        self._bits = tuple(bits)
+        self._ops = tuple(ops)
+        self._op_ids = {name: i for i, name in enumerate(op_names)}
+
+    def __call__(self, key: Any) -> Cell:
+        i = self._row_of[key]
+        ops = self._ops[i].split(",")
+        n = len(ops)
+        adj = np.frombuffer(self._bits[i].encode(), dtype=np.uint8).reshape(n, n) - ord("0")
+        return Cell(adj, [self._op_ids[o] for o in ops])
+
+
 # --------------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------------
@@ -295,15 +320,9 @@ class NB101Benchmark(TabularBenchmark[Cell]):
         self.coverage = len(table) / NB101_NUM_CELLS
         self._bits = table.adjacency_bits
         self._ops = table.ops
-        op_ids = {name: i for i, name in enumerate(space.op_names)}
-        row_of = {h: i for i, h in enumerate(table.hashes)}
-
-        def arch_fn(key: Any) -> Cell:
-            i = row_of[key]
-            ops = self._ops[i].split(",")
-            n = len(ops)
-            adj = np.frombuffer(self._bits[i].encode(), dtype=np.uint8).reshape(n, n) - ord("0")
-            return Cell(adj, [op_ids[o] for o in ops])
+        # The record index goes to every oracle: arch_fn must reach only the cell structure
+        # (bits, ops), never ``self`` (the benchmark and its test column).
+        arch_fn = _ArchOfHash(table.hashes, table.adjacency_bits, table.ops, space.op_names)
 
         records: TableRecordIndex[Cell] = TableRecordIndex(
             table.hashes, space.canonical, arch_fn, key_name="official NB101 hash"

@@ -229,19 +229,62 @@ class OfficialNB301Ensemble:
 SOURCES = ("yahpo", "official")
 
 
+class _Surrogate:
+    """The surrogate model and how to feed it genotypes; no cache, no benchmark, no other data.
+
+    Shared by the benchmark (uncounted :meth:`NB301Benchmark.predict`) and its oracles' metric
+    sources.  An oracle must hold the model to evaluate it, so an oracle reaches this object:
+    that is the one evaluator in its object graph, and it is only called through the oracle's
+    counted path (see ``docs/guarantees.md``).
+    """
+
+    __slots__ = ("_backend", "_batch_size", "_darts", "label")
+
+    def __init__(self, backend: Any, darts: Any, batch_size: int) -> None:
+        self._backend = backend
+        self._darts = darts
+        self._batch_size = batch_size
+        self.label: str = backend.label
+
+    def evaluate(self, reps: list[Any]) -> np.ndarray:
+        """Validation accuracy (%) of canonical genotypes ``reps``."""
+        if isinstance(self._backend, YahpoNB301Surrogate):
+            vals = self._backend.predict_features(
+                self._darts.to_nb301_features(reps), batch_size=self._batch_size
+            )
+        else:
+            vals = self._backend.predict_genotypes(reps)
+        vals = np.asarray(vals, dtype=np.float64)
+        if not np.all(np.isfinite(vals)):
+            raise RuntimeError(f"{self.label} returned non-finite predictions")
+        return vals
+
+
 class _SurrogateMetric(MetricSource):
-    """An oracle's metric: the benchmark's cached surrogate value per canonical genotype."""
+    """An oracle's metric: the surrogate value per canonical genotype, cached per oracle.
 
-    __slots__ = ("_bench", "_records")
+    It holds the surrogate and the oracle's own record index, never the benchmark (whose
+    uncounted ``query``/``predict`` and cache of every oracle's answers it must not reach).
+    """
 
-    def __init__(self, bench: NB301Benchmark, records: GrowingRecordIndex[Any]) -> None:
-        self._bench = bench
+    __slots__ = ("_darts", "_done", "_records", "_surrogate")
+
+    def __init__(self, surrogate: _Surrogate, darts: Any, records: GrowingRecordIndex[Any]) -> None:
+        self._surrogate = surrogate
+        self._darts = darts
         self._records = records
+        self._done: dict[int, float] = {}
 
     def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
-        if archs is None:
-            archs = [self._records.arch_at(int(i)) for i in indices]
-        return self._bench.predict(archs)
+        todo: dict[int, Any] = {}
+        for j, i in enumerate(indices.tolist()):
+            if i not in self._done and i not in todo:
+                arch = self._records.arch_at(i) if archs is None else archs[j]
+                todo[i] = self._darts.canonical_genotype(arch)
+        if todo:
+            vals = self._surrogate.evaluate(list(todo.values()))
+            self._done.update(zip(todo, (float(v) for v in vals), strict=True))
+        return np.array([self._done[i] for i in indices.tolist()], dtype=np.float64)
 
 
 class NB301Benchmark(Benchmark[Any]):
@@ -257,6 +300,10 @@ class NB301Benchmark(Benchmark[Any]):
     """
 
     name = "nb301"
+    #: The model types an oracle of this benchmark holds to evaluate genotypes (a surrogate
+    #: must be held to be run).  They are the only evaluators in an oracle's object graph, and
+    #: only the oracle's counted path calls them (``docs/guarantees.md``; tests/test_honesty.py).
+    surrogate_types: tuple[type, ...] = ()
 
     def __init__(
         self,
@@ -302,6 +349,7 @@ class NB301Benchmark(Benchmark[Any]):
             self._backend = OfficialNB301Ensemble(model_dir)
             self.epoch = None
         self.label: str = self._backend.label
+        self._surrogate = _Surrogate(self._backend, self._darts, self.batch_size)
         self._data_files = (self._backend.path.resolve(),)
         self._cache: dict[str, float] = {}
 
@@ -322,15 +370,7 @@ class NB301Benchmark(Benchmark[Any]):
             if k not in self._cache and k not in todo:
                 todo[k] = self._darts.canonical_genotype(a)
         if todo:
-            reps = list(todo.values())
-            if isinstance(self._backend, YahpoNB301Surrogate):
-                vals = self._backend.predict_features(
-                    self._darts.to_nb301_features(reps), batch_size=self.batch_size
-                )
-            else:
-                vals = self._backend.predict_genotypes(reps)
-            if not np.all(np.isfinite(vals)):
-                raise RuntimeError(f"{self.label} returned non-finite predictions")
+            vals = self._surrogate.evaluate(list(todo.values()))
             self._cache.update(zip(todo, (float(v) for v in vals), strict=True))
         return np.array([self._cache[k] for k in keys], dtype=np.float64)
 
@@ -362,7 +402,8 @@ class NB301Benchmark(Benchmark[Any]):
         records: GrowingRecordIndex[Any] = GrowingRecordIndex(
             self.space.canonical, key_name="canonical genotype"
         )
-        return Oracle(self.space, records, _SurrogateMetric(self, records), info, budget)
+        metric = _SurrogateMetric(self._surrogate, self._darts, records)
+        return Oracle(self.space, records, metric, info, budget)
 
     def describe(self, protocol: str | None = None) -> dict[str, Any]:
         """Benchmark facts: label, source file, metric names and what they mean."""
@@ -384,3 +425,6 @@ class NB301Benchmark(Benchmark[Any]):
             "units": "accuracy in percent",
             "record_key": "canonical genotype (DartsSpace.canonical)",
         }
+
+
+NB301Benchmark.surrogate_types = (YahpoNB301Surrogate, OfficialNB301Ensemble)

@@ -33,6 +33,7 @@ __all__ = [
     "SweepResult",
     "build_benchmark",
     "check_budget",
+    "check_log",
     "clear_benchmark_cache",
     "comparable",
     "default_journal",
@@ -219,6 +220,50 @@ def check_budget(spec: RunSpec, oracle: Any) -> None:
         )
 
 
+def check_log(spec: RunSpec, oracle: Any, ledger: Any = None) -> None:
+    """Check a finished search's query log against ``spec.budget`` (not against the oracle's
+    own counter or budget, which a search could have rewritten).
+
+    Raises :class:`~archperf.errors.QueryContractError` naming the method when the log holds
+    more distinct records than the budget, when a record is charged other than exactly once at
+    its first query, when the oracle's counter or budget disagree with the log and the spec, or
+    when ``ledger`` (a :class:`~archperf.benchmarks.base.QueryLedger` the runner installed)
+    saw evaluations the log does not hold.
+    """
+    import numpy as np
+
+    from ..errors import QueryContractError
+
+    idx, _, charged = oracle.history_arrays()
+    uniq, first = np.unique(idx, return_index=True)
+    expected = np.zeros(len(idx), dtype=bool)
+    expected[first] = True
+    problems: list[str] = []
+    if len(uniq) > spec.budget:
+        problems.append(f"its query log holds {len(uniq)} distinct cells, budget {spec.budget}")
+    if not np.array_equal(np.asarray(charged, dtype=bool), expected):
+        problems.append(
+            f"{int(np.sum(charged))} charged entries for {len(uniq)} distinct cells (each must "
+            "be charged once, at its first query)"
+        )
+    if oracle.num_queries != len(uniq):
+        problems.append(
+            f"the oracle's counter says {oracle.num_queries} but the log holds {len(uniq)} cells"
+        )
+    if oracle.budget != spec.budget:
+        problems.append(f"the oracle's budget is {oracle.budget}, the spec's {spec.budget}")
+    if ledger is not None:
+        extra = np.setdiff1d(ledger.records(), uniq)
+        if len(extra):
+            problems.append(f"{len(extra)} cell(s) were evaluated that the query log does not hold")
+    if problems:
+        raise QueryContractError(
+            f"{spec.key()}: search method {spec.method!r} broke the query contract: "
+            + "; ".join(problems)
+            + ". The record is refused (a search must not touch the oracle's private state)"
+        )
+
+
 # ------------------------------------------------------------------------------ run_one
 def run_one(
     spec: RunSpec, progress: bool = False, journal: str | os.PathLike[str] | None = None
@@ -241,7 +286,7 @@ def run_one(
     how many answers were replayed).  A journal of another run is refused.
     """
     from .. import registry
-    from ..errors import DataFileError, UnknownCellError
+    from ..errors import DataFileError, QueryContractError, UnknownCellError
     from ..progress import Bar, Silent, using
 
     t0 = time.perf_counter()
@@ -264,6 +309,11 @@ def run_one(
                 qj.resumed_from,
                 journal,
             )
+    from ..benchmarks.base import QueryLedger
+
+    ledger = QueryLedger()  # outermost: it sees every evaluation, journalled or not
+    oracle.use_journal(ledger)
+    oracle.seal()  # from here on no one can put other answers in front of the metric
     desc = f"{spec.label} {spec.benchmark}/{spec.dataset} seed {spec.seed}"
     bar = Bar(desc, spec.budget, "queries", enabled=progress)
     if bar.enabled:
@@ -276,11 +326,8 @@ def run_one(
         if qj is not None:
             qj.close()
 
-    # ---- checks: budget, and the outcome's best is a queried cell with its queried value
-    if oracle.num_queries > spec.budget:  # the oracle enforces it; a broken oracle must not pass
-        raise RuntimeError(
-            f"{spec.key()}: {oracle.num_queries} queries exceed the budget {spec.budget}"
-        )
+    # ---- checks: the query log against the budget, and the outcome's best is a queried cell
+    check_log(spec, oracle, ledger)
     history = oracle.history
     best_record = int(oracle.records_of([outcome.best])[0])
     asked = [q for q in history if q.record == best_record]
@@ -293,6 +340,14 @@ def run_one(
         raise RuntimeError(
             f"{spec.key()}: {spec.method} reports value {outcome.value} for its best cell, "
             f"but the oracle answered {asked[0].value}"
+        )
+
+    truth = float(bench.oracle(protocol=spec.protocol).query([outcome.best])[0])
+    if truth != float(outcome.value):  # answers forged past the oracle's guards
+        raise QueryContractError(
+            f"{spec.key()}: search method {spec.method!r} was answered {outcome.value} for its "
+            f"best cell, but the benchmark's search metric is {truth}; the record is "
+            "refused"
         )
 
     # ---- the only read of the report metric: after the search returned
