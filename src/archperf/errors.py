@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "ArchperfError",
     "BudgetExhaustedError",
+    "CheckpointError",
     "DataFileError",
     "DataMismatchError",
     "InvalidCellError",
@@ -70,3 +71,8 @@ class DataFileError(ArchperfError, OSError):
 
 class DataMismatchError(ArchperfError, ValueError):
     """Saved results (a run record or a query journal) belong to other data or another run."""
+
+
+class CheckpointError(ArchperfError, ValueError):
+    """A training checkpoint is incomplete, damaged, tampered with or does not fit the run; the
+    message names the file."""
