@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import Cell, CellBatch
+from ..errors import check_finite_predictions
 from ..interfaces import Encoder, Predictor
 from ..runtime import with_threads
 from .gin import DenseGIN, GINBase, init_seeded
@@ -306,4 +307,6 @@ class GINPredictor(nn.Module, Predictor):
                     outs.append(self(b).float().cpu())
         finally:
             self.train(was_training)
-        return torch.cat(outs).numpy().astype(np.float64)
+        out = torch.cat(outs).numpy().astype(np.float64)
+        check_finite_predictions(out, f"{type(self).__name__}")
+        return out

@@ -157,6 +157,12 @@ def save_component(module: nn.Module, directory: str | os.PathLike[str]) -> Path
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
+    for key, t in tensors.items():
+        if t.dtype.is_floating_point and not bool(torch.isfinite(t).all()):
+            raise ValueError(
+                f"cannot save {spec['kind']} {spec['name']!r}: tensor {key!r} holds NaN or "
+                "infinite values (it would not load)"
+            )
     meta = {"format": FORMAT, "kind": spec["kind"], "name": spec["name"]}
     blob = st_save(tensors, metadata=meta)
     atomic_write_bytes(out / WEIGHTS_FILE, blob)

@@ -47,7 +47,7 @@ from torch.nn import functional as F
 from .. import progress, registry
 from ..cell import CellBatch
 from ..conditions import ContinuousCondition, RankCondition, condition_from_config
-from ..errors import CheckpointError
+from ..errors import CheckpointError, check_finite_predictions
 from ..interfaces import Condition, SearchSpace
 from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
@@ -944,8 +944,11 @@ class BiArch2Perf:
         means = self._class_means()
         if means is not None:
             assert self._pool_group is not None
-            return means[self._pool_group]
-        return self._predict_table(self._pool_table)
+            out = means[self._pool_group]
+        else:
+            out = self._predict_table(self._pool_table)
+        check_finite_predictions(out, "the trainer's predictor (PP)")
+        return out
 
     @_in_config_threads
     def predict(
@@ -969,6 +972,7 @@ class BiArch2Perf:
                 g = self._pool_index.get(self.space.canonical(a))
                 if g is not None:
                     out[i] = means[g]
+        check_finite_predictions(out, "the trainer's predictor (PP)")
         return out
 
     # -- checkpoints -------------------------------------------------------------------------
