@@ -117,7 +117,7 @@ def _rewrite_state(d: Path, edit: Any) -> None:
 
 def test_layout_is_files_plus_manifest(ckpt: Path) -> None:
     names = sorted(p.name for p in ckpt.iterdir())
-    assert names[:2] == ["config.json", MANIFEST_FILE]
+    assert names[:2] == [MANIFEST_FILE, "config.json"]
     assert len(names) == 4 and all(n.startswith("state-") for n in names[2:])
     man = _manifest(ckpt)
     assert man["format_version"] == 2 and man["meta"]["epoch"] == 2
@@ -193,7 +193,7 @@ def test_legacy_or_half_written_checkpoint_is_refused(tmp_path: Path) -> None:
     manifest) is refused with advice; it is never loaded unverified."""
     (tmp_path / "state.json").write_text('{"format": "archperf-checkpoint", "state": {}}')
     (tmp_path / "state.safetensors").write_bytes(b"")
-    with pytest.raises(CheckpointError, match=r"without manifest\.json.*resume=False"):
+    with pytest.raises(CheckpointError, match=r"without checkpoint\.json.*resume=False"):
         _resume(tmp_path)
     cells, y, pool = _data()  # resume=False starts over and replaces it
     BiArch2Perf(_tiny(epochs=1)).fit(cells, y, pool, checkpoint_dir=tmp_path, resume=False)
@@ -307,3 +307,36 @@ def test_any_single_byte_corruption_is_detected(
     finally:
         (d / name).write_bytes(original)
         os.utime(d / name)
+
+
+# -- a trainer's saved model is committed by its manifest --------------------------------------
+
+
+def test_interrupted_resave_of_a_trained_model_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BiArch2Perf.save(DIR) writes manifest.json last; a component that an interrupted
+    re-save replaced (new generator, old manifest) is refused, also by the CLI in one line."""
+    from archperf.cli import main
+    from archperf.nn.serialization import BUNDLE_FILE, ComponentFormatError, load_component
+
+    cells, y, pool = _data()
+    old, new = BiArch2Perf(_tiny(epochs=1)), BiArch2Perf(_tiny(epochs=1, seed=9))
+    old.fit(cells, y, pool)
+    new.fit(cells, y, pool)
+    a, b = old.save(tmp_path / "a"), new.save(tmp_path / "b")
+    assert json.loads((a / BUNDLE_FILE).read_text())["files"].keys() >= {
+        "generator/component.json",
+        "config.json",
+    }
+    load_component(a, expected_kind="generator")
+    shutil.rmtree(a / "generator")
+    shutil.copytree(b / "generator", a / "generator")  # the re-save died after the generator
+    with pytest.raises(ComponentFormatError, match="not the generator recorded"):
+        load_component(a, expected_kind="generator")
+    with pytest.raises(ComponentFormatError, match="not the generator recorded"):
+        load_component(a / "generator")
+    load_component(a, expected_kind="predictor")  # untouched parts still load
+    rc = main(["generate", "--space", "nb201", "-n", "2", "--model", str(a)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not the generator recorded" in err[0]

@@ -34,6 +34,7 @@ from ..hookspecs import KINDS
 from .limits import MAX_LOAD_PARAMETERS
 
 __all__ = [
+    "BUNDLE_FILE",
     "CONFIG_FILE",
     "FORMAT",
     "FORMAT_VERSION",
@@ -45,6 +46,7 @@ __all__ = [
     "load_discriminator",
     "load_predictor",
     "save_component",
+    "write_bundle_manifest",
 ]
 
 FORMAT = "archperf-component"
@@ -52,6 +54,9 @@ FORMAT_VERSION = 2
 #: Largest ``component.json`` accepted (bytes); archperf writes a few kB.
 MAX_CONFIG_BYTES = 1024 * 1024
 CONFIG_FILE = "component.json"
+#: The manifest of a folder of several saves (``BiArch2Perf.save(DIR)``), written last.
+BUNDLE_FILE = "manifest.json"
+BUNDLE_FORMAT = "archperf-saved-model"
 WEIGHTS_FILE = "weights.safetensors"
 _KEYS = {
     "format",
@@ -283,6 +288,44 @@ def _check_fit(
         )
 
 
+def write_bundle_manifest(directory: Path, names: list[str]) -> Path:
+    """Commit a folder of saves: ``manifest.json`` with the SHA-256 of each file in ``names``
+    (paths relative to ``directory``; a component's ``component.json`` covers its weights),
+    written atomically after everything else.  :func:`load_component` checks a component
+    loaded from such a folder against it, so a save interrupted while it replaced an older one
+    is a clear error, not a silent mix of old and new components."""
+    files = {n: hashlib.sha256((directory / n).read_bytes()).hexdigest() for n in names}
+    doc: dict[str, Any] = {"format": BUNDLE_FORMAT, "format_version": 1, "files": files}
+    doc[_CHECKSUM] = _digest(doc)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(directory / BUNDLE_FILE, text.encode("utf-8"))
+    return directory / BUNDLE_FILE
+
+
+def _check_bundle(root: Path, cfg_path: Path) -> None:
+    """If ``root`` is a component folder inside a folder with a bundle manifest, the component
+    must be the one that manifest recorded."""
+    bundle = root.parent / BUNDLE_FILE
+    if not bundle.is_file():
+        return  # a lone save, or one written before bundle manifests
+    doc = load_json_limited(
+        bundle.read_bytes(), str(bundle), ComponentFormatError, MAX_CONFIG_BYTES
+    )
+    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+        return  # someone else's manifest.json
+    if doc.get(_CHECKSUM) != _digest(doc) or not isinstance(doc.get("files"), dict):
+        raise ComponentFormatError(f"{bundle} does not match its own checksum: it was changed")
+    key = f"{root.name}/{CONFIG_FILE}"
+    want = doc["files"].get(key)
+    if want is None:
+        return
+    if hashlib.sha256(cfg_path.read_bytes()).hexdigest() != want:
+        raise ComponentFormatError(
+            f"{cfg_path} is not the {root.name} recorded in {bundle}: the save was interrupted "
+            "or the folder was changed; save the model again"
+        )
+
+
 def load_component(
     directory: str | os.PathLike[str],
     expected_kind: str | None = None,
@@ -314,6 +357,7 @@ def load_component(
             f"{root / expected_kind / CONFIG_FILE} (as trainer.save(DIR) writes) exists"
         )
     doc = _read_doc(cfg_path)
+    _check_bundle(root, cfg_path)
     spec = {"kind": doc["kind"], "name": doc["name"], "config": doc["config"]}
     shapes = _probe_shapes(spec, expected_kind, registry, cfg_path)
     w_path = root / WEIGHTS_FILE

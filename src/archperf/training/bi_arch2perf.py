@@ -1116,8 +1116,10 @@ class BiArch2Perf:
 
     def save(self, directory: str | Path) -> Path:
         """Save the trained predictor, discriminator and generator (safetensors + JSON each)
-        plus the config, the condition and the history."""
-        from ..nn.serialization import save_component
+        plus the config, the condition and the history, then ``manifest.json`` with the hash
+        of each (written last: loading a component of an interrupted re-save is a clear
+        error)."""
+        from ..nn.serialization import CONFIG_FILE, save_component, write_bundle_manifest
 
         if self.predictor is None or self.condition is None:
             raise RuntimeError("call fit() first")
@@ -1131,4 +1133,6 @@ class BiArch2Perf:
             out / "condition.json", json.dumps(self.condition.to_config()).encode("utf-8")
         )
         self.history.save(out / "history.json")
+        names = [f"{c}/{CONFIG_FILE}" for c in ("predictor", "discriminator", "generator")]
+        write_bundle_manifest(out, [*names, "config.json", "condition.json", "history.json"])
         return out

@@ -5,7 +5,7 @@ flat ``{key: tensor}`` map stored with safetensors and a JSON skeleton that hold
 and marks where each tensor goes.
 
 A checkpoint is one atomically committed unit.  :func:`save_state` writes the two files under
-fresh names (``state-<random>.json`` / ``.safetensors``), then the manifest ``manifest.json``
+fresh names (``state-<random>.json`` / ``.safetensors``), then the manifest ``checkpoint.json``
 (format version, each file's name, size and SHA-256, the caller's ``meta`` such as the epoch,
 and a SHA-256 over the manifest itself), atomically and last, and only then deletes the files
 of the previous checkpoint.  Whenever the process dies, the manifest names either the previous
@@ -44,7 +44,7 @@ __all__ = [
 
 FORMAT = "archperf-checkpoint"
 FORMAT_VERSION = 2
-MANIFEST_FILE = "manifest.json"
+MANIFEST_FILE = "checkpoint.json"
 #: Largest manifest accepted (bytes); archperf writes well under 10 kB.
 MAX_MANIFEST_BYTES = 1024 * 1024
 _LEGACY = ("state.json", "state.safetensors")
