@@ -79,10 +79,10 @@ def _flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
 def _unflatten(obj: Any, tensors: dict[str, torch.Tensor], where: Path) -> Any:
     if isinstance(obj, dict):
         if set(obj) == {_TENSOR}:
-            key = obj[_TENSOR]
-            if not isinstance(key, str) or key not in tensors:
-                raise CheckpointError(f"{where} refers to a tensor {key!r} that is not saved")
-            return tensors[key]
+            ref = obj[_TENSOR]
+            if not isinstance(ref, str) or ref not in tensors:
+                raise CheckpointError(f"{where} refers to a tensor {ref!r} that is not saved")
+            return tensors[ref]
         if set(obj) == {_TUPLE}:
             if not isinstance(obj[_TUPLE], list):
                 raise CheckpointError(f"{where}: a tuple must hold a list")
