@@ -340,3 +340,12 @@ def test_interrupted_resave_of_a_trained_model_is_a_clear_error(
     rc = main(["generate", "--space", "nb201", "-n", "2", "--model", str(a)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not the generator recorded" in err[0]
+
+
+def test_undefined_heldout_correlations_survive_a_checkpoint(tmp_path: Path) -> None:
+    """A held-out Kendall tau is NaN when PP predicts a constant: saving must not fail on it."""
+    state = {"history": {"heldout_kendall_tau": [float("nan"), None, 0.5]}}
+    save_state(state, tmp_path, meta={"lr": float("nan")})
+    back = ckmod.load_checkpoint(tmp_path)
+    tau = back.state["history"]["heldout_kendall_tau"]
+    assert np.isnan(tau[0]) and tau[1:] == [None, 0.5]

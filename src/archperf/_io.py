@@ -86,12 +86,14 @@ def load_json_limited(
     error: type[Exception],
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_JSON_DEPTH,
+    allow_nan: bool = False,
 ) -> Any:
     """Parse untrusted JSON ``data`` (the contents of ``what``, a file name for messages).
 
     Too large, too deep, not UTF-8 or not JSON, and non-finite numbers (``NaN``,
     ``Infinity``) all raise ``error`` with a one-line message naming ``what``, never a
-    ``RecursionError`` or ``MemoryError``.
+    ``RecursionError`` or ``MemoryError``.  ``allow_nan`` accepts the non-finite numbers
+    (e.g. a held-out rank correlation that was undefined).
     """
     if len(data) > max_bytes:
         raise error(f"{what} is {len(data):,} bytes, over the limit of {max_bytes:,} bytes")
@@ -107,7 +109,7 @@ def load_json_limited(
         raise ValueError(f"the number {name} is not allowed")
 
     try:
-        doc = json.loads(data.decode("utf-8"), parse_constant=bad_constant)
+        doc = json.loads(data.decode("utf-8"), parse_constant=None if allow_nan else bad_constant)
     except UnicodeDecodeError as exc:
         raise error(f"{what} is not UTF-8 text: {exc}") from None
     except (ValueError, RecursionError, MemoryError) as exc:

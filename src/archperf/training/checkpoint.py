@@ -103,7 +103,7 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor], where: Path) -> Any:
 
 
 def _digest(doc: dict[str, Any]) -> str:
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -152,7 +152,7 @@ def save_state(
         "tensors": (f"state-{tag}.safetensors", save(tensors)),
         "state": (
             f"state-{tag}.json",
-            json.dumps({"format": FORMAT, "state": skeleton}, allow_nan=False).encode("utf-8"),
+            json.dumps({"format": FORMAT, "state": skeleton}).encode("utf-8"),
         ),
     }
     for name, blob in blobs.values():
@@ -167,7 +167,7 @@ def save_state(
         "meta": dict(meta or {}),
     }
     doc["checksum"] = _digest(doc)
-    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(d / MANIFEST_FILE, text.encode("utf-8"))  # the commit point
     for name in _LEGACY:
         (d / name).unlink(missing_ok=True)
@@ -198,7 +198,9 @@ def _read_manifest(d: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from None
-    doc = load_json_limited(data, str(path), CheckpointError, max_bytes=MAX_MANIFEST_BYTES)
+    doc = load_json_limited(
+        data, str(path), CheckpointError, max_bytes=MAX_MANIFEST_BYTES, allow_nan=True
+    )
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an archperf checkpoint manifest")
     version = doc.get("format_version")
@@ -267,7 +269,9 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
     state_blob = _read_file(d, files["state"], manifest)
     state_path = d / files["state"]["name"]
     tensor_path = d / files["tensors"]["name"]
-    meta = load_json_limited(state_blob, str(state_path), CheckpointError, MAX_JSON_BYTES)
+    meta = load_json_limited(
+        state_blob, str(state_path), CheckpointError, MAX_JSON_BYTES, allow_nan=True
+    )
     if (
         not isinstance(meta, dict)
         or set(meta) != {"format", "state"}
