@@ -30,6 +30,7 @@ from archperf.nn.serialization import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     ComponentFormatError,
+    _digest,
     load_component,
     load_discriminator,
     save_component,
@@ -166,9 +167,13 @@ def test_loading_never_unpickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 # -- refusing tampered and unknown saves -------------------------------------------------------
 
 
-def _edit(path: Path, fn: Any) -> None:
+def _edit(path: Path, fn: Any, resign: bool = True) -> None:
+    """Edit component.json; ``resign`` recomputes its checksum (a deliberate edit), so the
+    checks behind the checksum are what is tested."""
     doc = json.loads((path / CONFIG_FILE).read_text())
     fn(doc)
+    if resign and "checksum" in doc:
+        doc["checksum"] = _digest(doc)
     (path / CONFIG_FILE).write_text(json.dumps(doc))
 
 

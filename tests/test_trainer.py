@@ -92,7 +92,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
     ckpt = tmp_path / "ckpt"
     part = BiArch2Perf(_tiny())
     part.fit(cells, y, pool, checkpoint_dir=ckpt, stop_after_epoch=2)
-    assert json.loads((ckpt / "state.json").read_text())["state"]["epoch"] == 2
+    assert json.loads((ckpt / "checkpoint.json").read_text())["meta"]["epoch"] == 2
     resumed = BiArch2Perf(_tiny())  # a fresh process would build everything anew
     h_res = resumed.fit(cells, y, pool, checkpoint_dir=ckpt)
     assert h_res.epoch == [1, 2, 3, 4]

@@ -12,9 +12,11 @@ from __future__ import annotations
 __all__ = [
     "ArchperfError",
     "BudgetExhaustedError",
+    "CheckpointError",
     "DataFileError",
     "DataMismatchError",
     "InvalidCellError",
+    "NonFinitePredictionError",
     "NotEnoughCellsError",
     "QueryContractError",
     "UnknownCellError",
@@ -76,3 +78,28 @@ class DataFileError(ArchperfError, OSError):
 
 class DataMismatchError(ArchperfError, ValueError):
     """Saved results (a run record or a query journal) belong to other data or another run."""
+
+
+class CheckpointError(ArchperfError, ValueError):
+    """A training checkpoint is incomplete, damaged, tampered with or does not fit the run; the
+    message names the file."""
+
+
+class NonFinitePredictionError(ArchperfError, FloatingPointError):
+    """A predictor's output is NaN or infinite (its weights are, or they overflow); predictions
+    are never returned as NaN silently."""
+
+
+def check_finite_predictions(values: object, who: str = "the predictor") -> None:
+    """Raise :class:`NonFinitePredictionError` when the numpy array ``values`` holds NaN/inf."""
+    import numpy as np
+
+    arr = np.asarray(values)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise NonFinitePredictionError(
+            f"{who} predicts NaN or infinity for {int(bad.sum())} of {arr.size} cells (first: "
+            f"item {first}); its weights or target scale are not finite or overflow: retrain "
+            "it or load a good save"
+        )

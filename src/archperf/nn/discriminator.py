@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ..cell import CellBatch
 from ..interfaces import Discriminator, Encoder
 from .gin import init_seeded
+from .limits import MAX_CLASSES, MAX_WIDTH, check_int
 from .predictor import _check_dims, build_encoder, build_mlp, encoder_spec
 
 __all__ = ["CONDITIONINGS", "GINDiscriminator"]
@@ -77,12 +78,9 @@ class GINDiscriminator(nn.Module, Discriminator):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
-        ):
-            raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
-        if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 1:
-            raise ValueError(f"cond_dim must be a positive integer, got {cond_dim!r}")
+        if num_classes is not None:
+            check_int("num_classes", num_classes, MAX_CLASSES)
+        check_int("cond_dim", cond_dim, MAX_WIDTH)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if conditioning not in CONDITIONINGS:

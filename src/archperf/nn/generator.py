@@ -31,14 +31,9 @@ from ..interfaces import Generator, SearchSpace
 from ..runtime import with_threads
 from .decoders import SpaceDecoder, decoder_for
 from .gin import DenseGIN, init_seeded
+from .limits import MAX_CLASSES, MAX_LAYERS, MAX_WIDTH, check_int
 
 __all__ = ["ConditionalGenerator"]
-
-
-def _pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _resolve_space(space: SearchSpace[Any] | str) -> SearchSpace[Any]:
@@ -93,15 +88,16 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
     ) -> None:
         super().__init__()
         if num_classes is not None:
-            _pos_int("num_classes", num_classes)
-        cond_dim = _pos_int("cond_dim", cond_dim)
-        z_dim = _pos_int("z_dim", z_dim)
-        hidden_dim = _pos_int("hidden_dim", hidden_dim)
-        num_layers = _pos_int("num_layers", num_layers)
+            check_int("num_classes", num_classes, MAX_CLASSES)
+        cond_dim = check_int("cond_dim", cond_dim, MAX_WIDTH)
+        z_dim = check_int("z_dim", z_dim, MAX_WIDTH)
+        hidden_dim = check_int("hidden_dim", hidden_dim, MAX_WIDTH)
+        num_layers = check_int("num_layers", num_layers, MAX_LAYERS)
         if not (math.isfinite(float(tau)) and float(tau) > 0):
             raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
         self.space = _resolve_space(space)
-        self.decoder: SpaceDecoder = decoder_for(self.space)
+        with torch.device("cpu"):  # constants, moved to the data's device where used
+            self.decoder: SpaceDecoder = decoder_for(self.space)
         self.num_classes = num_classes
         self.cond_dim, self.z_dim, self.hidden_dim, self.num_layers = (
             cond_dim,

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..cell import CellBatch
 from ..interfaces import Encoder, EncoderOutput
+from .limits import MAX_LAYERS, MAX_NUM_OPS, MAX_WIDTH, check_int
 
 __all__ = [
     "DIRECTIONS",
@@ -129,15 +130,11 @@ class GINBase(nn.Module, Encoder, metaclass=abc.ABCMeta):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("num_ops", num_ops), ("hidden_dim", hidden_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if in_dim is not None and (
-            isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1
-        ):
-            raise ValueError(f"in_dim must be a positive integer or None, got {in_dim!r}")
+        check_int("num_ops", num_ops, MAX_NUM_OPS)
+        check_int("hidden_dim", hidden_dim, MAX_WIDTH)
+        check_int("num_layers", num_layers, MAX_LAYERS)
+        if in_dim is not None:
+            check_int("in_dim", in_dim, MAX_WIDTH)
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         if pooling not in POOLINGS:

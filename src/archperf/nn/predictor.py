@@ -19,9 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import Cell, CellBatch
+from ..errors import check_finite_predictions
 from ..interfaces import Encoder, Predictor
 from ..runtime import with_threads
 from .gin import DenseGIN, GINBase, init_seeded
+from .limits import MAX_LAYERS, MAX_WIDTH
 
 __all__ = [
     "GINPredictor",
@@ -98,10 +100,14 @@ def build_encoder(
 
 
 def _check_dims(name: str, dims: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
+        raise ValueError(f"{name} must be a list of positive integers, got {dims!r}")
+    if len(dims) > MAX_LAYERS:
+        raise ValueError(f"{name} has {len(dims)} layers, more than the limit of {MAX_LAYERS}")
     out = tuple(dims)
     for d in out:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"{name} must be positive integers, got {list(out)!r}")
+        if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= MAX_WIDTH:
+            raise ValueError(f"{name} must be integers in [1, {MAX_WIDTH}], got {list(out)!r}")
     return out
 
 
@@ -301,4 +307,6 @@ class GINPredictor(nn.Module, Predictor):
                     outs.append(self(b).float().cpu())
         finally:
             self.train(was_training)
-        return torch.cat(outs).numpy().astype(np.float64)
+        out = torch.cat(outs).numpy().astype(np.float64)
+        check_finite_predictions(out, f"{type(self).__name__}")
+        return out

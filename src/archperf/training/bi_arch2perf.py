@@ -47,11 +47,18 @@ from torch.nn import functional as F
 from .. import progress, registry
 from ..cell import CellBatch
 from ..conditions import ContinuousCondition, RankCondition, condition_from_config
+from ..errors import CheckpointError, check_finite_predictions
 from ..interfaces import Condition, SearchSpace
 from ..nn.decoders import STRUCTURES
 from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
-from .checkpoint import atomic_write_bytes, load_state, save_state
+from .checkpoint import (
+    atomic_write_bytes,
+    has_checkpoint,
+    load_checkpoint,
+    remove_checkpoint,
+    save_state,
+)
 
 __all__ = [
     "BiArch2Perf",
@@ -639,9 +646,10 @@ class BiArch2Perf:
         tgen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1_000_003 * first_epoch)
         start_epoch = first_epoch
         ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        if ckpt is not None and resume and (ckpt / "state.json").is_file():
-            start_epoch = self._load_checkpoint(ckpt, rng, tgen)
+        if ckpt is not None and resume and has_checkpoint(ckpt):
+            start_epoch = self._load_checkpoint(ckpt, rng, tgen, last_epoch)
         elif ckpt is not None:
+            remove_checkpoint(ckpt)  # a crash before our first save must not resume the old run
             atomic_write_bytes(ckpt / "config.json", cfg.to_json().encode("utf-8"))
 
         pbs = cfg.predictor_batch_size
@@ -963,8 +971,11 @@ class BiArch2Perf:
         means = self._class_means()
         if means is not None:
             assert self._pool_group is not None
-            return means[self._pool_group]
-        return self._predict_table(self._pool_table)
+            out = means[self._pool_group]
+        else:
+            out = self._predict_table(self._pool_table)
+        check_finite_predictions(out, "the trainer's predictor (PP)")
+        return out
 
     @_in_config_threads
     def predict(
@@ -988,6 +999,7 @@ class BiArch2Perf:
                 g = self._pool_index.get(self.space.canonical(a))
                 if g is not None:
                     out[i] = means[g]
+        check_finite_predictions(out, "the trainer's predictor (PP)")
         return out
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -1012,45 +1024,129 @@ class BiArch2Perf:
     def _save_checkpoint(
         self, directory: Path, epoch: int, rng: np.random.Generator, tgen: torch.Generator
     ) -> None:
-        save_state(self._state(epoch, rng, tgen), directory)
+        meta = {"epoch": epoch, "config": self.config.to_dict()}
+        save_state(self._state(epoch, rng, tgen), directory, meta=meta)
+
+    #: Config fields that may change between a run and its resume (where and how fast it runs).
+    _RESUME_MAY_CHANGE = ("epochs", "progress", "device", "threads")
 
     def _load_checkpoint(
-        self, directory: Path, rng: np.random.Generator, tgen: torch.Generator
+        self,
+        directory: Path,
+        rng: np.random.Generator,
+        tgen: torch.Generator,
+        last_epoch: int,
     ) -> int:
+        """Restore the verified checkpoint in ``directory``; return its epoch.
+
+        Everything is checked before the trainer's state is touched: the files (manifest,
+        hashes, see :mod:`archperf.training.checkpoint`), the config it was made with, the
+        epoch (an integer in ``[0, last_epoch]``), the history (one entry per epoch) and the
+        RNG states; any problem is a :class:`~archperf.errors.CheckpointError` (a
+        ``ValueError``) naming the checkpoint.
+        """
         assert self.predictor is not None and self.discriminator is not None
         assert self.generator is not None and self.condition is not None
-        saved_cfg = directory / "config.json"
-        if saved_cfg.is_file():
-            old = json.loads(saved_cfg.read_text(encoding="utf-8"))
-            mine = self.config.to_dict()
-            diff = [  # where and how fast it runs may change between sessions
-                k
-                for k, v in old.items()
-                if k not in ("epochs", "progress", "device", "threads") and mine.get(k) != v
-            ]
-            if diff:
-                raise ValueError(
-                    f"checkpoint in {directory} was made with a different config "
-                    f"(differs in: {', '.join(diff)}); use another directory or resume=False"
+        ck = load_checkpoint(directory)
+        where = ck.manifest
+        old = ck.meta.get("config")
+        if not isinstance(old, dict):
+            raise CheckpointError(f"{where}: meta.config must be the run's config object")
+        mine = self.config.to_dict()
+        diff = sorted(
+            k
+            for k in set(old) | set(mine)
+            if k not in self._RESUME_MAY_CHANGE
+            and (k not in mine or old.get(k, mine[k]) != mine[k])
+        )
+        if diff:
+            raise CheckpointError(
+                f"checkpoint in {directory} was made with a different config "
+                f"(differs in: {', '.join(diff)}); use another directory or resume=False"
+            )
+        st = ck.state
+        keys = {
+            "epoch",
+            "predictor",
+            "discriminator",
+            "generator",
+            "opt_predictor",
+            "opt_discriminator",
+            "opt_generator",
+            "numpy_rng",
+            "torch_rng",
+            "condition",
+            "history",
+        }
+        if set(st) != keys:
+            raise CheckpointError(
+                f"{where}: the state must have the keys {sorted(keys)}, got {sorted(st)}"
+            )
+        epoch = st["epoch"]
+        if type(epoch) is not int or not 0 <= epoch <= last_epoch:
+            raise CheckpointError(
+                f"{where}: epoch {epoch!r} is not an integer in [0, {last_epoch}] (the epochs "
+                "this run trains); use resume=False to start over or raise epochs"
+            )
+        if ck.meta.get("epoch") != epoch:
+            raise CheckpointError(
+                f"{where}: meta.epoch {ck.meta.get('epoch')!r} disagrees with the state's {epoch}"
+            )
+        try:
+            history = History.from_dict(st["history"])
+        except (TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{where}: bad history: {exc}") from None
+        for f in fields(History):
+            if len(getattr(history, f.name)) != epoch:
+                raise CheckpointError(
+                    f"{where}: history.{f.name} has {len(getattr(history, f.name))} entries "
+                    f"for {epoch} epochs"
                 )
-        st = load_state(directory)
-        if json.loads(st["condition"]) != self.condition.to_config():
-            raise ValueError(f"checkpoint in {directory} used another condition")
-        self.predictor.load_state_dict(st["predictor"])
-        self.discriminator.load_state_dict(st["discriminator"])
-        self.generator.load_state_dict(st["generator"])
-        self.opt_p.load_state_dict(st["opt_predictor"])
-        self.opt_d.load_state_dict(st["opt_discriminator"])
-        self.opt_g.load_state_dict(st["opt_generator"])
-        rng.bit_generator.state = json.loads(st["numpy_rng"])
-        tgen.set_state(st["torch_rng"])
-        self.history = History.from_dict(st["history"])
-        return int(st["epoch"])
+        if history.epoch != list(range(1, epoch + 1)):
+            raise CheckpointError(f"{where}: history.epoch is not 1..{epoch}")
+        try:
+            condition = json.loads(st["condition"])
+            np_state = json.loads(st["numpy_rng"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where}: bad condition or RNG state: {exc}") from None
+        if condition != self.condition.to_config():
+            raise CheckpointError(f"checkpoint in {directory} used another condition")
+        torch_state = st["torch_rng"]
+        if not (isinstance(torch_state, torch.Tensor) and torch_state.dtype == torch.uint8):
+            raise CheckpointError(f"{where}: torch_rng must be a uint8 tensor")
+        probe_rng, probe_tgen = np.random.default_rng(), torch.Generator(device="cpu")
+        try:  # on throwaway generators first, so a bad state changes nothing
+            probe_rng.bit_generator.state = np_state
+            probe_tgen.set_state(torch_state)
+        except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{where}: bad RNG state: {exc}") from None
+        pairs = (
+            (self.predictor, "predictor"),
+            (self.discriminator, "discriminator"),
+            (self.generator, "generator"),
+            (self.opt_p, "opt_predictor"),
+            (self.opt_d, "opt_discriminator"),
+            (self.opt_g, "opt_generator"),
+        )
+        for obj, key in pairs:
+            try:
+                obj.load_state_dict(st[key])
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+                text = " ".join(str(exc).split())
+                raise CheckpointError(
+                    f"{where}: {key} does not fit this run's model: {text}"
+                ) from None
+        rng.bit_generator.state = np_state
+        tgen.set_state(torch_state)
+        self.history = history
+        return epoch
 
     def save(self, directory: str | Path) -> Path:
         """Save the trained predictor, discriminator and generator (safetensors + JSON each)
-        plus the config, the condition and the history."""
-        from ..nn.serialization import save_component
+        plus the config, the condition and the history, then ``manifest.json`` with the hash
+        of each (written last: loading a component of an interrupted re-save is a clear
+        error)."""
+        from ..nn.serialization import CONFIG_FILE, save_component, write_bundle_manifest
 
         if self.predictor is None or self.condition is None:
             raise RuntimeError("call fit() first")
@@ -1064,4 +1160,6 @@ class BiArch2Perf:
             out / "condition.json", json.dumps(self.condition.to_config()).encode("utf-8")
         )
         self.history.save(out / "history.json")
+        names = [f"{c}/{CONFIG_FILE}" for c in ("predictor", "discriminator", "generator")]
+        write_bundle_manifest(out, [*names, "config.json", "condition.json", "history.json"])
         return out
