@@ -121,6 +121,13 @@ def load_subset_table(path: str | os.PathLike[str]) -> NB101Table:
     for col in df.columns:
         if col.startswith(("val_acc_", "mean_val_acc_", "mean_test_acc_")):
             vals = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
+            bad = ~np.isnan(vals) & ~((vals >= 0.0) & (vals <= 1.0))  # inf fails both
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataFileError(
+                    f"{p}: column {col!r} row {i} must be an accuracy in [0, 1], got "
+                    f"{df[col].iloc[i]!r} ({int(bad.sum())} such value(s))"
+                )
             columns[col] = 100.0 * vals
     return NB101Table(tuple(df["hash"]), tuple(bits), tuple(df["ops"]), columns, "subset", str(p))
 
