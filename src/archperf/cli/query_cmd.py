@@ -36,8 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read cells in the space's text form, one per line, and print the metric of each: "
             f"a number with {DIGITS} decimals, 'unknown' for cells the benchmark has no record "
-            "of, 'invalid: <rule>: line N: <message>', or an empty line for an empty line (output line "
-            "N answers input line N; answers are streamed). The source used is logged on stderr (not with -q). Exit "
+            "of, 'invalid: <rule>: line N: <message>', or an empty line for an empty line "
+            "(output line N answers input line N; answers are streamed). The source used is "
+            "logged on stderr (not with -q). Exit "
             "status 1 if any line is invalid."
         ),
     )
