@@ -168,3 +168,30 @@ def test_nb101_subset_accuracy_out_of_range(bad: str, tmp_path: Path) -> None:
     )
     with pytest.raises(DataFileError, match=r"val_acc_108.*row 1.*\[0, 1\]"):
         load_subset_table(p)
+
+
+# ------------------------------------------------------------------------- --source FILE
+def test_query_source_file_nb101(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import require_data_file
+
+    subset = require_data_file("nb101/nb101_subset.csv.gz")
+    f = tmp_path / "c.txt"
+    f.write_text('{"matrix": [[0, 1], [0, 0]], "ops": ["input", "output"]}\n')
+    rc = main(["query", "nb101", "--source", str(subset), str(f)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and out.strip() == "unknown" and "nb101_subset.csv.gz" in err
+
+
+def test_query_source_file_nb301(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import require_data_file
+
+    pytest.importorskip("onnxruntime")
+    onnx = require_data_file("nb301/yahpo_nb301_surrogate.onnx")
+    from archperf.spaces.darts import DartsSpace
+
+    space = DartsSpace()
+    f = tmp_path / "c.txt"
+    f.write_text(space.to_text(space.sample(1, seed=0)[0]) + "\n")
+    rc = main(["query", "nb301", "--source", str(onnx), str(f)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and 80.0 < float(out) < 100.0 and str(onnx) in err

@@ -237,11 +237,22 @@ def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True)
     return table
 
 
+def _looks_like_path(text: str) -> bool:
+    """A ``source`` that names a file rather than a source name (``--source FILE``)."""
+    return os.sep in text or "/" in text or "." in text or Path(text).exists()
+
+
 def _resolve(
     source: str | None, path: str | os.PathLike[str] | None, data_dir: Any
 ) -> tuple[str, Path]:
     if source is not None and source not in SOURCES:
-        raise ValueError(f"unknown NB101 source {source!r}; sources are: {', '.join(SOURCES)}")
+        if path is None and _looks_like_path(source):  # --source FILE, as the CLI help says
+            source, path = None, source
+        else:
+            raise ValueError(
+                f"unknown NB101 source {source!r}; sources are: {', '.join(SOURCES)}, "
+                "or a .tfrecord / .csv[.gz] file"
+            )
     if path is not None:
         p = Path(path)
         if source is None:

@@ -274,9 +274,19 @@ class NB301Benchmark(Benchmark[Any]):
     ) -> None:
         if dataset != "cifar10":
             raise ValueError(f"NAS-Bench-301 has only dataset 'cifar10', got {dataset!r}")
+        if source is not None and source not in SOURCES and path is None and model_dir is None:
+            # --source FILE (the CLI help says FILE): an .onnx surrogate file, or a directory
+            # holding the official ensemble
+            if Path(source).is_dir():
+                source, model_dir = "official", source
+            elif os.sep in source or "/" in source or "." in source or Path(source).exists():
+                source, path = "yahpo", source
         source = source or ("official" if model_dir is not None else "yahpo")
         if source not in SOURCES:
-            raise ValueError(f"unknown NB301 source {source!r}; sources are: {', '.join(SOURCES)}")
+            raise ValueError(
+                f"unknown NB301 source {source!r}; sources are: {', '.join(SOURCES)}, or an "
+                ".onnx surrogate file, or an official ensemble directory"
+            )
         self.protocol = check_protocol(protocol)
         if space is None:
             from ..spaces.darts import DartsSpace
