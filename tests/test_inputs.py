@@ -195,3 +195,66 @@ def test_query_source_file_nb301(tmp_path: Path, capsys: pytest.CaptureFixture[s
     rc = main(["query", "nb301", "--source", str(onnx), str(f)])
     out, err = capsys.readouterr()
     assert rc == 0 and 80.0 < float(out) < 100.0 and str(onnx) in err
+
+
+# ------------------------------------------------------------------------------ tfrecord
+def _sample_records() -> list:  # type: ignore[type-arg]
+    from conftest import require_data_file
+
+    pytest.importorskip("google.protobuf")
+    from archperf.benchmarks import tfrecord as tfr
+
+    return list(tfr.iter_nb101_records(require_data_file("nb101/ecnas_4V9E_sample.tfrecord")))
+
+
+def test_tfrecord_truncated_at_record_boundary_is_refused(tmp_path: Path) -> None:
+    from archperf.benchmarks import tfrecord as tfr
+    from archperf.benchmarks.nb101 import load_tfrecord_table
+
+    recs = _sample_records()
+    p = tmp_path / "cut.tfrecord"
+    tfr.write_nb101_records(p, recs[:-2])  # framing intact: the last cell has 1 run of 3
+    with pytest.raises(DataFileError, match=r"1 run\(s\) at \d+ epochs.*3 runs"):
+        load_tfrecord_table(p, use_cache=False)
+
+
+def test_tfrecord_cache_is_keyed_on_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import os
+    import time
+
+    from archperf.benchmarks import tfrecord as tfr
+    from archperf.benchmarks.nb101 import load_tfrecord_table
+    from archperf.paths import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    recs = _sample_records()
+    p, other = tmp_path / "nb.tfrecord", tmp_path / "other.tfrecord"
+    tfr.write_nb101_records(p, recs)
+    first = load_tfrecord_table(p)  # fills the cache
+    h, e = recs[0].hash, recs[0].epochs
+    m = recs[0].metrics
+    evals = list(m.evaluation_data)
+    old = evals[2].validation_accuracy
+    evals[2] = dataclasses.replace(evals[2], validation_accuracy=old / 2 if old else 0.5)
+    first_rec = dataclasses.replace(
+        recs[0], metrics=dataclasses.replace(m, evaluation_data=tuple(evals))
+    )
+    changed = [first_rec, *recs[1:]]
+    tfr.write_nb101_records(other, changed)
+    assert other.stat().st_size == p.stat().st_size
+    st = p.stat()
+    time.sleep(0.02)
+    with open(p, "r+b") as fh:  # in place: same inode, same size
+        fh.write(other.read_bytes())
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime
+    assert (p.stat().st_size, p.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    second = load_tfrecord_table(p)
+    i = first.hashes.index(h)
+    col = f"mean_val_acc_{e}"
+    assert second.columns[col][i] != pytest.approx(first.columns[col][i])
+    assert second.columns[col][i] == pytest.approx(
+        load_tfrecord_table(p, use_cache=False).columns[col][i]
+    )

@@ -133,8 +133,11 @@ def load_subset_table(path: str | os.PathLike[str]) -> NB101Table:
 
 
 def _tfrecord_cache_file(p: Path) -> Path:
-    st = p.stat()
-    key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|v{_CACHE_VERSION}"
+    """The ``.npz`` cache of ``p``, keyed on its content (SHA-256), not on its size and mtime:
+    a file rewritten in place with the same size and mtime must not be served stale."""
+    from ..datahash import file_sha256
+
+    key = f"{file_sha256(p)}|v{_CACHE_VERSION}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return cache_dir() / "nb101" / f"{p.stem}-{digest}.npz"
 
@@ -164,10 +167,37 @@ def _scan_tfrecord(p: Path) -> tuple[dict[str, tuple[str, str, int]], dict[tuple
     return fixed, runs
 
 
+#: Runs per cell and epoch budget in the official NB101 files (3 repeats, seeds differ); the
+#: EC-NAS sample in the same layout also has 3.
+RUNS_PER_CELL = 3
+
+
+def _check_complete(
+    p: Path, fixed: dict[str, Any], runs: dict[tuple[str, int], list[Any]], epochs: list[int]
+) -> None:
+    """Refuse a file where some cell lacks runs: every cell must have :data:`RUNS_PER_CELL`
+    runs at every epoch budget of the file.  A file truncated exactly at a record boundary
+    passes the framing checks, and its last cell's mean would silently be over 1 or 2 runs."""
+    short = []
+    for h in fixed:
+        for e in epochs:
+            acc = runs.get((h, e))
+            n = 0 if acc is None else int(acc[2])
+            if n != RUNS_PER_CELL:
+                short.append((h, e, n))
+    if short:
+        h, e, n = short[0]
+        raise DataFileError(
+            f"{p}: cell {h} has {n} run(s) at {e} epochs; NB101 files have {RUNS_PER_CELL} runs "
+            f"per cell and epoch budget ({len(short)} (cell, epochs) pair(s) incomplete). The "
+            f"file is truncated or incomplete: download it again. {_HOW_TO_GET}"
+        )
+
+
 def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True) -> NB101Table:
     """Read an official NB101 tfrecord file into a per-hash table (3-run means, percent).
 
-    The parsed table is cached (``.npz``, keyed by path, size and mtime) under
+    The parsed table is cached (``.npz``, keyed by the file's SHA-256) under
     :func:`archperf.paths.cache_dir`; ``use_cache=False`` always re-reads the file.
     """
     p = Path(path)
@@ -197,6 +227,7 @@ def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True)
             f"{p} has no 108-epoch records (found epochs {epochs}); it is not "
             f"nasbench_only108.tfrecord or nasbench_full.tfrecord. {_HOW_TO_GET}"
         )
+    _check_complete(p, fixed, runs, epochs)
     hashes = sorted(fixed)
     row = {h: i for i, h in enumerate(hashes)}
     cols: dict[str, np.ndarray] = {
