@@ -10,8 +10,9 @@ every :class:`~archperf.experiments.spec.RunSpec` it runs, so run keys change wi
 Hashing reads each file once per version: results are kept in memory and in
 ``<cache dir>/data-hashes.json``, keyed by the resolved path, size, modification time (ns),
 inode and change time (ns); a file that changes gets a new entry, even when its size and
-modification time are put back (the change time cannot be set back).  Measured on the 2-core machine here: 3-17 ms
-for each file of ``../shared/data``, 0.21 s for 256 MiB (about 1.2 GB/s), 0.2 ms from the cache.
+modification time are put back (the change time cannot be set back).  Measured on the 2-core
+machine here: 3-17 ms for each file of ``../shared/data``, 0.21 s for 256 MiB (about 1.2 GB/s),
+0.2 ms from the cache.
 """
 
 from __future__ import annotations
