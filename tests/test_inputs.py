@@ -258,3 +258,29 @@ def test_tfrecord_cache_is_keyed_on_content(
     assert second.columns[col][i] == pytest.approx(
         load_tfrecord_table(p, use_cache=False).columns[col][i]
     )
+
+
+# ------------------------------------------------------------------------ NB301 damaged
+def test_nb301_bit_flipped_surrogate_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import require_data_file
+
+    pytest.importorskip("onnxruntime")
+    from archperf.benchmarks.nb301 import YahpoNB301Surrogate
+
+    onnx = require_data_file("nb301/yahpo_nb301_surrogate.onnx")
+    YahpoNB301Surrogate(onnx)  # the intact file passes its check
+    data = bytearray(onnx.read_bytes())
+    data[1933815] ^= 0x40  # one exponent bit of a weight: loads, runs, predicts nonsense
+    bad = tmp_path / "flipped.onnx"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataFileError, match="damaged"):
+        YahpoNB301Surrogate(bad)
+    f = tmp_path / "c.txt"
+    from archperf.spaces.darts import DartsSpace
+
+    f.write_text(DartsSpace().to_text(DartsSpace().sample(1, seed=0)[0]) + "\n")
+    rc = main(["query", "nb301", "--source", str(bad), str(f)])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and "damaged" in err
