@@ -284,3 +284,29 @@ def test_nb301_bit_flipped_surrogate_is_refused(
     rc = main(["query", "nb301", "--source", str(bad), str(f)])
     out, err = capsys.readouterr()
     assert rc == 2 and out == "" and "damaged" in err
+
+
+# ------------------------------------------------------------------------ search -o DIR
+def test_search_output_directory_keeps_the_run(
+    fake_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from archperf.paths import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    out_dir = tmp_path / "records"
+    out_dir.mkdir()
+    argv = ["search", "--method", "rs", "--benchmark", "nb201", "--source", str(fake_csv)]
+    argv += ["--budget", "5", "--no-progress", "-o", str(out_dir)]
+    argv += ["--results-dir", str(tmp_path / "res")]
+    rc = main(argv)
+    out = capsys.readouterr().out
+    files = list(out_dir.glob("*.json"))
+    assert rc == 0 and len(files) == 1, out
+    record = json.loads(files[0].read_text())
+    assert files[0].name == f"{record['key']}.json" and str(files[0]) in out
+    assert (tmp_path / "res" / record["key"] / "record.json").is_file()
