@@ -184,8 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = args.func(args)
     except BrokenPipeError:  # e.g. `archperf space enumerate nb201 | head`
         return 0
-    except KeyboardInterrupt:
-        print(f"archperf {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # one line, whatever was running (run_many says what it kept)
+        detail = _one_line(exc) if exc.args else ""
+        print(
+            f"archperf {args.command}: interrupted" + (f"; {detail}" if detail else ""),
+            file=sys.stderr,
+        )
         return 130
     except USER_ERRORS as exc:
         if verbose:
