@@ -6,6 +6,7 @@ A sweep of 2 fast runs (RS) then 2 slow ones (RE, a few seconds each) with 2 wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -32,6 +33,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env["ARCHPERF_CACHE_DIR"] = str(tmp_path / "cache")
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -76,9 +78,11 @@ def _interrupt(p: subprocess.Popen, times: int, group: bool) -> tuple[int, str, 
     try:
         _, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        pytest.fail("the sweep hung after Ctrl-C")
+        os.kill(p.pid, signal.SIGABRT)  # faulthandler prints every thread's stack
+        _, err = p.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        pytest.fail(f"the sweep hung after Ctrl-C:\n{err[-6000:]}")
     return p.returncode, err, time.monotonic() - t0
 
 
@@ -130,3 +134,26 @@ def test_stale_lock_of_a_dead_process_is_taken_over(fake_csv: Path, tmp_path: Pa
     assert not RunLock(lock).acquire()  # a live holder keeps it
     mine.release()
     assert not lock.exists()
+
+
+@pytest.mark.parametrize(("times", "group"), [(2, True), (1, False)])
+def test_ctrl_c_during_reproduce(times: int, group: bool, fake_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "table2"
+    argv = [sys.executable, "-m", "archperf", "-q", "reproduce", "table2", "--out", str(out)]
+    argv += ["--only", "rs,re", "--seeds", "500", "--data-dir", str(fake_csv.parent.parent)]
+    argv += ["--workers", "2", "--no-progress"]
+    p = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )
+    _wait_for_records(p, out, 5)
+    kept = _records(out)
+    rc, err, took = _interrupt(p, times, group)
+    assert rc == 130 and took < 5.0, (rc, took, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archperf reproduce: interrupted"), err
+    assert set(kept) <= set(_records(out)) and not list(out.glob("*.lock"))

@@ -12,14 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["RunLock", "lock_owner_alive"]
+__all__ = ["RunLock", "lock_owner_alive", "sigint_deferred"]
 
 #: An empty or garbled lock file older than this is stale.
 UNREADABLE_STALE_S = 10.0
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold back SIGINT (in the main thread) for a few statements that must not be cut in two,
+    such as creating a lock file and noting that it is held; a Ctrl-C meanwhile is delivered
+    right after."""
+    can = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can else None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _host() -> str:
@@ -77,17 +96,19 @@ class RunLock:
     def acquire(self) -> bool:
         """Take the lock; ``False`` if a live process holds it.  A stale lock is broken."""
         for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if lock_owner_alive(self.path):
-                    return False
-                self._break_stale()
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(f"{os.getpid()} {_host()}\n")
-            self.held = True
-            return True
+            with sigint_deferred():  # a Ctrl-C must not leave a lock file nobody holds
+                try:
+                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    fd = -1
+                else:
+                    self.held = True
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        fh.write(f"{os.getpid()} {_host()}\n")
+                    return True
+            if lock_owner_alive(self.path):
+                return False
+            self._break_stale()
         return False
 
     def _break_stale(self) -> None:
@@ -105,7 +126,8 @@ class RunLock:
             aside.unlink()
 
     def release(self) -> None:
-        if self.held:
-            self.held = False
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+        with sigint_deferred():
+            if self.held:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                self.held = False

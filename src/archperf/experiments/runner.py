@@ -13,7 +13,9 @@ import logging
 import math
 import os
 import platform
+import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -414,6 +416,26 @@ def _dump(record: Mapping[str, Any]) -> bytes:
     return (json.dumps(record, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
+def _first_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT during a sweep: the first one raises ``KeyboardInterrupt``, any further one is
+    ignored until the sweep has stopped its workers and released its locks (a second Ctrl-C
+    used to cut the clean-up short and leave the process waiting on its pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _one_interrupt_handler() -> Any:
+    """Install :func:`_first_interrupt` if Python's default SIGINT handler is in place (main
+    thread only); return the handler to restore, or None if nothing was changed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    current = signal.getsignal(signal.SIGINT)
+    if current is not signal.default_int_handler:
+        return None  # an application's own handler (or SIG_IGN) is left alone
+    signal.signal(signal.SIGINT, _first_interrupt)
+    return current
+
+
 def _wait_for_others(
     elsewhere: dict[str, RunSpec], out: Path, result: SweepResult, poll_s: float = 0.2
 ) -> list[RunSpec]:
@@ -517,20 +539,23 @@ def run_many(
     def claim(spec: RunSpec) -> bool:
         k = spec.key()
         lock = RunLock(out / f"{k}.lock")
+        locks[k] = lock  # before acquire: an interrupt in between still releases it
         if not lock.acquire():
+            del locks[k]
             elsewhere[k] = spec
             return False
         if (out / f"{k}.json").exists():  # another sweep finished it after our first look
             lock.release()
+            del locks[k]
             elsewhere[k] = spec
             return False
-        locks[k] = lock
         return True
 
     def done_elsewhere() -> int:
         return len(result.skipped) - skipped_before
 
     skipped_before = len(result.skipped)
+    previous_handler = _one_interrupt_handler()
     try:
         while todo:
             with contextlib.closing(executor.map(todo, claim)) as outcomes:
@@ -573,6 +598,8 @@ def run_many(
         for lock in locks.values():  # runs stopped before they finished
             lock.release()
         bar.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
     order = {k: i for i, k in enumerate(by_key)}
     result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
     if result.failures:
