@@ -32,6 +32,10 @@ MapIter = Generator[MapResult, None, None]
 #: holds its lock, or its record appeared meanwhile).
 Claim = Callable[[RunSpec], bool]
 
+#: True once a stopped pool left a thread that can never end (see :func:`_stop_pool`): the
+#: process cannot exit normally and the CLI ends it with ``os._exit``.
+STUCK_THREADS = False
+
 #: Seconds a terminated worker gets to exit before it is killed.
 STOP_GRACE_S = 2.0
 
@@ -106,8 +110,18 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
                 with contextlib.suppress(Exception):
                     p.kill()
                 p.join(1.0)
+        cq = getattr(pool, "_call_queue", None)
+        if cq is not None:  # its feeder thread would block the exit on a full pipe
+            with contextlib.suppress(Exception):
+                cq.cancel_join_thread()
         if manager is not None:
             manager.join(STOP_GRACE_S)
+            if manager.is_alive():
+                # A worker killed while writing its result leaves the pool's manager thread
+                # blocked in recv() for good, and the interpreter joins it at exit: say so,
+                # so that the CLI can end the process (records are written atomically).
+                global STUCK_THREADS
+                STUCK_THREADS = True
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
