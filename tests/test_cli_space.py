@@ -48,7 +48,7 @@ def test_validate_reports_rules(
     rc, out, _ = _run(["space", "validate", "nb201", str(f)], capsys)
     lines = out.splitlines()
     assert rc == 1 and lines[0] == "ok"
-    assert lines[1].startswith("line 3: invalid: [unknown-op]")
+    assert lines[1] == "" and lines[2].startswith("line 3: invalid: [unknown-op]")
     monkeypatch.setattr(sys, "stdin", io.StringIO(good + "\n"))
     rc, out, _ = _run(["space", "validate", "nb201", "-"], capsys)
     assert rc == 0 and out.strip() == "ok"

@@ -372,7 +372,9 @@ def test_cli_query(csv_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     rc = main(["query", "nb201", "--metric", "test", "--source", str(csv_path), str(cells)])
     out, err = capsys.readouterr()
     expect = [f"{table.columns['cifar10_test'][i]:.4f}" for i in (1, 2)]
-    assert out.splitlines() == [expect[0], "invalid: node-count", expect[1]]
+    lines = out.splitlines()
+    assert [lines[0], lines[1], lines[3]] == [expect[0], "", expect[1]]
+    assert lines[2].startswith("invalid: node-count: line 3: ")
     assert rc == 1 and "source=csv:" in err and "cifar10_test" in err
 
 

@@ -120,12 +120,32 @@ def load_json_limited(
 
 
 def read_lines(path: str) -> Iterator[str]:
-    """Lines of a text file, or of standard input when ``path`` is ``-``."""
+    """Lines of a UTF-8 text file, or of standard input when ``path`` is ``-``, read lazily.
+
+    A line that is not UTF-8 raises :class:`~archperf.errors.UsageError` naming the file, the
+    line and the byte (Python's own error names neither file nor line).
+    """
+    from .errors import UsageError
+
+    def decode(raw_lines: Any, name: str) -> Iterator[str]:
+        for lineno, raw in enumerate(raw_lines, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UsageError(
+                    f"{name} line {lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                    f"column {exc.start + 1}); save the file as UTF-8"
+                ) from None
+
     if path == "-":
-        yield from sys.stdin
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # a StringIO put in place by a test or an embedding program
+            yield from sys.stdin
+        else:
+            yield from decode(buffer, "standard input")
     else:
-        with open(path, encoding="utf-8") as fh:
-            yield from fh
+        with open(path, "rb") as fh:
+            yield from decode(fh, path)
 
 
 def read_cells(space: Any, path: str, allow_empty: bool = True) -> list[Any]:

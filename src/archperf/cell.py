@@ -24,6 +24,28 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Cell", "CellBatch"]
 
 
+def _integer_array(values: Any, what: str) -> np.ndarray:
+    """``values`` as an int64 array, refusing anything that is not a whole number.
+
+    ``np.array(x, dtype=int64)`` truncates 0.9 to 0 and 1.9 to 1 without a word, which silently
+    drops edges and changes ops; here a non-integer value (or a string, ``None``, ...) is an error.
+    """
+    try:
+        raw = np.array(values, copy=True)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{what} must be a rectangular array of integers: {exc}") from None
+    if raw.dtype == np.bool_ or np.issubdtype(raw.dtype, np.integer):
+        return raw.astype(np.int64)
+    if np.issubdtype(raw.dtype, np.floating):
+        if raw.size and not (np.isfinite(raw).all() and np.array_equal(raw, np.round(raw))):
+            bad = raw[~(np.isfinite(raw) & (raw == np.round(raw)))].ravel()[0]
+            raise ValueError(f"{what} must be integers, got {bad!r}")
+        return raw.astype(np.int64)
+    if raw.dtype == object and raw.size == 0:
+        return raw.astype(np.int64)
+    raise ValueError(f"{what} must be integers, got values of type {raw.dtype}")
+
+
 class Cell:
     """Immutable, hashable graph spec: adjacency ``uint8 [N, N]`` and op ids ``[N]``.
 
@@ -34,8 +56,8 @@ class Cell:
     __slots__ = ("_adjacency", "_hash", "_ops")
 
     def __init__(self, adjacency: Any, ops: Sequence[int] | np.ndarray) -> None:
-        adj = np.array(adjacency, dtype=np.int64, copy=True)
-        op_arr = np.array(ops, dtype=np.int64, copy=True)
+        adj = _integer_array(adjacency, "adjacency")
+        op_arr = _integer_array(ops, "op ids")
         if adj.ndim != 2 or adj.shape[0] != adj.shape[1]:
             raise ValueError(f"adjacency must be a square [N, N] matrix, got shape {adj.shape}")
         if op_arr.ndim != 1 or op_arr.shape[0] != adj.shape[0]:

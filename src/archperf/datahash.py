@@ -8,9 +8,11 @@ order; a folder: of its files' relative paths and hashes).  The experiment runne
 every :class:`~archperf.experiments.spec.RunSpec` it runs, so run keys change with the data.
 
 Hashing reads each file once per version: results are kept in memory and in
-``<cache dir>/data-hashes.json``, keyed by the resolved path, size, modification time (ns) and
-inode; a file that changes gets a new entry.  Measured on the 2-core machine here: 3-17 ms
-for each file of ``../shared/data``, 0.21 s for 256 MiB (about 1.2 GB/s), 0.2 ms from the cache.
+``<cache dir>/data-hashes.json``, keyed by the resolved path, size, modification time (ns),
+inode and change time (ns); a file that changes gets a new entry, even when its size and
+modification time are put back (the change time cannot be set back).  Measured on the 2-core
+machine here: 3-17 ms for each file of ``../shared/data``, 0.21 s for 256 MiB (about 1.2 GB/s),
+0.2 ms from the cache.
 """
 
 from __future__ import annotations
@@ -31,16 +33,21 @@ __all__ = ["HASH_CACHE_FILE", "data_identity", "data_record", "file_sha256", "sh
 
 HASH_CACHE_FILE = "data-hashes.json"
 _CHUNK = 1 << 20
-_MEMO: dict[tuple[str, int, int, int], str] = {}
+_MEMO: dict[tuple[str, int, int, int, int], str] = {}
 _DISK: dict[str, Any] | None = None  # the disk cache as read by this process
 _LOCK = threading.Lock()
 _DIRS = re.compile(r"(?:[^\s():,;]*/)+")
 log = logging.getLogger(__name__)
 
 
-def _stat_key(p: Path) -> tuple[str, int, int, int]:
+_Key = tuple[str, int, int, int, int]
+
+
+def _stat_key(p: Path) -> _Key:
+    """(path, size, mtime, inode, ctime): ctime changes on every write and on ``touch -d``, so
+    a file rewritten in place with its size and mtime put back still gets a new key."""
     st = p.stat()
-    return (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+    return (str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _disk_cache_path() -> Path | None:
@@ -60,21 +67,20 @@ def _read_disk(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _disk_lookup(key: tuple[str, int, int, int]) -> str | None:
+def _disk_lookup(key: _Key) -> str | None:
     global _DISK
     if _DISK is None:
         path = _disk_cache_path()
         _DISK = {} if path is None else _read_disk(path)  # read once per process
     entry = _DISK.get(key[0])
-    if isinstance(entry, dict) and [entry.get(k) for k in ("size", "mtime_ns", "ino")] == list(
-        key[1:]
-    ):
+    fields = ("size", "mtime_ns", "ino", "ctime_ns")
+    if isinstance(entry, dict) and [entry.get(k) for k in fields] == list(key[1:]):
         sha = entry.get("sha256")
         return sha if isinstance(sha, str) and len(sha) == 64 else None
     return None
 
 
-def _disk_store(entries: dict[tuple[str, int, int, int], str]) -> None:
+def _disk_store(entries: dict[_Key, str]) -> None:
     path = _disk_cache_path()
     if path is None or not entries:
         return
@@ -83,7 +89,13 @@ def _disk_store(entries: dict[tuple[str, int, int, int], str]) -> None:
     global _DISK
     data = _read_disk(path)  # what other processes added meanwhile
     for key, sha in entries.items():
-        data[key[0]] = {"size": key[1], "mtime_ns": key[2], "ino": key[3], "sha256": sha}
+        data[key[0]] = {
+            "size": key[1],
+            "mtime_ns": key[2],
+            "ino": key[3],
+            "ctime_ns": key[4],
+            "sha256": sha,
+        }
     with contextlib.suppress(OSError):  # read-only cache: the hash is right, only not kept
         atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
     _DISK = data
@@ -95,7 +107,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     Cached per (path, size, mtime, inode) in memory and in the cache folder.
     """
     p = Path(path).resolve()
-    new: dict[tuple[str, int, int, int], str] = {}
+    new: dict[_Key, str] = {}
     if p.is_dir():
         h = hashlib.sha256()
         for f in sorted(q for q in p.rglob("*") if q.is_file()):
@@ -107,7 +119,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return sha
 
 
-def _file_sha256(p: Path, new: dict[tuple[str, int, int, int], str]) -> str:
+def _file_sha256(p: Path, new: dict[_Key, str]) -> str:
     key = _stat_key(p)
     with _LOCK:
         sha = _MEMO.get(key)

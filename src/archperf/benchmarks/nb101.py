@@ -121,13 +121,23 @@ def load_subset_table(path: str | os.PathLike[str]) -> NB101Table:
     for col in df.columns:
         if col.startswith(("val_acc_", "mean_val_acc_", "mean_test_acc_")):
             vals = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
+            bad = ~np.isnan(vals) & ~((vals >= 0.0) & (vals <= 1.0))  # inf fails both
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataFileError(
+                    f"{p}: column {col!r} row {i} must be an accuracy in [0, 1], got "
+                    f"{df[col].iloc[i]!r} ({int(bad.sum())} such value(s))"
+                )
             columns[col] = 100.0 * vals
     return NB101Table(tuple(df["hash"]), tuple(bits), tuple(df["ops"]), columns, "subset", str(p))
 
 
 def _tfrecord_cache_file(p: Path) -> Path:
-    st = p.stat()
-    key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|v{_CACHE_VERSION}"
+    """The ``.npz`` cache of ``p``, keyed on its content (SHA-256), not on its size and mtime:
+    a file rewritten in place with the same size and mtime must not be served stale."""
+    from ..datahash import file_sha256
+
+    key = f"{file_sha256(p)}|v{_CACHE_VERSION}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return cache_dir() / "nb101" / f"{p.stem}-{digest}.npz"
 
@@ -157,10 +167,37 @@ def _scan_tfrecord(p: Path) -> tuple[dict[str, tuple[str, str, int]], dict[tuple
     return fixed, runs
 
 
+#: Runs per cell and epoch budget in the official NB101 files (3 repeats, seeds differ); the
+#: EC-NAS sample in the same layout also has 3.
+RUNS_PER_CELL = 3
+
+
+def _check_complete(
+    p: Path, fixed: dict[str, Any], runs: dict[tuple[str, int], list[Any]], epochs: list[int]
+) -> None:
+    """Refuse a file where some cell lacks runs: every cell must have :data:`RUNS_PER_CELL`
+    runs at every epoch budget of the file.  A file truncated exactly at a record boundary
+    passes the framing checks, and its last cell's mean would silently be over 1 or 2 runs."""
+    short = []
+    for h in fixed:
+        for e in epochs:
+            acc = runs.get((h, e))
+            n = 0 if acc is None else int(acc[2])
+            if n != RUNS_PER_CELL:
+                short.append((h, e, n))
+    if short:
+        h, e, n = short[0]
+        raise DataFileError(
+            f"{p}: cell {h} has {n} run(s) at {e} epochs; NB101 files have {RUNS_PER_CELL} runs "
+            f"per cell and epoch budget ({len(short)} (cell, epochs) pair(s) incomplete). The "
+            f"file is truncated or incomplete: download it again. {_HOW_TO_GET}"
+        )
+
+
 def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True) -> NB101Table:
     """Read an official NB101 tfrecord file into a per-hash table (3-run means, percent).
 
-    The parsed table is cached (``.npz``, keyed by path, size and mtime) under
+    The parsed table is cached (``.npz``, keyed by the file's SHA-256) under
     :func:`archperf.paths.cache_dir`; ``use_cache=False`` always re-reads the file.
     """
     p = Path(path)
@@ -190,6 +227,7 @@ def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True)
             f"{p} has no 108-epoch records (found epochs {epochs}); it is not "
             f"nasbench_only108.tfrecord or nasbench_full.tfrecord. {_HOW_TO_GET}"
         )
+    _check_complete(p, fixed, runs, epochs)
     hashes = sorted(fixed)
     row = {h: i for i, h in enumerate(hashes)}
     cols: dict[str, np.ndarray] = {
@@ -230,11 +268,22 @@ def load_tfrecord_table(path: str | os.PathLike[str], *, use_cache: bool = True)
     return table
 
 
+def _looks_like_path(text: str) -> bool:
+    """A ``source`` that names a file rather than a source name (``--source FILE``)."""
+    return os.sep in text or "/" in text or "." in text or Path(text).exists()
+
+
 def _resolve(
     source: str | None, path: str | os.PathLike[str] | None, data_dir: Any
 ) -> tuple[str, Path]:
     if source is not None and source not in SOURCES:
-        raise ValueError(f"unknown NB101 source {source!r}; sources are: {', '.join(SOURCES)}")
+        if path is None and _looks_like_path(source):  # --source FILE, as the CLI help says
+            source, path = None, source
+        else:
+            raise ValueError(
+                f"unknown NB101 source {source!r}; sources are: {', '.join(SOURCES)}, "
+                "or a .tfrecord / .csv[.gz] file"
+            )
     if path is not None:
         p = Path(path)
         if source is None:

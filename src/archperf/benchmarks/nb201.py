@@ -202,7 +202,30 @@ def _read_csv_cached(path: str, mtime_ns: int, size: int) -> NB201Data:
             raise DataFileError(
                 f"{path}: column {col!r} row {bad} is not a number: {cells[bad]!r}"
             ) from None
+        _check_range(path, col, columns[col], cells)
     return NB201Data(arch_strs, columns, f"csv:{path}", official_order=True)
+
+
+def _check_range(path: str, col: str, values: np.ndarray, cells: Sequence[str]) -> None:
+    """Accuracies are percentages in [0, 100]; other numbers (``params_mb``) finite and >= 0.
+
+    ``float()`` accepts ``inf``, ``nan``, ``-5000`` and ``1e308``; any of them in a table would
+    win (or lose) every search, so the file is refused naming the column and the row.
+    """
+    given = np.array([bool(x) for x in cells], dtype=bool)  # an empty field is a missing value
+    hi = 100.0 if col not in _NON_ACCURACY_COLUMNS else np.inf
+    bad = given & ~(np.isfinite(values) & (values >= 0.0) & (values <= hi))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "an accuracy in [0, 100]" if np.isfinite(hi) else "a finite number >= 0"
+        raise DataFileError(
+            f"{path}: column {col!r} row {i} must be {what}, got {cells[i]!r} "
+            f"({int(bad.sum())} such value(s))"
+        )
+
+
+#: Numeric NB201 CSV columns that are not accuracies (range check: finite and >= 0 only).
+_NON_ACCURACY_COLUMNS = frozenset({"params_mb", "flops", "latency", "params"})
 
 
 def _is_float(x: str) -> bool:

@@ -67,6 +67,42 @@ _HOW_TO_GET = (
 )
 
 
+#: Known answers of the intact surrogate (validation accuracy, %) for
+#: :func:`known_answer_inputs`.  Measured with onnxruntime on ``nb301/yahpo_nb301_surrogate.onnx``
+#: of the project's data folder (sha256 709479aa684763bcc7670f7b503cf341cfb520df2ca357e53a0ec433
+#: a9f05277; its outputs equal the published YAHPO model's).  A known answer rather than a hash:
+#: it checks what the model computes, so any intact copy of the model passes (a re-export, the
+#: original with its own bytes) and any damage that changes predictions fails.  The 11 inputs use
+#: every code of every column, so every embedding row is exercised; in a trial of 60 random
+#: single-bit flips (exponent bit) every flip that moved any of 3,000 random predictions by more
+#: than 0.01 also moved these.
+KNOWN_ANSWERS = (
+    94.9115,
+    55.6143,
+    94.6787,
+    82.6658,
+    87.581,
+    88.4103,
+    95.812,
+    88.6649,
+    94.8048,
+    84.0349,
+    94.3538,
+)
+#: Allowed difference (percentage points): float32 results across onnxruntime versions and
+#: CPUs differ by about 1e-5.
+KNOWN_ANSWER_TOLERANCE = 0.01
+
+
+def known_answer_inputs() -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of :data:`KNOWN_ANSWERS`: row ``r`` has code ``r % cardinality`` in each
+    column, at epoch 98 (even rows) or ``1 + 7 r`` (odd rows)."""
+    rows = len(KNOWN_ANSWERS)
+    x_cat = np.array([[r % int(c) for c in CARDINALITIES] for r in range(rows)], dtype=np.int32)
+    x_cont = np.array([[98.0 if r % 2 == 0 else 1.0 + 7 * r] for r in range(rows)], np.float32)
+    return x_cat, x_cont
+
+
 def check_features(x_cat: Any) -> np.ndarray:
     """Validate NB301 surrogate features: integer ``[B, 34]`` codes within each column's range."""
     x = np.asarray(x_cat)
@@ -140,6 +176,31 @@ class YahpoNB301Surrogate:
                 f"{len(outputs)} outputs; {_HOW_TO_GET}"
             )
         self._output = outputs[0].name
+        self._check_known_answer()
+
+    def _check_known_answer(self) -> None:
+        """Run :data:`KNOWN_ANSWER_INPUTS` and compare with :data:`KNOWN_ANSWERS`.
+
+        The model loads and runs even with flipped bits in its weights, then predicts nonsense
+        (32-47 % instead of 94 %) with exit status 0; this catches it at load in about 1 ms.
+        """
+        x_cat, x_cont = known_answer_inputs()
+        try:
+            (y,) = self._session.run([self._output], {"x_cat": x_cat, "x_cont": x_cont})
+            got = np.asarray(y, dtype=np.float64)[:, 0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise DataFileError(
+                f"{self.path} fails on its check inputs ({type(exc).__name__}: {exc}); "
+                f"the file is damaged or not the YAHPO NB301 surrogate; {_HOW_TO_GET}"
+            ) from exc
+        want = np.array(KNOWN_ANSWERS)
+        if got.shape != want.shape or not np.all(np.abs(got - want) <= KNOWN_ANSWER_TOLERANCE):
+            worst = int(np.nanargmax(np.abs(got - want))) if got.shape == want.shape else 0
+            raise DataFileError(
+                f"{self.path} predicts {got[worst]:.4f} % for check input {worst} where the "
+                f"intact YAHPO NB301 surrogate predicts {want[worst]:.4f} %: the file is damaged "
+                f"(download it again) or is another model; {_HOW_TO_GET}"
+            )
 
     def predict_features(self, x_cat: Any, batch_size: int = 4096) -> np.ndarray:
         """Validation accuracy (%) ``float64 [B]`` for integer features ``[B, 34]``."""
@@ -321,9 +382,19 @@ class NB301Benchmark(Benchmark[Any]):
     ) -> None:
         if dataset != "cifar10":
             raise ValueError(f"NAS-Bench-301 has only dataset 'cifar10', got {dataset!r}")
+        if source is not None and source not in SOURCES and path is None and model_dir is None:
+            # --source FILE (the CLI help says FILE): an .onnx surrogate file, or a directory
+            # holding the official ensemble
+            if Path(source).is_dir():
+                source, model_dir = "official", source
+            elif os.sep in source or "/" in source or "." in source or Path(source).exists():
+                source, path = "yahpo", source
         source = source or ("official" if model_dir is not None else "yahpo")
         if source not in SOURCES:
-            raise ValueError(f"unknown NB301 source {source!r}; sources are: {', '.join(SOURCES)}")
+            raise ValueError(
+                f"unknown NB301 source {source!r}; sources are: {', '.join(SOURCES)}, or an "
+                ".onnx surrogate file, or an official ensemble directory"
+            )
         self.protocol = check_protocol(protocol)
         if space is None:
             from ..spaces.darts import DartsSpace

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 #: Decimal places of every printed value.
 DIGITS = 4
 
+#: Lines looked up together: output is written (and flushed) after each chunk, so memory stays
+#: flat and a pipe sees answers while the file is still being read.
+CHUNK = 4096
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -32,7 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read cells in the space's text form, one per line, and print the metric of each: "
             f"a number with {DIGITS} decimals, 'unknown' for cells the benchmark has no record "
-            "of, or 'invalid: <rule>'. The source used is logged on stderr (not with -q). Exit "
+            "of, 'invalid: <rule>: line N: <message>', or an empty line for an empty line "
+            "(output line N answers input line N; answers are streamed). The source used is "
+            "logged on stderr (not with -q). Exit "
             "status 1 if any line is invalid."
         ),
     )
@@ -82,6 +88,39 @@ def _values(bench: Any, archs: list[Any], metric: str) -> list[float]:
     return out
 
 
+def _answer(bench: Any, space: Any, chunk: list[tuple[int, str]], metric: str, out: Any) -> int:
+    """Write one output line per input line of ``chunk`` (in order); return the invalid count.
+
+    A blank input line gets a blank output line, so output line *n* always answers input line *n*.
+    """
+    results: list[str] = []
+    archs: list[Any] = []
+    slots: list[int] = []
+    bad = 0
+    for lineno, line in chunk:
+        text = line.strip()
+        if not text:
+            results.append("")
+            continue
+        try:
+            arch = space.from_text(text)
+            space.validate(arch)
+        except InvalidCellError as exc:
+            bad += 1
+            message = " ".join(str(exc).removeprefix(f"[{exc.rule}]").split())
+            results.append(f"invalid: {exc.rule}: line {lineno}: {message}")
+            continue
+        slots.append(len(results))
+        results.append("")
+        archs.append(arch)
+    if archs:
+        for slot, value in zip(slots, _values(bench, archs, metric), strict=True):
+            results[slot] = "unknown" if math.isnan(value) else f"{value:.{DIGITS}f}"
+    out.write("".join(r + "\n" for r in results))
+    out.flush()
+    return bad
+
+
 def run(args: argparse.Namespace) -> int:
     bench = _make_benchmark(args)
     space = bench.space
@@ -96,27 +135,14 @@ def run(args: argparse.Namespace) -> int:
         metric_name or args.metric,
         info.get("source", "?"),
     )
-    results: list[str] = []
-    archs: list[Any] = []
-    slots: list[int] = []
-    for line in read_lines(args.file):
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            arch = space.from_text(text)
-            space.validate(arch)
-        except InvalidCellError as exc:
-            results.append(f"invalid: {exc.rule}")
-            continue
-        slots.append(len(results))
-        results.append("")
-        archs.append(arch)
-    bad = sum(r.startswith("invalid") for r in results)
-    if archs:
-        for slot, value in zip(slots, _values(bench, archs, args.metric), strict=True):
-            results[slot] = "unknown" if math.isnan(value) else f"{value:.{DIGITS}f}"
+    bad = 0
     out = sys.stdout
-    for r in results:
-        out.write(r + "\n")
+    chunk: list[tuple[int, str]] = []
+    for lineno, line in enumerate(read_lines(args.file), start=1):
+        chunk.append((lineno, line))
+        if len(chunk) >= CHUNK:
+            bad += _answer(bench, space, chunk, args.metric, out)
+            chunk = []
+    if chunk:
+        bad += _answer(bench, space, chunk, args.metric, out)
     return 1 if bad else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_benchmark_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--label", help="display name in tables (default: the method)")
-    p.add_argument("-o", "--output", metavar="FILE", help="also write the run record (JSON) here")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="also write the run record (JSON) here; for a folder, FILE/<run key>.json",
+    )
     p.add_argument(
         "--results-dir",
         default=DEFAULT_RESULTS_DIR,
@@ -176,11 +182,7 @@ def run(args: argparse.Namespace) -> int:
         if journal is not None and not args.journal and _only_header(journal):
             journal.unlink()  # nothing to resume from
         raise
-    if journal is not None and not args.journal:  # the record holds it all now
-        journal.unlink(missing_ok=True)
-    if args.output:
-        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
-        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+    # Write everything before the journal goes: a bad -o must not lose the finished run.
     folder: Path | None = None
     skipped = None
     if not args.no_save:
@@ -188,6 +190,19 @@ def run(args: argparse.Namespace) -> int:
 
         folder = Path(args.results_dir) / record["key"]
         _, skipped = write_results(record, folder)
+    output = _output_file(args.output, record["key"]) if args.output else None
+    if output is not None:
+        text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+        try:
+            atomic_write_bytes(output, text.encode("utf-8"))
+        except OSError as exc:
+            kept = folder or journal
+            where = f"; the run is kept in {kept}" if kept is not None else ""
+            raise OSError(
+                f"cannot write the record to {output}: {exc.strerror or exc}{where}"
+            ) from exc
+    if journal is not None and not args.journal:  # the record holds it all now
+        journal.unlink(missing_ok=True)
     final = record["final"]
     print(f"run:          {record['key']}")
     print(f"found:        {_cell_text(final, folder)}")
@@ -221,13 +236,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"note:         {note}")
     print(f"data source:  {record['data_source']}")
     print(f"data sha256:  {record['data']['sha256']}")
-    if args.output:
-        print(f"record:       {args.output}")
+    if output is not None:
+        print(f"record:       {output}")
     if folder is not None:
         print(f"results:      {folder} (record.json, trajectory.csv, incumbent.png)")
         if skipped:
             print(f"note:         {skipped}")
     return 0
+
+
+def _output_file(output: str, key: str) -> Path:
+    """``-o FILE``, or ``DIR/<run key>.json`` when ``-o`` names a folder (existing, or written
+    with a trailing slash)."""
+    p = Path(output)
+    if p.is_dir() or output.endswith(("/", os.sep)):
+        return p / f"{key}.json"
+    return p
 
 
 def _cell_text(final: dict[str, Any], folder: Path | None) -> str:

@@ -65,6 +65,7 @@ def run_validate(args: argparse.Namespace) -> int:
     for lineno, line in enumerate(read_lines(args.file), start=1):
         text = line.strip()
         if not text:
+            print()  # output line N answers input line N
             continue
         try:
             arch = space.from_text(text)

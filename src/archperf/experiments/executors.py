@@ -6,11 +6,15 @@ are the same whichever executor ran them (up to :func:`~archperf.experiments.run
 from __future__ import annotations
 
 import abc
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import traceback
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, ClassVar
 
 from ..runtime import threads
@@ -22,6 +26,18 @@ __all__ = ["Executor", "LocalExecutor", "RayExecutor", "RunError", "make_executo
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 MapResult = tuple[RunSpec, "dict[str, Any] | BaseException"]
+MapIter = Generator[MapResult, None, None]
+
+#: ``claim(spec)`` is asked just before a run starts; ``False`` skips the run (another process
+#: holds its lock, or its record appeared meanwhile).
+Claim = Callable[[RunSpec], bool]
+
+#: True once a stopped pool left a thread that can never end (see :func:`_stop_pool`): the
+#: process cannot exit normally and the CLI ends it with ``os._exit``.
+STUCK_THREADS = False
+
+#: Seconds a terminated worker gets to exit before it is killed.
+STOP_GRACE_S = 2.0
 
 
 class RunError(RuntimeError):
@@ -48,9 +64,67 @@ def _execute(spec: RunSpec) -> tuple[str, Any, str]:
 
 def _init_worker() -> None:
     """Worker set-up: one thread for OpenMP/BLAS, set before anything imports torch or a BLAS
-    (torch is not imported here: seconds per worker, and RS/RE never need it)."""
+    (torch is not imported here: seconds per worker, and RS/RE never need it).  Workers ignore
+    SIGINT: Ctrl-C reaches the whole process group, and it is the main process that stops them
+    (a worker's KeyboardInterrupt would only print a traceback)."""
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in _THREAD_VARS:
         os.environ[var] = "1"
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while worker processes are started: a process spawned now
+    inherits the mask (so it never sees a Ctrl-C before its initializer runs), and a Ctrl-C
+    meanwhile is delivered here right after, not lost."""
+    can = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can else None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: cancel what has not started, terminate (then kill) the workers and
+    reap the pool's manager thread, all within about :data:`STOP_GRACE_S` seconds.  A second
+    Ctrl-C meanwhile is ignored (it used to interrupt the join and leave the pool hanging)."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            if p.is_alive():
+                with contextlib.suppress(Exception):
+                    p.kill()
+                p.join(1.0)
+        cq = getattr(pool, "_call_queue", None)
+        if cq is not None:  # its feeder thread would block the exit on a full pipe
+            with contextlib.suppress(Exception):
+                cq.cancel_join_thread()
+        if manager is not None:
+            manager.join(STOP_GRACE_S)
+            if manager.is_alive():
+                # A worker killed while writing its result leaves the pool's manager thread
+                # blocked in recv() for good, and the interpreter joins it at exit: say so,
+                # so that the CLI can end the process (records are written atomically).
+                global STUCK_THREADS
+                STUCK_THREADS = True
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 def _to_result(spec: RunSpec, out: tuple[str, Any, str]) -> dict[str, Any] | BaseException:
@@ -73,9 +147,11 @@ class Executor(abc.ABC):
     name: ClassVar[str]
 
     @abc.abstractmethod
-    def map(self, specs: Sequence[RunSpec]) -> Iterator[MapResult]:
+    def map(self, specs: Sequence[RunSpec], claim: Claim | None = None) -> MapIter:
         """Run every spec; a run that raises gives its exception (a :class:`RunError` with the
-        worker's traceback), the others go on."""
+        worker's traceback), the others go on.  With ``claim``, a spec runs only if
+        ``claim(spec)`` is true when its turn comes (skipped specs yield nothing).  Closing the
+        generator early (an interrupt) stops the runs in progress promptly."""
 
     def describe(self) -> str:
         return self.name
@@ -124,36 +200,55 @@ class LocalExecutor(Executor):
             return "local, in-process"
         return f"local, {self.workers} {self.start_method} processes"
 
-    def map(self, specs: Sequence[RunSpec]) -> Iterator[MapResult]:
+    def map(self, specs: Sequence[RunSpec], claim: Claim | None = None) -> MapIter:
         specs = list(specs)
         if not specs:
             return
         if self.workers == 1:
-            yield from self._in_process(specs)
+            yield from self._in_process(specs, claim)
             return
         ctx = multiprocessing.get_context(self.start_method)
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(specs)), mp_context=ctx, initializer=_init_worker
-        )
+        n = min(self.workers, len(specs))
+        queue = iter(specs)
+        in_flight: dict[Future[tuple[str, Any, str]], RunSpec] = {}
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+        finished = False
+
+        def fill() -> None:  # submit lazily: a run is claimed only when a worker is free
+            while len(in_flight) < n:
+                spec = next((s for s in queue if claim is None or claim(s)), None)
+                if spec is None:
+                    return
+                with _sigint_blocked():  # submit may start a worker process
+                    in_flight[pool.submit(_execute, spec)] = spec
+
         try:
-            futures: dict[Future[tuple[str, Any, str]], RunSpec] = {
-                pool.submit(_execute, spec): spec for spec in specs
-            }
-            for fut in as_completed(futures):
-                spec = futures[fut]
-                result: dict[str, Any] | BaseException
-                try:
-                    result = _to_result(spec, fut.result())
-                except Exception as exc:  # the worker died (BrokenProcessPool) or similar
-                    result = _crash(spec, exc)
-                yield spec, result
+            fill()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                results: list[MapResult] = []
+                for fut in done:
+                    spec = in_flight.pop(fut)
+                    result: dict[str, Any] | BaseException
+                    try:
+                        result = _to_result(spec, fut.result())
+                    except Exception as exc:  # the worker died (BrokenProcessPool) or similar
+                        result = _crash(spec, exc)
+                    results.append((spec, result))
+                fill()  # keep the workers busy while the results are written
+                yield from results
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if finished:
+                pool.shutdown(wait=True)
+            else:  # an interrupt, or the caller stopped early: do not wait for the runs
+                _stop_pool(pool)
 
     @staticmethod
-    def _in_process(specs: list[RunSpec]) -> Iterator[MapResult]:
+    def _in_process(specs: list[RunSpec], claim: Claim | None) -> MapIter:
         for spec in specs:
-            yield spec, _to_result(spec, _execute(spec))
+            if claim is None or claim(spec):
+                yield spec, _to_result(spec, _execute(spec))
 
 
 _RAY_WORKER_READY = False
@@ -221,8 +316,8 @@ class RayExecutor(Executor):
             self._started = True
         return ray
 
-    def map(self, specs: Sequence[RunSpec]) -> Iterator[MapResult]:
-        specs = list(specs)
+    def map(self, specs: Sequence[RunSpec], claim: Claim | None = None) -> MapIter:
+        specs = [s for s in specs if claim is None or claim(s)]  # Ray queues them all at once
         if not specs:
             return
         ray = self._ensure_started()

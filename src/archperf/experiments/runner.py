@@ -7,12 +7,15 @@ holds an oracle (search metric, budget, history).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import platform
+import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .locks import RunLock, lock_owner_alive
 from .spec import RunSpec, canonical_json
 
 if TYPE_CHECKING:
@@ -467,6 +471,59 @@ def _dump(record: Mapping[str, Any]) -> bytes:
     return (json.dumps(record, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
+def _first_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT during a sweep: the first one raises ``KeyboardInterrupt``, any further one is
+    ignored until the sweep has stopped its workers and released its locks (a second Ctrl-C
+    used to cut the clean-up short and leave the process waiting on its pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _one_interrupt_handler() -> Any:
+    """Install :func:`_first_interrupt` if Python's default SIGINT handler is in place (main
+    thread only); return the handler to restore, or None if nothing was changed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    current = signal.getsignal(signal.SIGINT)
+    if current is not signal.default_int_handler:
+        return None  # an application's own handler (or SIG_IGN) is left alone
+    signal.signal(signal.SIGINT, _first_interrupt)
+    return current
+
+
+def _wait_for_others(
+    elsewhere: dict[str, RunSpec], out: Path, result: SweepResult, poll_s: float = 0.2
+) -> list[RunSpec]:
+    """Wait while other processes run the specs of ``elsewhere``: load each record as it
+    appears; return (to run here) those whose lock went away or went stale without a record."""
+    to_run: list[RunSpec] = []
+    told = False
+    while elsewhere and not to_run:
+        for k in list(elsewhere):
+            path = out / f"{k}.json"
+            if not path.exists() and lock_owner_alive(out / f"{k}.lock"):
+                continue
+            spec = elsewhere.pop(k)
+            if path.exists():  # checked again: the owner writes the record, then unlocks
+                record = load_record(path)
+                if RunSpec.from_dict(record["spec"]) != spec:
+                    raise ValueError(f"{path} holds another run with the same key")
+                result.records[k] = record
+                result.skipped.append(k)
+            else:  # the other process stopped (or failed) without a record: run it here
+                to_run.append(spec)
+        if elsewhere and not to_run:
+            if not told:
+                log.info(
+                    "waiting for %d run(s) that another process is running in %s",
+                    len(elsewhere),
+                    out,
+                )
+                told = True
+            time.sleep(poll_s)
+    return to_run
+
+
 def run_many(
     specs: Iterable[RunSpec],
     out_dir: str | os.PathLike[str],
@@ -479,7 +536,12 @@ def run_many(
     and content hash, so records made on other data have other keys and are never reused.
     Resumable: a spec whose record file exists, parses and holds the same spec is skipped (its
     record is loaded).  A record file with the spec's key but another spec, or one that does not
-    parse, is an error naming the file (nothing runs).  A run that raises does not stop the
+    parse, is an error naming the file (nothing runs).  Each run takes ``out_dir/<key>.lock``
+    (:mod:`~archperf.experiments.locks`) just before it starts, so two processes sweeping into
+    the same folder share the runs (each waits at the end for the other's runs and loads their
+    records).  An interrupt (Ctrl-C) stops the runs in progress promptly, keeps every record
+    already written, removes this process's locks and re-raises ``KeyboardInterrupt`` with a
+    one-line message.  A run that raises does not stop the
     others: its spec and traceback go to ``out_dir/<key>.error.txt`` and into
     :attr:`SweepResult.failures`, summarised at the end as a warning of the
     ``archperf.experiments.runner`` logger (on stderr unless logging is configured otherwise).
@@ -526,29 +588,73 @@ def run_many(
     from ..progress import Bar
 
     bar = Bar(f"runs ({executor.describe()})", len(todo), "runs", enabled=progress and bool(todo))
+    locks: dict[str, RunLock] = {}
+    elsewhere: dict[str, RunSpec] = {}  # locked by another live process (or done meanwhile)
+
+    def claim(spec: RunSpec) -> bool:
+        k = spec.key()
+        lock = RunLock(out / f"{k}.lock")
+        locks[k] = lock  # before acquire: an interrupt in between still releases it
+        if not lock.acquire():
+            del locks[k]
+            elsewhere[k] = spec
+            return False
+        if (out / f"{k}.json").exists():  # another sweep finished it after our first look
+            lock.release()
+            del locks[k]
+            elsewhere[k] = spec
+            return False
+        return True
+
+    def done_elsewhere() -> int:
+        return len(result.skipped) - skipped_before
+
+    skipped_before = len(result.skipped)
+    previous_handler = _one_interrupt_handler()
     try:
-        for spec, outcome in executor.map(todo):
-            k = spec.key()
-            err_path = out / f"{k}.error.txt"
-            if isinstance(outcome, BaseException):
-                text = getattr(outcome, "traceback", None) or "".join(
-                    traceback.format_exception(outcome)
-                )
-                atomic_write_bytes(
-                    err_path,
-                    f"spec: {spec.to_json()}\n\n{text}".encode(),
-                )
-                result.failures.append(Failure(spec, text, err_path))
-            else:
-                atomic_write_bytes(out / f"{k}.json", _dump(outcome))
-                if err_path.exists():  # an earlier failure of this run is now stale
-                    err_path.unlink()
-                result.records[k] = outcome
-                result.ran.append(k)
-            failed = len(result.failures)
-            bar.count(len(result.ran) + failed, f"{failed} failed" if failed else "")
+        while todo:
+            with contextlib.closing(executor.map(todo, claim)) as outcomes:
+                for spec, outcome in outcomes:
+                    k = spec.key()
+                    err_path = out / f"{k}.error.txt"
+                    try:
+                        if isinstance(outcome, BaseException):
+                            text = getattr(outcome, "traceback", None) or "".join(
+                                traceback.format_exception(outcome)
+                            )
+                            atomic_write_bytes(
+                                err_path,
+                                f"spec: {spec.to_json()}\n\n{text}".encode(),
+                            )
+                            result.failures.append(Failure(spec, text, err_path))
+                        else:
+                            atomic_write_bytes(out / f"{k}.json", _dump(outcome))
+                            if err_path.exists():  # an earlier failure of this run is now stale
+                                err_path.unlink()
+                            result.records[k] = outcome
+                            result.ran.append(k)
+                    finally:
+                        lock = locks.pop(k, None)
+                        if lock is not None:
+                            lock.release()
+                    failed = len(result.failures)
+                    bar.count(
+                        len(result.ran) + failed + done_elsewhere(),
+                        f"{failed} failed" if failed else "",
+                    )
+            todo = _wait_for_others(elsewhere, out, result)
+            bar.count(len(result.ran) + len(result.failures) + done_elsewhere())
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"{len(result.ran)} run(s) finished in this sweep are kept in {out}; run the same "
+            "command again to go on"
+        ) from None
     finally:
+        for lock in locks.values():  # runs stopped before they finished
+            lock.release()
         bar.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
     order = {k: i for i, k in enumerate(by_key)}
     result.records = dict(sorted(result.records.items(), key=lambda kv: order[kv[0]]))
     if result.failures:

@@ -630,7 +630,32 @@ def _parse_expression(text: str) -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise InvalidCellError("text-format", f"cannot parse {_short(text)!r}: {exc}") from None
+    depth = _nesting_depth(tree.body)
+    if depth > _MAX_DEPTH:
+        raise InvalidCellError(
+            "text-format",
+            f"genotype text is nested more than {_MAX_DEPTH} levels deep "
+            f"({_short(text.strip())!r})",
+        )
     return tree.body
+
+
+#: Deepest expression tree accepted (a genotype needs 4: call, list, pair, constant).  Deeper
+#: trees (``-(-(-...1))`` 400 times) would overflow the recursion of ``ast.unparse`` in messages.
+_MAX_DEPTH = 32
+
+
+def _nesting_depth(root: ast.AST) -> int:
+    """Depth of an ast tree, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > _MAX_DEPTH:
+            return depth  # enough to refuse; do not walk the rest
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _sequence(node: ast.expr, what: str) -> list[ast.expr]:
