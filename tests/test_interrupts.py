@@ -157,3 +157,35 @@ def test_ctrl_c_during_reproduce(times: int, group: bool, fake_csv: Path, tmp_pa
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("archperf reproduce: interrupted"), err
     assert set(kept) <= set(_records(out)) and not list(out.glob("*.lock"))
+
+
+def test_a_dead_worker_fails_its_run_and_is_replaced(fake_csv: Path) -> None:
+    """A worker killed mid-run (out of memory, ``kill -9``) gives a RunError for its run; a
+    fresh worker takes the runs still queued, and the pool ends without hanging."""
+    import multiprocessing
+
+    from archperf.experiments.executors import LocalExecutor, RunError
+    from archperf.experiments.spec import RunSpec
+
+    def spec(method: str, budget: int, seed: int) -> RunSpec:
+        src = {"source": str(fake_csv)}
+        return RunSpec(method, "nb201", "cifar10", budget, seed, benchmark_kwargs=src)
+
+    # worker 0 runs the fast RS run then the 2nd RE run; worker 1 the 1st RE run (seconds)
+    specs = [spec("rs", 20, 0), spec("re", 13000, 0), spec("re", 13000, 1), spec("rs", 20, 1)]
+    results = {}
+    t0 = time.monotonic()
+    for s, r in LocalExecutor(workers=2).map(specs):
+        if not results:  # the first result is the fast run: both workers now hold an RE run
+            assert s.key() == specs[0].key()
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        results[s.key()] = r
+    assert time.monotonic() - t0 < 60
+    assert set(results) == {s.key() for s in specs}
+    for s in specs[1:3]:
+        err = results[s.key()]
+        assert isinstance(err, RunError) and "worker process died" in str(err), err
+    for s in (specs[0], specs[3]):  # the last run went to a replacement worker
+        assert isinstance(results[s.key()], dict), results[s.key()]
+    assert not multiprocessing.active_children()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -169,16 +168,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _exit_now_if_stuck(code: int) -> None:
-    """End the process at once when an interrupted process pool left a thread that would block
-    the interpreter's exit forever (every finished record is already on disk)."""
-    executors = sys.modules.get("archperf.experiments.executors")
-    if executors is not None and getattr(executors, "STUCK_THREADS", False):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -201,7 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"archperf {args.command}: interrupted" + (f"; {detail}" if detail else ""),
             file=sys.stderr,
         )
-        _exit_now_if_stuck(130)
         return 130
     except USER_ERRORS as exc:
         if verbose:

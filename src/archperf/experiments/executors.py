@@ -14,7 +14,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as mp_wait
 from typing import Any, ClassVar
 
 from ..runtime import threads
@@ -32,12 +33,12 @@ MapIter = Generator[MapResult, None, None]
 #: holds its lock, or its record appeared meanwhile).
 Claim = Callable[[RunSpec], bool]
 
-#: True once a stopped pool left a thread that can never end (see :func:`_stop_pool`): the
-#: process cannot exit normally and the CLI ends it with ``os._exit``.
-STUCK_THREADS = False
-
 #: Seconds a terminated worker gets to exit before it is killed.
 STOP_GRACE_S = 2.0
+
+
+class _WorkerDied(RuntimeError):
+    """A pool worker ended without answering (killed, out of memory, a crash in C code)."""
 
 
 class RunError(RuntimeError):
@@ -89,39 +90,63 @@ def _sigint_blocked() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel what has not started, terminate (then kill) the workers and
-    reap the pool's manager thread, all within about :data:`STOP_GRACE_S` seconds.  A second
-    Ctrl-C meanwhile is ignored (it used to interrupt the join and leave the pool hanging)."""
+def _worker_main(conn: Connection) -> None:
+    """A pool worker: receive a spec, send back :func:`_execute`'s answer, until ``None``
+    or the main process goes away."""
+    _init_worker()
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, OSError):
+            return
+        if spec is None:
+            return
+        try:
+            conn.send(_execute(spec))
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    """One worker process and the main process's end of its pipe."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        with _sigint_blocked():  # it inherits the mask: no Ctrl-C before it ignores SIGINT
+            self.proc.start()
+        child.close()  # only the worker holds this end: its death is EOF here
+        self.spec: RunSpec | None = None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+def _stop_workers(workers: list[_Worker], *, graceful: bool) -> None:
+    """End the workers: ask them to quit (``graceful``, after the last run) or terminate them
+    (an interrupt: the runs in progress are abandoned), kill any still alive after
+    :data:`STOP_GRACE_S` seconds.  The pool has no threads of its own, so nothing is left to
+    block the interpreter's exit.  A second Ctrl-C meanwhile is ignored."""
     main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        manager = getattr(pool, "_executor_manager_thread", None)
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            with contextlib.suppress(Exception):
-                p.terminate()
-        deadline = time.monotonic() + STOP_GRACE_S
-        for p in procs:
-            p.join(max(0.0, deadline - time.monotonic()))
-        for p in procs:
-            if p.is_alive():
+        for w in workers:
+            if graceful:
                 with contextlib.suppress(Exception):
-                    p.kill()
-                p.join(1.0)
-        cq = getattr(pool, "_call_queue", None)
-        if cq is not None:  # its feeder thread would block the exit on a full pipe
-            with contextlib.suppress(Exception):
-                cq.cancel_join_thread()
-        if manager is not None:
-            manager.join(STOP_GRACE_S)
-            if manager.is_alive():
-                # A worker killed while writing its result leaves the pool's manager thread
-                # blocked in recv() for good, and the interpreter joins it at exit: say so,
-                # so that the CLI can end the process (records are written atomically).
-                global STUCK_THREADS
-                STUCK_THREADS = True
+                    w.conn.send(None)
+            else:
+                with contextlib.suppress(Exception):
+                    w.proc.terminate()
+        deadline = time.monotonic() + (STOP_GRACE_S if not graceful else 30.0)
+        for w in workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+        for w in workers:
+            if w.proc.is_alive():
+                with contextlib.suppress(Exception):
+                    w.proc.kill()
+                w.proc.join(1.0)
+            w.close()
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -168,8 +193,11 @@ class Executor(abc.ABC):
 
 
 class LocalExecutor(Executor):
-    """A local process pool (``concurrent.futures``; ``start_method`` ``"spawn"`` or
-    ``"forkserver"``), ``workers`` processes (default: the usable CPU count).
+    """A local process pool: ``workers`` processes (default: the usable CPU count) started
+    with ``start_method`` ``"spawn"`` or ``"forkserver"``, each fed one spec at a time over its
+    own pipe.  The pool has no threads, so an interrupt ends it promptly: the workers are
+    terminated and the finished records kept.  A worker that dies gives a :class:`RunError`
+    for its run and is replaced.
 
     Each run gets one torch thread (``OMP_NUM_THREADS=1`` in the workers, and
     :func:`archperf.runtime.threads` ``(1)`` around every run); workers cache their benchmarks
@@ -208,41 +236,57 @@ class LocalExecutor(Executor):
             yield from self._in_process(specs, claim)
             return
         ctx = multiprocessing.get_context(self.start_method)
-        n = min(self.workers, len(specs))
         queue = iter(specs)
-        in_flight: dict[Future[tuple[str, Any, str]], RunSpec] = {}
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+        n = min(self.workers, len(specs))
+        workers: list[_Worker] = []
         finished = False
 
-        def fill() -> None:  # submit lazily: a run is claimed only when a worker is free
-            while len(in_flight) < n:
-                spec = next((s for s in queue if claim is None or claim(s)), None)
-                if spec is None:
-                    return
-                with _sigint_blocked():  # submit may start a worker process
-                    in_flight[pool.submit(_execute, spec)] = spec
+        def next_spec() -> RunSpec | None:  # lazily: a run is claimed only when a worker is free
+            return next((s for s in queue if claim is None or claim(s)), None)
+
+        def assign(i: int) -> bool:
+            spec = next_spec()
+            if spec is None:
+                return False
+            if not workers[i].proc.is_alive():  # it died idle: replace it first
+                _stop_workers([workers[i]], graceful=False)
+                workers[i] = _Worker(ctx)
+            with contextlib.suppress(OSError):  # it died just now: the wait reports it
+                workers[i].conn.send(spec)
+            workers[i].spec = spec
+            return True
 
         try:
-            fill()
-            while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for i in range(n):
+                workers.append(_Worker(ctx))
+                if not assign(i):
+                    break
+            while True:
+                busy = [w for w in workers if w.spec is not None]
+                if not busy:
+                    break
+                ready = set(mp_wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
                 results: list[MapResult] = []
-                for fut in done:
-                    spec = in_flight.pop(fut)
+                for i, w in enumerate(workers):
+                    spec = w.spec
+                    if spec is None or (w.conn not in ready and w.proc.sentinel not in ready):
+                        continue
                     result: dict[str, Any] | BaseException
                     try:
-                        result = _to_result(spec, fut.result())
-                    except Exception as exc:  # the worker died (BrokenProcessPool) or similar
-                        result = _crash(spec, exc)
+                        if not w.conn.poll():
+                            raise EOFError
+                        result = _to_result(spec, w.conn.recv())
+                    except (EOFError, OSError):  # the worker died (killed, out of memory)
+                        _stop_workers([w], graceful=False)
+                        died = _WorkerDied(f"the worker process died (exit code {w.proc.exitcode})")
+                        result = _crash(spec, died)  # assign() replaces the worker
+                    w.spec = None
                     results.append((spec, result))
-                fill()  # keep the workers busy while the results are written
+                    assign(i)  # keep the workers busy while the results are written
                 yield from results
             finished = True
         finally:
-            if finished:
-                pool.shutdown(wait=True)
-            else:  # an interrupt, or the caller stopped early: do not wait for the runs
-                _stop_pool(pool)
+            _stop_workers(workers, graceful=finished)
 
     @staticmethod
     def _in_process(specs: list[RunSpec], claim: Claim | None) -> MapIter:
