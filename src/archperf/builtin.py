@@ -63,3 +63,8 @@ def archperf_search_methods() -> Targets:
         "rs": "archperf.search.random:RandomSearch",
         "re": "archperf.search.evolution:RegularizedEvolution",
     }
+
+
+@hookimpl
+def archperf_arch_predictors() -> Targets:
+    return {}

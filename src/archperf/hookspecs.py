@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "discriminator": "archperf_discriminators",
     "condition": "archperf_conditions",
     "search_method": "archperf_search_methods",
+    "arch_predictor": "archperf_arch_predictors",
 }
 
 
@@ -69,3 +70,9 @@ def archperf_conditions() -> Targets:  # type: ignore[empty-body]
 @hookspec
 def archperf_search_methods() -> Targets:  # type: ignore[empty-body]
     """Search methods (NACG, random search, evolution, ...)."""
+
+
+@hookspec
+def archperf_arch_predictors() -> Targets:  # type: ignore[empty-body]
+    """Stand-alone performance models (:class:`archperf.interfaces.ArchPredictor`): ``fit``,
+    ``predict``, ``save``, ``load``."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Arch",
+    "ArchPredictor",
     "Benchmark",
     "Condition",
     "Discriminator",
@@ -31,6 +32,7 @@ __all__ = [
     "EncoderOutput",
     "EnumerableSpace",
     "Generator",
+    "HasFeatures",
     "Predictor",
     "SearchSpace",
     "as_rng",
@@ -203,4 +205,51 @@ class Condition(abc.ABC):
         """A representative performance for each condition value (for PP's γ3 term)."""
 
     def to_config(self) -> dict[str, Any]:
+        return {}
+
+
+class HasFeatures(abc.ABC, Generic[Arch]):
+    """Ability of a search space: fixed-length numeric features of architectures, for models
+    that do not read graphs (trees, MLPs).  Spaces list the kinds they offer in
+    :attr:`feature_kinds`; ``"onehot"`` (ops per node or edge) is offered by every space that
+    has this ability, ``"adjacency"`` and ``"path"`` where the space has them."""
+
+    feature_kinds: ClassVar[tuple[str, ...]]
+
+    @abc.abstractmethod
+    def features(self, archs: Sequence[Arch], kind: str = "onehot") -> np.ndarray:
+        """A ``float32`` array ``[len(archs), d]``, ``d`` fixed per space and kind; an unknown
+        ``kind`` is a ``ValueError`` naming the kinds offered."""
+
+
+class ArchPredictor(abc.ABC, Generic[Arch]):
+    """A performance model used on its own, in the style of scikit-learn: architectures of one
+    space in, predicted performance out.  Registered under the kind ``"arch_predictor"``;
+    ``registry.create("arch_predictor", name, space=space, seed=seed, **settings)``.
+
+    ``fit`` is deterministic for a given ``seed`` on CPU; ``save``/``load`` never pickle.
+    """
+
+    name: ClassVar[str]
+    space: SearchSpace[Arch]
+
+    @abc.abstractmethod
+    def fit(self, archs: Sequence[Arch], y: Sequence[float] | np.ndarray) -> ArchPredictor[Arch]:
+        """Train on ``archs`` with targets ``y`` (same length, finite); returns ``self``."""
+
+    @abc.abstractmethod
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        """``float64`` predictions ``[len(archs)]``; raises if not fitted."""
+
+    @abc.abstractmethod
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to the folder ``path`` (created if needed)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, path: str | Path) -> ArchPredictor[Any]:
+        """A fitted model read back from :meth:`save`'s folder, validated on load."""
+
+    def to_config(self) -> dict[str, Any]:
+        """The settings that rebuild this model (JSON-ready)."""
         return {}
