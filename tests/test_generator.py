@@ -311,7 +311,7 @@ def test_unknown_space_and_bad_args() -> None:
         def mutate(self, arch: Cell, seed: Any = None) -> Cell:
             return arch
 
-    with pytest.raises(ValueError, match=r"no generator decoder.*supported: darts, nb101, nb201"):
+    with pytest.raises(ValueError, match=r"no generator decoder.*with one: darts, nb101, nb201"):
         ConditionalGenerator(Other())
     with pytest.raises(ValueError, match="tau"):
         ConditionalGenerator(_space("nb201"), tau=0.0)

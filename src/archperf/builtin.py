@@ -68,3 +68,12 @@ def archperf_search_methods() -> Targets:
 @hookimpl
 def archperf_arch_predictors() -> Targets:
     return {}
+
+
+@hookimpl
+def archperf_decoders() -> Targets:
+    return {
+        "nb101": "archperf.nn.decoders:NB101Decoder",
+        "nb201": "archperf.nn.decoders:NB201Decoder",
+        "darts": "archperf.nn.decoders:DartsDecoder",
+    }

@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {
     "condition": "archperf_conditions",
     "search_method": "archperf_search_methods",
     "arch_predictor": "archperf_arch_predictors",
+    "decoder": "archperf_decoders",
 }
 
 
@@ -76,3 +77,9 @@ def archperf_search_methods() -> Targets:  # type: ignore[empty-body]
 def archperf_arch_predictors() -> Targets:  # type: ignore[empty-body]
     """Stand-alone performance models (:class:`archperf.interfaces.ArchPredictor`): ``fit``,
     ``predict``, ``save``, ``load``."""
+
+
+@hookspec
+def archperf_decoders() -> Targets:  # type: ignore[empty-body]
+    """Generator decoders (:class:`archperf.nn.decoders.SpaceDecoder` subclasses built as
+    ``cls(space)``), registered under the name of the search space they decode."""

@@ -43,10 +43,10 @@ import torch
 from torch import Tensor
 
 from ..cell import Cell, CellBatch
+from ..errors import UsageError
 from ..interfaces import SearchSpace, as_rng
 
 __all__ = [
-    "DECODERS",
     "STRUCTURES",
     "DartsDecoder",
     "NB101Decoder",
@@ -693,19 +693,23 @@ class DartsDecoder(SpaceDecoder):
         return out
 
 
-DECODERS: dict[str, type[SpaceDecoder]] = {
-    "nb101": NB101Decoder,
-    "nb201": NB201Decoder,
-    "darts": DartsDecoder,
-}
-
-
 def decoder_for(space: SearchSpace[Any]) -> SpaceDecoder:
-    """The decoder of a built-in space (by ``space.name``); ValueError for others."""
-    cls = DECODERS.get(getattr(space, "name", ""))
-    if cls is None:
-        raise ValueError(
-            f"no generator decoder for space {getattr(space, 'name', space)!r}; "
-            f"supported: {', '.join(sorted(DECODERS))}"
+    """The generator decoder registered for ``space.name`` (kind ``"decoder"``: hook
+    ``archperf_decoders``, built-in and plugin spaces alike), built on ``space``; an
+    :class:`~archperf.errors.UsageError` names the spaces that have one."""
+    from .. import registry
+
+    name = getattr(space, "name", "")
+    if name not in registry.names("decoder"):
+        raise UsageError(
+            f"no generator decoder for space {name or space!r}; spaces with one: "
+            f"{', '.join(registry.names('decoder'))} (a plugin registers one with the "
+            f"archperf_decoders hook)"
         )
-    return cls(space)
+    cls = registry.get("decoder", name)
+    decoder = cls(space)
+    if not isinstance(decoder, SpaceDecoder):
+        raise UsageError(
+            f"decoder {name!r} is a {type(decoder).__name__}, not a SpaceDecoder"
+        )
+    return decoder
