@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import CellBatch
-from ..interfaces import Discriminator, Encoder
+from ..interfaces import Discriminator, Encoder, HasClassHead
 from .gin import init_seeded
 from .limits import MAX_CLASSES, MAX_WIDTH, check_int
 from .predictor import _check_dims, build_encoder, build_mlp, encoder_spec
@@ -37,7 +37,7 @@ __all__ = ["CONDITIONINGS", "GINDiscriminator"]
 CONDITIONINGS = ("concat", "projection")
 
 
-class GINDiscriminator(nn.Module, Discriminator):
+class GINDiscriminator(nn.Module, Discriminator, HasClassHead):
     """D: (cells, condition) → logit ``[B]`` that the pair is real.
 
     Args:
@@ -207,6 +207,11 @@ class GINDiscriminator(nn.Module, Discriminator):
     def forward(self, batch: CellBatch, condition: Tensor) -> Tensor:
         """Logits ``[B]`` (use ``BCEWithLogitsLoss``; :meth:`prob` gives probabilities)."""
         return self._logit(self.encoder(batch).graph, condition)
+
+    @property
+    def has_class_head(self) -> bool:
+        """Whether :meth:`classify` works (``aux_classifier=True``)."""
+        return self.classifier is not None
 
     def classify(self, batch: CellBatch) -> Tensor:
         """AC-GAN class logits ``[B, C]`` (needs ``aux_classifier=True``)."""

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import CellBatch
-from ..interfaces import Generator, SearchSpace
+from ..interfaces import Generator, HasChoiceProbs, SearchSpace
 from ..runtime import with_threads
 from .decoders import SpaceDecoder, decoder_for
 from .gin import DenseGIN, init_seeded
@@ -46,7 +46,7 @@ def _resolve_space(space: SearchSpace[Any] | str) -> SearchSpace[Any]:
     return space
 
 
-class ConditionalGenerator(nn.Module, Generator[Any]):
+class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
     """AG: condition embedding + latent ``z_A``, ``z_X`` → relaxed cells → valid cells.
 
     Args:

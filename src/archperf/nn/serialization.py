@@ -91,7 +91,10 @@ def component_spec(module: nn.Module) -> dict[str, Any]:
             f"{type(module).__name__} is not a saveable component: it needs registry_kind (one "
             f"of {', '.join(KINDS)}), registry_name and config()"
         )
-    cfg = config()
+    try:
+        cfg = config()
+    except NotImplementedError as exc:
+        raise ValueError(f"{type(module).__name__} is not a saveable component: {exc}") from None
     try:
         json.dumps(cfg, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import InvalidCellError
-from ..interfaces import EnumerableSpace, as_rng
+from ..interfaces import EnumerableSpace, HasEdgeOps, as_rng
 
 __all__ = [
     "ADJACENCY",
@@ -119,7 +119,7 @@ def _all_cells() -> tuple[Cell, ...]:
     )
 
 
-class NB201Space(EnumerableSpace[Cell]):
+class NB201Space(EnumerableSpace[Cell], HasEdgeOps[Cell]):
     """NAS-Bench-201: 15,625 cells, six edges with five ops each, op-on-node :class:`Cell`."""
 
     name: ClassVar[str] = "nb201"

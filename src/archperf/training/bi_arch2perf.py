@@ -46,9 +46,17 @@ from torch.nn import functional as F
 
 from .. import progress, registry
 from ..cell import CellBatch
-from ..conditions import ContinuousCondition, RankCondition, condition_from_config
+from ..conditions import condition_for_labels
 from ..errors import CheckpointError, check_finite_predictions
-from ..interfaces import Condition, SearchSpace
+from ..interfaces import (
+    Condition,
+    Discriminator,
+    Generator,
+    HasChoiceProbs,
+    HasClassHead,
+    Predictor,
+    SearchSpace,
+)
 from ..nn.decoders import STRUCTURES
 from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
@@ -451,18 +459,7 @@ class BiArch2Perf:
     # -- assembly ----------------------------------------------------------------------------
 
     def _build_condition(self, labels: np.ndarray) -> Condition:
-        cfg = dict(self.config.condition)
-        kind = cfg.get("type", "rank")
-        if kind == "rank" and "quantile" in cfg:
-            q = cfg.pop("quantile")
-            cfg.pop("type", None)
-            return RankCondition.from_quantile(labels, q, **cfg)
-        if kind == "continuous" and "mean" not in cfg:
-            cfg.pop("type", None)
-            return ContinuousCondition(
-                mean=float(labels.mean()), std=float(labels.std() or 1.0), **cfg
-            )
-        return condition_from_config(cfg)
+        return condition_for_labels(self.config.condition, labels)
 
     def _encoder(self, kind: str, name: str, kw: dict[str, Any], seed: int) -> nn.Module:
         """The encoder of a PP or D built by the trainer.
@@ -512,13 +509,23 @@ class BiArch2Perf:
             if cfg.generator_latent_ops:
                 kw.setdefault("latent_ops", True)
             g = registry.create("generator", cfg.generator, self.space, num_classes, **kw)
+        for obj, want, role in (
+            (pp, Predictor, "predictor"),
+            (d, Discriminator, "discriminator"),
+            (g, Generator, "generator"),
+        ):
+            if not (isinstance(obj, nn.Module) and isinstance(obj, want)):
+                raise TypeError(
+                    f"the {role} must be an nn.Module implementing archperf.interfaces."
+                    f"{want.__name__}, got {type(obj).__name__}"
+                )
         self._class_loss = cfg.class_loss_weight > 0 and num_classes is not None
-        if self._class_loss and getattr(d, "classifier", None) is None:
+        if self._class_loss and not (isinstance(d, HasClassHead) and d.has_class_head):
             raise ValueError(
                 "class_loss_weight > 0 needs a discriminator with a class head "
                 "(GINDiscriminator(aux_classifier=True))"
             )
-        if cfg.diversity_weight > 0 and not callable(getattr(g, "generate", None)):
+        if cfg.diversity_weight > 0 and not isinstance(g, HasChoiceProbs):
             raise ValueError("diversity_weight > 0 needs a generator with generate()")
         self.predictor, self.discriminator, self.generator = (
             pp.to(self.device),
@@ -542,20 +549,8 @@ class BiArch2Perf:
 
     def _soft_condition(self, pred: Tensor) -> Tensor:
         """PP's prediction as a differentiable condition (class probabilities or a float)."""
-        cond = self.condition
-        if isinstance(cond, RankCondition):
-            b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
-            s = torch.sigmoid(
-                (pred[:, None] - b[None, :]) / (self.config.soft_rank_temperature * cond.step)
-            )
-            ones = torch.ones_like(pred)[:, None]
-            cum = torch.cat([s, ones], dim=1)  # P(class <= k), k = 0..C-1
-            return torch.diff(cum, dim=1, prepend=torch.zeros_like(ones))
-        if isinstance(cond, ContinuousCondition):
-            return (pred - cond.mean) / cond.std
-        raise TypeError(
-            f"condition {type(cond).__name__} has no differentiable form for PP's adversarial term"
-        )
+        assert self.condition is not None
+        return self.condition.soft(pred, self.config.soft_rank_temperature)
 
     def _check(self, name: str, value: Tensor, epoch: int, step: int) -> float:
         v = float(value.detach())
@@ -631,7 +626,8 @@ class BiArch2Perf:
         held = GraphTable(self.space, heldout[0]) if heldout is not None else None
         held_y = np.asarray(heldout[1], dtype=np.float64) if heldout is not None else None
         y_mean, y_std = float(y.mean()), float(y.std()) or 1.0
-        pp.set_target_scale(y_mean, y_std)  # type: ignore[operator]
+        assert isinstance(pp, Predictor)
+        pp.set_target_scale(y_mean, y_std)
         y_t = torch.as_tensor(y, dtype=torch.float32, device=self.device)
         cls_all = self._cond_tensor(y)
         self._class_weights = None
@@ -773,18 +769,16 @@ class BiArch2Perf:
             soft_u = self._soft_condition(pred_u.detach())
             loss_cls = torch.zeros((), device=self.device)
             if lam > 0:
-                logit_lab, cl_lab = d.forward_with_classes(  # type: ignore[operator]
-                    lab, cls
-                )
+                assert isinstance(d, HasClassHead)
+                logit_lab, cl_lab = d.forward_with_classes(lab, cls)
                 loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=self._class_weights)
             else:
                 logit_lab = d(lab, cls)
             loss_d = _bce(logit_lab, True)
             if lam > 0 and lam_u > 0:
-                logit_unl, cl_unl = d.forward_with_classes(  # type: ignore[operator]
-                    unl, soft_u
-                )
-                pseudo = self._hard_class(pred_u.detach())
+                assert isinstance(d, HasClassHead)
+                logit_unl, cl_unl = d.forward_with_classes(unl, soft_u)
+                pseudo = self.condition.hard(pred_u.detach())
                 loss_cls = loss_cls + lam_u * F.cross_entropy(cl_unl.float(), pseudo)
             else:
                 logit_unl = d(unl, soft_u)
@@ -801,9 +795,8 @@ class BiArch2Perf:
         # ---- AG: fool the updated D with the same generated cells
         with self._autocast():
             if lam > 0:
-                logits_g, cl_g = d.forward_with_classes(  # type: ignore[operator]
-                    fake, gen_cls
-                )
+                assert isinstance(d, HasClassHead)
+                logits_g, cl_g = d.forward_with_classes(fake, gen_cls)
             else:
                 logits_g = d(fake, gen_cls)
             if cfg.generator_loss == "non-saturating":
@@ -861,22 +854,17 @@ class BiArch2Perf:
             gen_cls = cls
         else:
             gen_cls = cls[torch.arange(n_gen, device=cls.device) % int(cls.shape[0])]
-        z_adj, z_ops = g.sample_latent(n_gen, tgen)  # type: ignore[operator]
+        assert isinstance(g, Generator)
+        z_adj, z_ops = g.sample_latent(n_gen, tgen)
         z_adj, z_ops = z_adj.to(self.device), z_ops.to(self.device)
         with self._autocast():
             if cfg.diversity_weight > 0:
-                fake, probs = g.generate(  # type: ignore[operator]
+                assert isinstance(g, HasChoiceProbs)
+                fake, probs = g.generate(
                     gen_cls, z_adj, z_ops, generator=tgen, structure=cfg.diversity_structure
                 )
                 return fake, gen_cls, probs
             return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
-
-    def _hard_class(self, pred: Tensor) -> Tensor:
-        """The rank class of predictions (no range check: PP may predict outside [0, 100])."""
-        cond = self.condition
-        assert isinstance(cond, RankCondition)
-        b = torch.tensor(cond.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
-        return (pred[:, None] <= b[None, :]).sum(1).long()
 
     def _diversity(self, probs: Tensor, gen_cls: Tensor) -> Tensor:
         """AG's diversity penalty on choice probabilities ``[B, M, K]`` (see ``diversity``)."""
