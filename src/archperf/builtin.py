@@ -33,12 +33,12 @@ def archperf_encoders() -> Targets:
 
 @hookimpl
 def archperf_predictors() -> Targets:
-    return {"gin": "archperf.nn.predictor:GINPredictor"}
+    return {"gin": "archperf.nn.predictor:GraphPredictor"}
 
 
 @hookimpl
 def archperf_discriminators() -> Targets:
-    return {"gin": "archperf.nn.discriminator:GINDiscriminator"}
+    return {"gin": "archperf.nn.discriminator:GraphDiscriminator"}
 
 
 @hookimpl

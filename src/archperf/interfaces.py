@@ -215,10 +215,15 @@ class DenseEncoder(abc.ABC):
     generator's own network needs (its nodes carry latent codes and the condition).
 
     ``forward_dense(adj [B, N, N], x [B, N, in_dim], mask [B, N])``; ``in_dim`` is the width of
-    ``x`` it was built for.
+    ``x`` it was built for, ``node_dim`` the width of the node embeddings it returns.
     """
 
     in_dim: int
+
+    @property
+    @abc.abstractmethod
+    def node_dim(self) -> int:
+        """Width of :attr:`EncoderOutput.nodes`."""
 
     @abc.abstractmethod
     def forward_dense(

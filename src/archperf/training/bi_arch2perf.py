@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import json
 import math
 import time
@@ -57,7 +56,9 @@ from ..interfaces import (
     Predictor,
     SearchSpace,
 )
+from ..nn.batching import GraphTable, predict_table
 from ..nn.decoders import STRUCTURES
+from ..nn.encoders import build_encoder, encoder_arguments
 from ..runtime import check_device, resolve_device, threads
 from ..stats import kendall_tau, spearman_rho
 from .checkpoint import (
@@ -372,45 +373,6 @@ class History:
         return out
 
 
-class GraphTable:
-    """A space's architectures as stacked graph tensors, sliced into :class:`CellBatch` es.
-
-    Adjacency is kept as ``uint8`` so a large unlabeled pool stays small in memory.
-    """
-
-    def __init__(self, space: SearchSpace[Any], archs: Sequence[Any]) -> None:
-        if len(archs) == 0:
-            raise ValueError("no architectures given")
-        n_max, k = int(space.max_nodes), len(space.op_names)
-        adj = np.zeros((len(archs), n_max, n_max), dtype=np.uint8)
-        ops = np.zeros((len(archs), n_max), dtype=np.int64)
-        mask = np.zeros((len(archs), n_max), dtype=bool)
-        for i, arch in enumerate(archs):
-            cell = space.to_graph(arch)
-            n = cell.num_vertices
-            if n > n_max:
-                raise ValueError(f"architecture {i} has {n} vertices > max_nodes={n_max}")
-            adj[i, :n, :n] = cell.adjacency
-            ops[i, :n] = cell.ops
-            mask[i, :n] = True
-        self.adj = torch.from_numpy(adj)
-        self.ops = torch.from_numpy(ops)
-        self.mask = torch.from_numpy(mask)
-        self.num_ops = k
-
-    def __len__(self) -> int:
-        return int(self.adj.shape[0])
-
-    def batch(self, index: Tensor | np.ndarray, device: torch.device) -> CellBatch:
-        idx = torch.as_tensor(index, dtype=torch.long)
-        return CellBatch(
-            self.adj[idx].to(device=device, dtype=torch.float32),
-            self.ops[idx].to(device),
-            self.mask[idx].to(device),
-            self.num_ops,
-        )
-
-
 def _bce(logits: Tensor, real: bool) -> Tensor:
     target = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits.float(), target.float())
@@ -436,7 +398,7 @@ class BiArch2Perf:
     ) -> None:
         self.config = config or TrainerConfig()
         self.device = resolve_device(self.config.device)
-        self.space: SearchSpace[Any] = space or registry.create("search_space", self.config.space)
+        self.space: SearchSpace[Any] = registry.search_space(space or self.config.space)
         self._given = {
             "predictor": predictor,
             "discriminator": discriminator,
@@ -462,24 +424,17 @@ class BiArch2Perf:
         return condition_for_labels(self.config.condition, labels)
 
     def _encoder(self, kind: str, name: str, kw: dict[str, Any], seed: int) -> nn.Module:
-        """The encoder of a PP or D built by the trainer.
-
-        Its arguments are, in increasing priority: the component class's own defaults for
-        arguments the encoder also takes (so D keeps its layer norm and 3 layers), the shared
-        ``encoder_kwargs``, and the component's ``*_kwargs`` entries that are encoder arguments
-        (popped from ``kw``, so ``predictor_kwargs={"hidden_dim": 64}`` sizes PP's encoder).
-        """
-        enc_cls = registry.get("encoder", self.config.encoder)
-        accepted = set(inspect.signature(enc_cls).parameters) - {"num_ops", "seed", "encoder"}
-        comp = inspect.signature(registry.get(kind, name)).parameters
-        defaults = {
-            k: p.default
-            for k, p in comp.items()
-            if k in accepted and p.default is not inspect.Parameter.empty
-        }
-        own = {k: kw.pop(k) for k in list(kw) if k in accepted}
-        kwargs = {**defaults, **self.config.encoder_kwargs, **own, "seed": seed}
-        return enc_cls(len(self.space.op_names), **kwargs)
+        """The encoder of a PP or D built by the trainer (see
+        :func:`~archperf.nn.encoders.encoder_arguments`: the component's own defaults, then
+        ``encoder_kwargs``, then the encoder arguments in its ``*_kwargs``, popped from ``kw``)."""
+        args = encoder_arguments(
+            registry.get(kind, name), self.config.encoder, self.config.encoder_kwargs, kw
+        )
+        args.pop("seed", None)
+        enc, _, _ = build_encoder(
+            kind, None, len(self.space.op_names), name=self.config.encoder, seed=seed, **args
+        )
+        return enc
 
     def _build(self, labels: np.ndarray) -> None:
         cfg = self.config
@@ -523,7 +478,7 @@ class BiArch2Perf:
         if self._class_loss and not (isinstance(d, HasClassHead) and d.has_class_head):
             raise ValueError(
                 "class_loss_weight > 0 needs a discriminator with a class head "
-                "(GINDiscriminator(aux_classifier=True))"
+                "(GraphDiscriminator(aux_classifier=True))"
             )
         if cfg.diversity_weight > 0 and not isinstance(g, HasChoiceProbs):
             raise ValueError("diversity_weight > 0 needs a generator with generate()")
@@ -901,17 +856,9 @@ class BiArch2Perf:
             total = total + (pbar * pbar.clamp_min(1e-12).log()).sum(-1).mean() * sel.float().mean()
         return total
 
-    @torch.no_grad()
     def _predict_table(self, table: GraphTable, batch_size: int = 2048) -> np.ndarray:
         assert self.predictor is not None
-        was = self.predictor.training
-        self.predictor.eval()
-        out = []
-        for s in range(0, len(table), batch_size):
-            idx = torch.arange(s, min(s + batch_size, len(table)))
-            out.append(self.predictor(table.batch(idx, self.device)).float().cpu().numpy())
-        self.predictor.train(was)
-        return np.concatenate(out).astype(np.float64)
+        return predict_table(self.predictor, table.batches(batch_size, self.device))
 
     def _set_pool(self, archs: Sequence[Any]) -> GraphTable:
         """The unlabeled pool as a table, with its equivalence classes (``space.canonical``)
