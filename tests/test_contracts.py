@@ -144,3 +144,47 @@ def test_the_generator_takes_its_encoder_as_an_argument(tmp_path: Path) -> None:
     )
     same.load_state_dict(default.state_dict())
     assert same.sample(0, 30, seed=2) == default.sample(0, 30, seed=2)
+
+
+def test_runner_and_executors_do_not_import_each_other() -> None:
+    """run_one lives in experiments/single.py, below both: the executors import it from there,
+    and the runner imports the executors (no cycle)."""
+    import ast
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((SRC / "experiments" / f"{name}.py").read_text(encoding="utf-8"))
+        return {
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+        }
+
+    assert "runner" not in imports("executors") and "executors" in imports("runner")
+    assert not imports("single") & {"runner", "executors"}
+    from archperf.experiments import executors, runner, single
+
+    assert runner.run_one is single.run_one is executors.run_one
+
+
+def test_a_supervised_trainer_builds_no_generator(tmp_path: Path) -> None:
+    """adversarial=False trains PP alone: no D and no AG are built (so no generator decoder is
+    needed), saving writes the predictor only, and the saved predictor predicts as trained."""
+    from archperf import load_predictor
+    from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+    space = NB201Space()
+    cells = space.sample(12, seed=1)
+    y = np.linspace(60.0, 90.0, 12)
+    cfg = TrainerConfig(epochs=2, adversarial=False, progress=False, device="cpu", seed=4)
+    tr = BiArch2Perf(cfg)
+    tr.fit(cells, y, cells, checkpoint_dir=tmp_path / "ck")
+    assert tr.discriminator is None and tr.generator is None and tr.opt_g is None
+    again = BiArch2Perf(cfg)
+    again.fit(cells, y, cells, checkpoint_dir=tmp_path / "ck")  # resumes at the end: no epochs
+    assert again.history.loss_predictor == tr.history.loss_predictor
+    out = tr.save(tmp_path / "model")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["predictor"]
+    back = load_predictor(out / "predictor")
+    np.testing.assert_array_equal(
+        back.predict(cells, space="nb201"), tr.predict(cells, raw=True)
+    )
