@@ -185,6 +185,4 @@ def test_a_supervised_trainer_builds_no_generator(tmp_path: Path) -> None:
     out = tr.save(tmp_path / "model")
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["predictor"]
     back = load_predictor(out / "predictor")
-    np.testing.assert_array_equal(
-        back.predict(cells, space="nb201"), tr.predict(cells, raw=True)
-    )
+    np.testing.assert_array_equal(back.predict(cells, space="nb201"), tr.predict(cells, raw=True))
