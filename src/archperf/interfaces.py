@@ -134,6 +134,13 @@ class Benchmark(abc.ABC, Generic[Arch]):
     def report(self, archs: Sequence[Arch]) -> np.ndarray:
         """Test metric for each architecture: for reporting, never for searching."""
 
+    def evaluations(self, oracle: Any) -> int | None:
+        """How many distinct records the benchmark evaluated for ``oracle``, counted where a
+        search cannot reach (a surrogate's model process), or None where it keeps no such
+        count (a table needs none: its oracle holds only the search metric).  The runner
+        refuses a run that evaluated more than its query log holds."""
+        return None
+
     def data_files(self) -> tuple[Path, ...]:
         """The files (or folders) the benchmark's values come from; run records store a content
         hash of them, so results made on other data are never reused.  Default: none known."""
