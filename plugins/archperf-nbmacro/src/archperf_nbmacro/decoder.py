@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
+
 from archperf.cell import Cell, CellBatch
 from archperf.interfaces import SearchSpace, as_rng
 from archperf.nn.decoders import SpaceDecoder, gumbel_noise
-from torch import Tensor
 
 from .space import ADJACENCY, CHOICES, NUM_LAYERS, NUM_VERTICES, layer_op_ids
 

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+
 from archperf.cell import Cell
 from archperf.errors import InvalidCellError
 from archperf.interfaces import EnumerableSpace, HasFeatures, as_rng
@@ -174,8 +175,7 @@ class NBMacroSpace(EnumerableSpace[Cell], HasFeatures[Cell]):
                 names = ", ".join(f"{OP_NAMES[i]} ({i})" for i in allowed)
                 raise InvalidCellError(
                     "layer-op",
-                    f"vertex {k + 1} ({_layer_label(k)}) has op id {op}; this layer takes "
-                    f"{names}",
+                    f"vertex {k + 1} ({_layer_label(k)}) has op id {op}; this layer takes {names}",
                 )
 
     # ------------------------------------------------------------------------- choices
