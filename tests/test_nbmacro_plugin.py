@@ -423,3 +423,19 @@ def test_analyze_and_generate_commands(
     assert len(capsys.readouterr().out.splitlines()) == 4
     bad = ["analyze", "--space", "nbmacro", "--benchmark", "nb201", "--cells", str(cells)]
     assert main([*bad, "--out", str(out), "--data-dir", "none"]) == 2
+
+
+@needs_plugin
+def test_run_and_table_commands(
+    bench: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    args = ["run", "--methods", "rs,re", "--benchmark", "nbmacro", "--budget", "12"]
+    assert (
+        main([*args, "--seeds", "0-1", "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    )
+    assert len(list(out.glob("*.json"))) == 4
+    capsys.readouterr()
+    assert main(["table", str(out)]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| nbmacro")]
+    assert len(rows) == 2 and all("test_acc_0 → mean_acc_excl_0" in r for r in rows)
