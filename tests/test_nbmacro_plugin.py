@@ -421,6 +421,12 @@ def test_analyze_and_generate_commands(
     assert data["signatures"]["generated"]["rows"][0] == "L0/s2"
     assert main(["generate", "--space", "nbmacro", "--untrained", "-n", "4"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 4
+    trained = tmp_path / "trained"
+    args = ["analyze", "--space", "nbmacro", "--labels", "8", "--epochs", "1", "-n", "30"]
+    assert main([*args, "--out", str(trained), "--no-figures", "--no-progress"]) == 0
+    data = json.loads((trained / "analysis.json").read_text())
+    assert data["quality"]["generation"]["validity"] == 1.0
+    assert "all 6,561 cells" in data["setup"]["space_cells"]
     bad = ["analyze", "--space", "nbmacro", "--benchmark", "nb201", "--cells", str(cells)]
     assert main([*bad, "--out", str(out), "--data-dir", "none"]) == 2
 

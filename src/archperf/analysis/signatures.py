@@ -179,8 +179,8 @@ def signature(space: SearchSpace[Any], cells: Sequence[Any]) -> Signature:
     if has_choice_signature(space):
         return _choice_signature(space, cells)
     raise ValueError(
-        f"signatures are defined for nb201, nb101 and spaces with choice_labels, choice_names "
-        f"and to_op_indices, not {name!r}"
+        f"signatures are defined for nb201 and nb101, and for spaces with choice_labels, "
+        f"choice_names and to_op_indices, not {name!r}"
     )
 
 
