@@ -71,10 +71,10 @@ class NBMacroDecoder(SpaceDecoder):
             one = torch.nn.functional.one_hot(soft.detach().argmax(-1), self.op_dim).to(soft)
             soft = one + (soft - soft.detach())  # straight-through
         layers = torch.einsum("bkc,kci->bki", soft, self._scatter.to(soft))
-        ops = torch.zeros(b, n, self.num_graph_ops, dtype=soft.dtype, device=soft.device)
-        ops[:, 0, self.input_id] = 1.0
-        ops[:, n - 1, self.output_id] = 1.0
-        ops = torch.cat([ops[:, :1], layers, ops[:, n - 1 :]], dim=1)
+        ends = torch.zeros(b, 2, self.num_graph_ops, dtype=soft.dtype, device=soft.device)
+        ends[:, 0, self.input_id] = 1.0  # vertex 0: input
+        ends[:, 1, self.output_id] = 1.0  # vertex n - 1: output
+        ops = torch.cat([ends[:, :1], layers, ends[:, 1:]], dim=1)
         adj = torch.from_numpy(ADJACENCY.astype(np.float32)).to(ops).expand(b, n, n).clone()
         mask = torch.ones(b, n, dtype=torch.bool, device=ops.device)
         return CellBatch(adj, ops, mask, self.num_graph_ops)
