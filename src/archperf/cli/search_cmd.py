@@ -28,7 +28,11 @@ from .runtime_args import (
 
 def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     """Options shared by ``search`` and ``run``: benchmark, dataset, protocol, budget, data."""
-    p.add_argument("--benchmark", required=True, help="benchmark: nb201, nb101 or nb301")
+    p.add_argument(
+        "--benchmark",
+        required=True,
+        help="benchmark: nb201, nb101, nb301 or one a plugin registers (archperf plugins)",
+    )
     p.add_argument("--dataset", default="cifar10", help="dataset (default cifar10)")
     p.add_argument(
         "--protocol",
