@@ -709,7 +709,5 @@ def decoder_for(space: SearchSpace[Any]) -> SpaceDecoder:
     cls = registry.get("decoder", name)
     decoder = cls(space)
     if not isinstance(decoder, SpaceDecoder):
-        raise UsageError(
-            f"decoder {name!r} is a {type(decoder).__name__}, not a SpaceDecoder"
-        )
+        raise UsageError(f"decoder {name!r} is a {type(decoder).__name__}, not a SpaceDecoder")
     return decoder
