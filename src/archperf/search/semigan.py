@@ -77,6 +77,13 @@ class SemiGANNAD(SearchMethod):
     parents, mutations:
         Each round also offers PP ``mutations`` random mutants (``space.mutate``) of each of the
         ``parents`` best queried cells; 0 turns this off.
+    predictor:
+        ``None`` (default): PP ranks the candidates.  The name of a registered
+        ``arch_predictor`` (e.g. ``"xgb"``): that model, fitted on every queried cell at the
+        start of each round (seed = the search's), ranks them instead; with ``"uniform"`` or
+        ``"pool"`` candidates Bi-Arch2Perf is then not trained at all.
+    predictor_settings:
+        Keyword arguments of that predictor (e.g. ``{"features": "path"}``).
     """
 
     name = "semigan-nad"
@@ -93,6 +100,8 @@ class SemiGANNAD(SearchMethod):
         condition_class: int = 0,
         parents: int = 5,
         mutations: int = 20,
+        predictor: str | None = None,
+        predictor_settings: dict[str, Any] | None = None,
     ) -> None:
         check_ints(
             ("initial", initial, 2),
@@ -117,6 +126,7 @@ class SemiGANNAD(SearchMethod):
         self.condition_class = condition_class
         self.parents = parents
         self.mutations = mutations
+        self.predictor, self.predictor_settings = _check_predictor(predictor, predictor_settings)
         self._trainer_config({})  # validate early, one clear error
 
     def config(self) -> dict[str, Any]:
@@ -131,6 +141,12 @@ class SemiGANNAD(SearchMethod):
             "condition_class": self.condition_class,
             "parents": self.parents,
             "mutations": self.mutations,
+            # only when set: the configs (and run keys) of PP-ranked searches stay as they were
+            **(
+                {"predictor": self.predictor, "predictor_settings": dict(self.predictor_settings)}
+                if self.predictor is not None
+                else {}
+            ),
         }
 
     def _trainer_config(self, fixed: dict[str, Any]) -> Any:
@@ -205,7 +221,10 @@ class SemiGANNAD(SearchMethod):
         seen = {space.canonical(c) for c in cells}
         pool = self._pool(space, rng)
         cfg = self._trainer_config({"space": getattr(space, "name", "custom"), "seed": int(seed)})
-        trainer = BiArch2Perf(cfg, space=space)
+        # a named predictor ranks; Bi-Arch2Perf is then trained only when AG must propose
+        use_trainer = self.predictor is None or self.candidates == "generator"
+        trainer = BiArch2Perf(cfg, space=space) if use_trainer else None
+        ranker = _Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
         train_seconds = 0.0
         n_rounds = -(-(remaining - self.initial) // self.top_k)  # for the progress display
         rounds: list[dict[str, Any]] = []
@@ -214,22 +233,25 @@ class SemiGANNAD(SearchMethod):
         while oracle.remaining and oracle.remaining > 0:
             t_fit = time.perf_counter()
             phase(f"round {r + 1}/{n_rounds}: {'training' if r == 0 else 'fine-tuning'}")
-            if r == 0:
+            if trainer is None:
+                pass
+            elif r == 0:
                 trainer.fit(cells, np.asarray(labels), pool)
             else:
                 trainer.fit(
                     cells, np.asarray(labels), pool, warm_start=True, epochs=self.finetune_epochs
                 )
+            ranker.fit(cells, labels)
             train_seconds += time.perf_counter() - t_fit
             k = min(self.top_k, int(oracle.remaining))
             phase(f"round {r + 1}/{n_rounds}: ranking candidates")
             local = self._local(space, cells, labels, rng)
             if self.candidates == "pool":  # the pool's predictions are already averaged
                 drawn: Sequence[Any] = [*pool, *local]
-                pred = np.concatenate([trainer.pool_predictions(), trainer.predict(local)])
+                pred = ranker.predict_pool(pool, local)
             else:
                 drawn = [*self._draw(trainer, space, seed, r), *local]
-                pred = trainer.predict(drawn)
+                pred = ranker.predict(drawn)
             chosen, keys, chosen_pred = _pick(oracle, space, drawn, pred, seen, k)
             n_proposed = len(chosen)
             if n_proposed < k:  # too few new proposals: top up with PP-ranked uniform cells
@@ -242,7 +264,7 @@ class SemiGANNAD(SearchMethod):
                         oracle,
                         space,
                         extra,
-                        trainer.predict(extra),
+                        ranker.predict(extra),
                         seen | set(keys),
                         k - len(chosen),
                     )
@@ -273,11 +295,74 @@ class SemiGANNAD(SearchMethod):
             oracle,
             initial=self.initial,
             rounds=rounds,
-            device=str(trainer.device),
+            device=str(trainer.device) if trainer is not None else "cpu",
             exhausted=exhausted,
             train_seconds=round(train_seconds, 3),
             search_seconds=round(time.perf_counter() - t0, 3),
+            **({"ranker": self.predictor} if self.predictor is not None else {}),
         )
+
+
+def _check_predictor(name: Any, settings: Any) -> tuple[str | None, dict[str, Any]]:
+    """The ``predictor`` option checked against the registry (nothing is imported), and its
+    settings copied."""
+    if settings is not None and not isinstance(settings, dict):
+        raise UsageError(
+            "predictor_settings must be a table of the predictor's arguments (e.g. --set "
+            f"predictor_settings.features=path), got {settings!r}"
+        )
+    if name is None:
+        if settings:
+            raise UsageError("predictor_settings is set but predictor is not (e.g. predictor=xgb)")
+        return None, {}
+    if not isinstance(name, str):
+        raise UsageError(f"predictor must be the name of an arch_predictor, got {name!r}")
+    from .. import registry
+
+    registry.default_registry().entry("arch_predictor", name)  # unknown: lists the names
+    for forbidden in ("space", "seed"):
+        if settings and forbidden in settings:
+            raise UsageError(
+                f"predictor_settings.{forbidden} is set by the search (the oracle's space / the "
+                "run's seed); remove it"
+            )
+    return registry.canonical_name("arch_predictor", name), dict(settings or {})
+
+
+class _Ranker:
+    """Ranks candidates: the trainer's PP (``name`` None) or a named ``arch_predictor`` refitted
+    on the queried cells each round."""
+
+    def __init__(
+        self,
+        name: str | None,
+        settings: dict[str, Any],
+        space: SearchSpace[Any],
+        seed: int,
+        trainer: Any,
+    ) -> None:
+        self.name, self.settings, self.space, self.seed = name, settings, space, seed
+        self.trainer = trainer
+        self.model: Any = None
+
+    def fit(self, cells: Sequence[Any], labels: Sequence[float]) -> None:
+        if self.name is None:
+            return  # PP was trained with the trainer
+        from .. import registry
+
+        self.model = registry.create(
+            "arch_predictor", self.name, space=self.space, seed=self.seed, **self.settings
+        ).fit(list(cells), np.asarray(labels, dtype=np.float64))
+
+    def predict(self, cells: Sequence[Any]) -> np.ndarray:
+        if self.model is None:
+            return np.asarray(self.trainer.predict(cells))
+        return np.asarray(self.model.predict(list(cells)), dtype=np.float64)
+
+    def predict_pool(self, pool: Sequence[Any], local: Sequence[Any]) -> np.ndarray:
+        if self.model is None:
+            return np.concatenate([self.trainer.pool_predictions(), self.trainer.predict(local)])
+        return self.predict([*pool, *local])
 
 
 def _pick(
