@@ -16,7 +16,13 @@ from archperf.spaces.nb101 import NB101Space
 from archperf.spaces.nb201 import NB201Space
 
 WIDTHS = {
-    "nb201": {"onehot": 30, "path": 84, "onehot+path": 114},
+    "nb201": {
+        "onehot": 30,
+        "path": 84,
+        "canonical-path": 40,
+        "onehot+path": 114,
+        "onehot+path+canonical-path": 154,
+    },
     "nb101": {
         "onehot": 15,
         "adjacency": 21,
@@ -45,7 +51,7 @@ def test_every_builtin_space_has_features_with_fixed_widths(name: str) -> None:
     for kind, width in WIDTHS[name].items():
         x = space.features(archs, kind)
         assert x.dtype == np.float32 and x.shape == (20, width)
-        assert set(np.unique(x)) <= {0.0, 1.0}
+        assert set(np.unique(x)) <= ({0.0, 1.0} if "canonical" not in kind else set(range(5)))
         assert np.array_equal(x, space.features(list(archs), kind))  # deterministic
         assert space.features([], kind).shape == (0, width)
     assert np.array_equal(space.features(archs), space.features(archs, "onehot"))
@@ -109,6 +115,30 @@ def test_nb201_path_features_agree_on_equivalent_cells_without_skip() -> None:
             assert (x[no_skip] == x[no_skip[0]]).all()
         split_with_skip += not (x[members] == x[members[0]]).all()
     assert split_with_skip > 0
+
+
+def test_nb201_canonical_path_features_are_equal_exactly_within_classes_or_coarser() -> None:
+    """Exhaustive: every canonical class has one canonical-path row; the rows are coarser than
+    the classes (different functions can share a row), and the counts are counts."""
+    space = NB201Space()
+    cells = list(space.enumerate())
+    x = space.features(cells, "canonical-path")
+    rows: dict[str, bytes] = {}
+    for cell, row in zip(cells, x, strict=True):
+        assert rows.setdefault(space.canonical(cell), row.tobytes()) == row.tobytes()
+    assert len(set(rows.values())) < len(rows)
+    assert x.max() == 4  # all four routes all skip_connect: four identity routes
+    all_skip = space.from_ops(["skip_connect"] * 6)
+    assert space.features([all_skip], "canonical-path")[0].tolist() == [4.0] + [0.0] * 39
+
+
+def test_nb201_canonical_path_values_of_one_cell() -> None:
+    space = NB201Space()
+    ops = ["skip_connect", "nor_conv_3x3", "nor_conv_1x1", "skip_connect", "none", "avg_pool_3x3"]
+    x = space.features([space.from_ops(ops)], "canonical-path")[0]
+    # routes: 3←0 skip → (); 1←0→3 dead (none); 0→2→3 (conv3, pool); 0→1→2→3 (conv1, pool)
+    # sequences over conv1x1=0, conv3x3=1, pool=2; offsets 0, 1, 4, 13 for lengths 0..3
+    assert {int(i): float(x[i]) for i in np.flatnonzero(x)} == {0: 1.0, 4 + 5: 1.0, 4 + 2: 1.0}
 
 
 @given(st.lists(st.integers(0, 4), min_size=6, max_size=6), st.integers(0, 4))

@@ -121,7 +121,13 @@ def _all_cells() -> tuple[Cell, ...]:
     )
 
 
-FEATURE_KINDS: tuple[str, ...] = ("onehot", "path", "onehot+path")
+FEATURE_KINDS: tuple[str, ...] = (
+    "onehot",
+    "path",
+    "canonical-path",
+    "onehot+path",
+    "onehot+path+canonical-path",
+)
 """The feature kinds of :meth:`NB201Space.features`."""
 
 PATH_ROUTES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
@@ -130,6 +136,9 @@ PATH_ROUTES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
 _PATH_OPS = len(EDGE_OPS) - 1  # ops a path can carry: every op but "none"
 _PATH_OFFSET = {1: 0, 2: _PATH_OPS, 3: _PATH_OPS + _PATH_OPS**2}
 NUM_PATH_FEATURES = _PATH_OPS + _PATH_OPS**2 + _PATH_OPS**3
+_OP_SKIP_FREE = _PATH_OPS - 1  # conv 1x1, conv 3x3, avg pool
+_SKIP_FREE_OFFSET = {length: sum(_OP_SKIP_FREE**i for i in range(length)) for length in range(4)}
+NUM_CANONICAL_PATH_FEATURES = _SKIP_FREE_OFFSET[3] + _OP_SKIP_FREE**3  # 1 + 3 + 9 + 27 = 40
 
 
 def _features(space: NB201Space, archs: Sequence[Cell], kind: str) -> np.ndarray:
@@ -158,9 +167,22 @@ def _features(space: NB201Space, archs: Sequence[Cell], kind: str) -> np.ndarray
             out[rows[live], index[live]] = 1.0
         return out
 
-    return build_features(
-        "NB201", archs, kind, FEATURE_KINDS, {"onehot": onehot, "path": path}, Cell
-    )
+    def canonical_path() -> np.ndarray:
+        idx = ops()
+        out = np.zeros((idx.shape[0], NUM_CANONICAL_PATH_FEATURES), dtype=np.float32)
+        for route in PATH_ROUTES:
+            for i, route_ops in enumerate(idx[:, list(route)].tolist()):
+                if _NONE in route_ops:
+                    continue
+                code, length = 0, 0
+                for op in route_ops:
+                    if op != _SKIP:  # the identity: not part of the sequence
+                        code, length = code * _OP_SKIP_FREE + op - _SKIP - 1, length + 1
+                out[i, _SKIP_FREE_OFFSET[length] + code] += 1.0
+        return out
+
+    parts = {"onehot": onehot, "path": path, "canonical-path": canonical_path}
+    return build_features("NB201", archs, kind, FEATURE_KINDS, parts, Cell)
 
 
 class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell]):
@@ -397,8 +419,12 @@ class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell]):
         sequence (BANANAS' path encoding): the four routes ``3←0``, ``1←0→3``, ``2←0→3`` and
         ``0→1→2→3`` carry sequences of 1, 2, 2 and 3 ops; a route with a ``none`` edge does not
         exist, so the features are indexed by sequences over the four other ops
-        (4 + 16 + 64).  ``"onehot+path"`` is both, side by side.  There is no ``"adjacency"``
-        kind: the NB201 graph is the same for every cell.
+        (4 + 16 + 64).  ``"canonical-path"`` (d = 40): the same routes read as the network
+        computes them: ``skip_connect`` is the identity and leaves the sequence, and each
+        feature *counts* the live routes with that sequence over conv 1x1, conv 3x3 and avg pool
+        (length 0 to 3: 1 + 3 + 9 + 27); equal for all cells of a :meth:`canonical` class.
+        ``"a+b"`` kinds put the parts side by side.  There is no ``"adjacency"`` kind: the
+        NB201 graph is the same for every cell.
         """
         return _features(self, archs, kind)
 
