@@ -31,7 +31,13 @@ from .._io import atomic_write_bytes, load_json_limited
 from ..errors import ArchperfError, CheckpointError, UsageError, check_finite_predictions
 from ..interfaces import ArchPredictor, HasFeatures, SearchSpace
 
-__all__ = ["OBJECTIVES", "XGBPredictor", "XGBoostMissingError", "import_xgboost"]
+__all__ = [
+    "DEFAULT_FEATURES",
+    "OBJECTIVES",
+    "XGBPredictor",
+    "XGBoostMissingError",
+    "import_xgboost",
+]
 
 FORMAT = "archperf-xgb"
 VERSION = 1
@@ -39,6 +45,15 @@ MODEL_FILE = "model.json"
 SETTINGS_FILE = "settings.json"
 #: Largest ``model.json`` accepted on load (a 2,000-tree depth-8 model is about 30 MB).
 MAX_MODEL_BYTES = 512 * 1024 * 1024
+
+#: The default ``features`` per space name (chosen by the tuning sweep of
+#: ``bench/predictor_xgb.py``); other spaces get ``"onehot"``, which every space with
+#: features offers.
+DEFAULT_FEATURES: dict[str, str] = {
+    "nb201": "canonical-path",
+    "nb101": "onehot+adjacency+path",
+    "darts": "onehot+path",
+}
 
 #: Training objectives: squared error on the standardised target, or pairwise ranking (the
 #: predictions are then scores whose order, not scale, means something).
@@ -85,7 +100,8 @@ class XGBPredictor(ArchPredictor[Any]):
         Seeds XGBoost's row and column subsampling: same seed and data → same model.
     features:
         A feature kind the space offers (``space.feature_kinds``), e.g. ``"onehot"``,
-        ``"path"`` or ``"onehot+path"``.
+        ``"path"`` or ``"onehot+path"``; ``None``: :data:`DEFAULT_FEATURES` of the space, else
+        ``"onehot"``.
     n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
     reg_lambda:
         XGBoost's hyper-parameters of the same names (``eta`` = ``learning_rate``).
@@ -101,12 +117,12 @@ class XGBPredictor(ArchPredictor[Any]):
         self,
         space: SearchSpace[Any],
         seed: int = 0,
-        features: str = "onehot+path",
-        n_estimators: int = 500,
-        max_depth: int = 4,
-        learning_rate: float = 0.03,
+        features: str | None = None,
+        n_estimators: int = 300,
+        max_depth: int = 8,
+        learning_rate: float = 0.05,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.5,
+        colsample_bytree: float = 1.0,
         min_child_weight: float = 1.0,
         reg_lambda: float = 1.0,
         objective: str = "reg:squarederror",
@@ -119,6 +135,8 @@ class XGBPredictor(ArchPredictor[Any]):
                 f"xgb: the space {getattr(space, 'name', type(space).__name__)!r} has no "
                 "features (it does not implement archperf.interfaces.HasFeatures)"
             )
+        if features is None:
+            features = DEFAULT_FEATURES.get(space.name, "onehot")
         if not isinstance(features, str) or features not in space.feature_kinds:
             raise UsageError(
                 f"xgb: unknown features {features!r} for the space {space.name!r}; kinds are "
