@@ -140,3 +140,29 @@ def test_xgb_ranks_a_search(embedded: NB201Benchmark) -> None:
         predictor="xgb", predictor_settings={"n_estimators": 50, "features": "path"}, **TINY
     ).search(oracle, seed=0)
     assert oracle.num_queries == 30 and out.info["ranker"] == "xgb"
+
+
+TINY_NACG: dict[str, Any] = {
+    "num_candidates": 64,
+    "unlabeled_size": 300,
+    "trainer": {"epochs": 2, "unlabeled_batch_size": 32},
+}
+
+
+def test_nacg_ranked_by_a_named_predictor_keeps_the_budget(
+    embedded: NB201Benchmark, count_conv: None
+) -> None:
+    from archperf.search.nacg import NACG, multi_round_nacg
+
+    oracle = embedded.oracle(budget=24)
+    out = multi_round_nacg(
+        rounds=2, top_k=3, finetune_epochs=1, predictor="count-conv", **TINY_NACG
+    ).search(oracle, seed=2)
+    assert oracle.num_queries == 24 and out.info["ranker"] == "count-conv"
+    assert CountConv.fits == [18, 21]  # the labelled cells, then + the first round's 3
+    for info in out.info["rounds"]:
+        assert info["predicted"] == sorted(info["predicted"], reverse=True)
+    assert "predictor" not in NACG().config()
+    assert NACG(predictor="count-conv").config()["predictor"] == "count-conv"
+    with pytest.raises(UnknownComponentError, match="no arch_predictor named 'gbm'"):
+        NACG(predictor="gbm")

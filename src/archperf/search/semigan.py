@@ -37,6 +37,7 @@ from .base import (
     trainer_overrides,
 )
 from .base import require_budget as _require_budget
+from .ranking import Ranker, check_predictor
 
 __all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
 
@@ -126,7 +127,7 @@ class SemiGANNAD(SearchMethod):
         self.condition_class = condition_class
         self.parents = parents
         self.mutations = mutations
-        self.predictor, self.predictor_settings = _check_predictor(predictor, predictor_settings)
+        self.predictor, self.predictor_settings = check_predictor(predictor, predictor_settings)
         self._trainer_config({})  # validate early, one clear error
 
     def config(self) -> dict[str, Any]:
@@ -224,7 +225,7 @@ class SemiGANNAD(SearchMethod):
         # a named predictor ranks; Bi-Arch2Perf is then trained only when AG must propose
         use_trainer = self.predictor is None or self.candidates == "generator"
         trainer = BiArch2Perf(cfg, space=space) if use_trainer else None
-        ranker = _Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
+        ranker = Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
         train_seconds = 0.0
         n_rounds = -(-(remaining - self.initial) // self.top_k)  # for the progress display
         rounds: list[dict[str, Any]] = []
@@ -301,68 +302,6 @@ class SemiGANNAD(SearchMethod):
             search_seconds=round(time.perf_counter() - t0, 3),
             **({"ranker": self.predictor} if self.predictor is not None else {}),
         )
-
-
-def _check_predictor(name: Any, settings: Any) -> tuple[str | None, dict[str, Any]]:
-    """The ``predictor`` option checked against the registry (nothing is imported), and its
-    settings copied."""
-    if settings is not None and not isinstance(settings, dict):
-        raise UsageError(
-            "predictor_settings must be a table of the predictor's arguments (e.g. --set "
-            f"predictor_settings.features=path), got {settings!r}"
-        )
-    if name is None:
-        if settings:
-            raise UsageError("predictor_settings is set but predictor is not (e.g. predictor=xgb)")
-        return None, {}
-    if not isinstance(name, str):
-        raise UsageError(f"predictor must be the name of an arch_predictor, got {name!r}")
-    from .. import registry
-
-    registry.default_registry().entry("arch_predictor", name)  # unknown: lists the names
-    for forbidden in ("space", "seed"):
-        if settings and forbidden in settings:
-            raise UsageError(
-                f"predictor_settings.{forbidden} is set by the search (the oracle's space / the "
-                "run's seed); remove it"
-            )
-    return registry.canonical_name("arch_predictor", name), dict(settings or {})
-
-
-class _Ranker:
-    """Ranks candidates: the trainer's PP (``name`` None) or a named ``arch_predictor`` refitted
-    on the queried cells each round."""
-
-    def __init__(
-        self,
-        name: str | None,
-        settings: dict[str, Any],
-        space: SearchSpace[Any],
-        seed: int,
-        trainer: Any,
-    ) -> None:
-        self.name, self.settings, self.space, self.seed = name, settings, space, seed
-        self.trainer = trainer
-        self.model: Any = None
-
-    def fit(self, cells: Sequence[Any], labels: Sequence[float]) -> None:
-        if self.name is None:
-            return  # PP was trained with the trainer
-        from .. import registry
-
-        self.model = registry.create(
-            "arch_predictor", self.name, space=self.space, seed=self.seed, **self.settings
-        ).fit(list(cells), np.asarray(labels, dtype=np.float64))
-
-    def predict(self, cells: Sequence[Any]) -> np.ndarray:
-        if self.model is None:
-            return np.asarray(self.trainer.predict(cells))
-        return np.asarray(self.model.predict(list(cells)), dtype=np.float64)
-
-    def predict_pool(self, pool: Sequence[Any], local: Sequence[Any]) -> np.ndarray:
-        if self.model is None:
-            return np.concatenate([self.trainer.pool_predictions(), self.trainer.predict(local)])
-        return self.predict([*pool, *local])
 
 
 def _pick(
