@@ -63,6 +63,7 @@ def test_fit_predict_is_deterministic_for_a_seed() -> None:
     assert a.dtype == np.float64 and a.shape == (200,)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)  # row and column subsampling follow the seed
+    assert np.array_equal(_fit(space, cells, y, seed=np.int64(3)).predict(test), a)
     assert np.corrcoef(_fit(space, cells, y).predict(cells), y)[0, 1] > 0.8  # it learns
 
 

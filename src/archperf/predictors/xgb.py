@@ -77,7 +77,11 @@ def import_xgboost() -> Any:
 
 
 def _number(name: str, value: Any, low: float, high: float, *, integer: bool = False) -> Any:
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+    ok_type = (
+        isinstance(value, int | np.integer)
+        if integer
+        else isinstance(value, int | float | np.integer | np.floating)
+    )
     if (
         isinstance(value, bool)
         or not ok_type
