@@ -133,6 +133,21 @@ def test_bad_predictor_options_are_clear(kwargs: dict[str, Any], error: type, me
         SemiGANNAD(**kwargs)
 
 
+def test_bad_predictor_settings_fail_before_any_query(
+    embedded: NB201Benchmark, count_conv: None
+) -> None:
+    from archperf.search.nacg import NACG
+
+    for method in (
+        SemiGANNAD(predictor="count-conv", predictor_settings={"colour": "red"}, **TINY),
+        NACG(predictor="count-conv", predictor_settings={"colour": "red"}, **TINY_NACG),
+    ):
+        oracle = embedded.oracle(budget=20)
+        with pytest.raises(UsageError, match=r"'count-conv' does not take .*'colour'"):
+            method.search(oracle, seed=0)
+        assert oracle.num_queries == 0
+
+
 def test_xgb_ranks_a_search(embedded: NB201Benchmark) -> None:
     pytest.importorskip("xgboost", reason="xgboost is not installed: pip install 'archperf[xgb]'")
     oracle = embedded.oracle(budget=30)

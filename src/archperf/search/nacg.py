@@ -37,7 +37,7 @@ from .base import (
     trainer_overrides,
 )
 from .base import require_budget as _require_budget
-from .ranking import Ranker, check_predictor
+from .ranking import Ranker, build_predictor, check_predictor
 
 __all__ = ["NACG", "multi_round_nacg"]
 
@@ -208,6 +208,7 @@ class NACG(SearchMethod):
         n_labeled = remaining - generation if self.num_labeled is None else self.num_labeled
         if n_labeled < 2 or n_labeled + generation > remaining:
             raise UsageError(too_small_budget(self, remaining, n_labeled, generation))
+        build_predictor(self.predictor, self.predictor_settings, space, int(seed))  # fail early
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         phase(f"{n_labeled} random cells")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 from ..errors import UsageError
 from ..interfaces import SearchSpace
 
-__all__ = ["Ranker", "check_predictor"]
+__all__ = ["Ranker", "build_predictor", "check_predictor"]
 
 
 def check_predictor(name: Any, settings: Any) -> tuple[str | None, dict[str, Any]]:
@@ -40,6 +41,30 @@ def check_predictor(name: Any, settings: Any) -> tuple[str | None, dict[str, Any
     return registry.canonical_name("arch_predictor", name), dict(settings or {})
 
 
+def build_predictor(
+    name: str | None, settings: dict[str, Any], space: SearchSpace[Any], seed: int
+) -> Any:
+    """A fresh, unfitted ``arch_predictor`` (None without a name).  A search builds one before
+    its first query, so a missing extra or a bad setting fails before any query is spent."""
+    if name is None:
+        return None
+    from .. import registry
+
+    factory = registry.get("arch_predictor", name)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to check against: let the call decide
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(space=space, seed=seed, **settings)
+        except TypeError as exc:
+            raise UsageError(
+                f"predictor {name!r} does not take these predictor_settings: {exc}"
+            ) from None
+    return factory(space=space, seed=seed, **settings)
+
+
 class Ranker:
     """Ranks candidates: the trainer's PP (``name`` None) or a named ``arch_predictor`` refitted
     on the queried cells each round."""
@@ -59,11 +84,8 @@ class Ranker:
     def fit(self, cells: Sequence[Any], labels: Sequence[float]) -> None:
         if self.name is None:
             return  # PP was trained with the trainer
-        from .. import registry
-
-        self.model = registry.create(
-            "arch_predictor", self.name, space=self.space, seed=self.seed, **self.settings
-        ).fit(list(cells), np.asarray(labels, dtype=np.float64))
+        model = build_predictor(self.name, self.settings, self.space, self.seed)
+        self.model = model.fit(list(cells), np.asarray(labels, dtype=np.float64))
 
     def predict(self, cells: Sequence[Any]) -> np.ndarray:
         if self.model is None:

@@ -37,7 +37,7 @@ from .base import (
     trainer_overrides,
 )
 from .base import require_budget as _require_budget
-from .ranking import Ranker, check_predictor
+from .ranking import Ranker, build_predictor, check_predictor
 
 __all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
 
@@ -214,6 +214,7 @@ class SemiGANNAD(SearchMethod):
                 f"{self.initial} random cells + at least 1 proposed cell), got {remaining}: "
                 "raise --budget or lower initial (--set initial=N)"
             )
+        build_predictor(self.predictor, self.predictor_settings, space, int(seed))  # fail early
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         phase(f"{self.initial} random cells")
