@@ -12,7 +12,10 @@ Populations and targets (validation accuracy, %):
 * NB201 ``cifar10``, ``cifar100``, ``imagenet16-120``: all 15,625 cells (nb201/nb201.csv);
 * NB101 subset: the 30,296 cells of nb101/nb101_subset.csv.gz, ``val_acc_108`` (one run);
 * NB301 (YAHPO surrogate): 5,000 genotypes drawn uniformly (``DartsSpace.sample``, seed 301),
-  their surrogate validation accuracy (nb301/yahpo_nb301_surrogate.onnx).
+  their surrogate validation accuracy (nb301/yahpo_nb301_surrogate.onnx);
+* NAS-Bench-Macro (``--only nbmacro``, needs the ``archperf-nbmacro`` plugin): all 6,561
+  networks, the CIFAR-10 *test* accuracy of training 0 (nbmacro/nas-bench-macro_cifar10.json;
+  the benchmark has no validation split, and this is what its honest protocol searches on).
 
 Tuning, kept apart from the reported numbers: every population is split once into halves
 (permutation 4242); the sweep labels N = 100 cells of the *tuning half* (permutations
@@ -26,6 +29,10 @@ tuned on at all.
 Rows: ``plain`` = XGBoost's own defaults (100 trees, depth 6, learning rate 0.3, no
 subsampling) on ``onehot`` (the baseline of the issue); ``tuned`` = the sweep's choice, which
 became the defaults of ``archperf.predictors.xgb.XGBPredictor``.
+
+``--settings-from JSON`` takes the step-1 tree settings from an earlier output instead of
+sweeping again (NB-Macro was added that way: ``--only nbmacro --settings-from
+bench/results/predictor_xgb.json --out bench/results/predictor_xgb_nbmacro.json``).
 
 Run: python bench/predictor_xgb.py [--labels 50 100 200] [--seeds 5] [--only nb201-cifar10 ...]
 Data: ../shared/data (or $ARCHPERF_DATA_DIR).  Writes bench/results/predictor_xgb.json and
@@ -99,6 +106,19 @@ def load_population(name: str, data: Path) -> tuple[Any, list[Any], np.ndarray, 
             y,
             "nb301/yahpo_nb301_surrogate.onnx: NB301 (YAHPO surrogate), 5,000 uniform "
             "genotypes (seed 301)",
+        )
+    if name == "nbmacro":
+        if "nbmacro" not in registry.names("benchmark"):
+            raise SystemExit("nbmacro needs the archperf-nbmacro plugin (plugins/archperf-nbmacro)")
+        bench = registry.create("benchmark", "nbmacro", data_dir=data)
+        cells = list(bench.space.enumerate())
+        y = np.asarray(bench.lookup(cells, "val"), dtype=np.float64)
+        return (
+            bench.space,
+            cells,
+            y,
+            "nbmacro/nas-bench-macro_cifar10.json (CIFAR-10 test accuracy of training 0: "
+            "NAS-Bench-Macro has no validation split)",
         )
     raise SystemExit(f"unknown population {name!r}")
 
@@ -182,6 +202,7 @@ def main() -> int:
         default=["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120", "nb101", "nb301"],
     )
     ap.add_argument("--out", default="bench/results/predictor_xgb.json")
+    ap.add_argument("--settings-from", default=None, help="reuse step 1 of this output JSON")
     args = ap.parse_args()
     data = find_data_dir()
     if data is None or not (data / "nb201" / "nb201.csv").is_file():
@@ -189,18 +210,25 @@ def main() -> int:
         return 0
     t_start = time.perf_counter()
     pops: dict[str, dict[str, Any]] = {}
-    for name in ["nb201-cifar10", *[p for p in args.only if p != "nb201-cifar10"]]:
+    need_base = args.settings_from is None or "nb201-cifar10" in args.only
+    first = ["nb201-cifar10"] if need_base else []
+    for name in [*first, *[p for p in args.only if p != "nb201-cifar10"]]:
         space, cells, y, what = load_population(name, data)
         pops[name] = {"name": name, "space": space, "cells": cells, "y": y, "data": what}
 
     # step 1: tree settings on the NB201 CIFAR-10 tuning half
-    base = pops["nb201-cifar10"]
-    step1 = tune(base, sweep_settings(base["space"].feature_kinds))
-    best = max(step1, key=lambda r: r["tau_mean"])["settings"]
+    if args.settings_from is None:
+        base = pops["nb201-cifar10"]
+        step1 = tune(base, sweep_settings(base["space"].feature_kinds))
+        best = max(step1, key=lambda r: r["tau_mean"])["settings"]
+    else:
+        earlier = json.loads(Path(args.settings_from).read_text(encoding="utf-8"))
+        step1 = earlier["tuning_step1_nb201_cifar10"]
+        best = earlier["chosen"]["nb201"]
     chosen = {"nb201": best}
     # step 2: features of the other spaces with the same tree settings
     step2: dict[str, list[dict[str, Any]]] = {}
-    for name in ("nb101", "nb301"):
+    for name in ("nb101", "nb301", "nbmacro"):
         if name in pops:
             kinds = pops[name]["space"].feature_kinds
             step2[name] = tune(pops[name], [{**best, "features": k} for k in kinds])
@@ -282,6 +310,7 @@ def main() -> int:
         "plain": PLAIN,
         "chosen": chosen,
         "tuning_step1_nb201_cifar10": step1,
+        "step1_from": args.settings_from or "this run",
         "tuning_step2_features": step2,
         "machine": {
             "python": platform.python_version(),

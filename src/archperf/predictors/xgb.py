@@ -53,6 +53,7 @@ DEFAULT_FEATURES: dict[str, str] = {
     "nb201": "canonical-path",
     "nb101": "onehot+adjacency+path",
     "darts": "onehot+path",
+    "nbmacro": "canonical",  # the archperf-nbmacro plugin's space
 }
 
 #: Training objectives: squared error on the standardised target, or pairwise ranking (the
