@@ -67,7 +67,7 @@ def archperf_search_methods() -> Targets:
 
 @hookimpl
 def archperf_arch_predictors() -> Targets:
-    return {}
+    return {"xgb": "archperf.predictors.xgb:XGBPredictor"}
 
 
 @hookimpl
