@@ -13,11 +13,12 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
-PLUGINS = ["plugins/archperf-pyg", "plugins/archperf-dgl"]
+PLUGINS = ["plugins/archperf-pyg", "plugins/archperf-dgl", "plugins/archperf-nbmacro"]
 
 
 def _install_dev(session: nox.Session) -> None:
-    """torch (CPU wheel), archperf with its dev extras, and the backend plugins present."""
+    """torch (CPU wheel), archperf with its dev extras, and the plugins present (the GIN
+    backends and the NAS-Bench-Macro space)."""
     from pathlib import Path
 
     plugins = [a for p in PLUGINS for a in ("-e", p) if Path(p).is_dir()]

@@ -16,9 +16,9 @@ import numpy as np
 
 from archperf import registry
 from archperf.paths import find_data_dir
+from archperf.predictors.gin import GINArchPredictor
 from archperf.spaces.nb201 import NB201Space
 from archperf.stats import kendall_tau, spearman_rho
-from archperf.training.arch_predictor import GINArchPredictor
 
 
 def real_data() -> tuple[list, np.ndarray, str] | None:

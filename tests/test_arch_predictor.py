@@ -16,9 +16,9 @@ from archperf import registry
 from archperf.errors import ArchperfError, NotFittedError, UsageError
 from archperf.interfaces import ArchPredictor
 from archperf.nn.serialization import ComponentFormatError
+from archperf.predictors.gin import GINArchPredictor
 from archperf.spaces.nb201 import NB201Space
 from archperf.stats import kendall_tau
-from archperf.training.arch_predictor import GINArchPredictor
 
 
 @pytest.fixture(autouse=True, scope="module")

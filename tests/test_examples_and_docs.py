@@ -15,7 +15,7 @@ from archperf.paths import DATA_ENV, data_disabled
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 #: Examples whose accuracies are printed rounded (2 decimals), never as raw floats.
-ROUNDED = {"nacg_search.py", "semigan_nad_search.py", "anytime_plot.py"}
+ROUNDED = {"nacg_search.py", "semigan_nad_search.py", "anytime_plot.py", "nbmacro_search.py"}
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -445,6 +445,12 @@ def test_ray_matches_local(tmp_path: Path) -> None:
     specs = [nb201(m, 30, s) for m in ("rs", "re") for s in range(3)]
     with RayExecutor(num_cpus=2) as ray_ex:
         ray_result = run_many(specs, tmp_path / "ray", ray_ex, progress=False)
+        claimed: list[str] = []
+        yielded = 0
+        for _ in ray_ex.map(specs[:4], claim=lambda s: claimed.append(s.key()) or True):
+            yielded += 1
+            assert len(claimed) <= yielded + 2  # claimed lazily, num_cpus runs at a time
+        assert yielded == len(claimed) == 4
     import ray
 
     assert not ray.is_initialized()  # the executor shut down the Ray it started

@@ -123,7 +123,7 @@ def _shared(data_dir: Path) -> nb301.NB301Benchmark:
 
 def test_equivalent_forms_differ_without_canonicalisation(bench: nb301.NB301Benchmark) -> None:
     """The raw surrogate gives renumbered forms other values: the canonical step matters."""
-    raw = nb301.YahpoNB301Surrogate(bench._backend.path)
+    raw = nb301.YahpoNB301Surrogate(bench.path)
     found = False
     for g in SPACE.sample(50, seed=11):
         forms = _rewritings(g.normal)

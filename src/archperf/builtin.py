@@ -67,7 +67,10 @@ def archperf_search_methods() -> Targets:
 
 @hookimpl
 def archperf_arch_predictors() -> Targets:
-    return {"gin": "archperf.training.arch_predictor:GINArchPredictor"}
+    return {
+        "gin": "archperf.predictors.gin:GINArchPredictor",
+        "xgb": "archperf.predictors.xgb:XGBPredictor",
+    }
 
 
 @hookimpl

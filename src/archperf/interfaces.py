@@ -158,6 +158,13 @@ class Benchmark(abc.ABC, Generic[Arch]):
         """A JSON-ready description for run records: at least ``source``, ``search_metric`` and
         ``report_metric``; keys starting with ``report_`` are notes on the reported metric."""
 
+    def evaluations(self, oracle: Any) -> int | None:
+        """How many distinct records the benchmark evaluated for ``oracle``, counted where a
+        search cannot reach (a surrogate's model process), or None where it keeps no such
+        count (a table needs none: its oracle holds only the search metric).  The runner
+        refuses a run that evaluated more than its query log holds."""
+        return None
+
     def data_files(self) -> tuple[Path, ...]:
         """The files (or folders) the benchmark's values come from; run records store a content
         hash of them, so results made on other data are never reused.  Default: none known."""

@@ -82,6 +82,14 @@ def _argmax_marks(sig: Signature) -> list[tuple[int, int]]:
     return [(i, int(np.argmax(row))) for i, row in enumerate(sig.ops) if row.sum() > 0]
 
 
+def _row_kind(sig: Signature) -> str:
+    """What a signature's rows are: NB101 vertex slots, NB201 edges, else the space's
+    choice positions."""
+    if sig.adjacency is not None:
+        return "vertex slot"
+    return "edge (target←source)" if sig.space == "nb201" else "position"
+
+
 def plot_signatures(panels: Mapping[str, Signature], title: str = "") -> Any:
     """Figure 2 (NB101) / 3 (NB201): one column of heatmaps per signature (e.g. generated,
     a baseline, benchmark); NB101 gets an adjacency row above the op row."""
@@ -117,7 +125,7 @@ def plot_signatures(panels: Mapping[str, Signature], title: str = "") -> Any:
             sig.row_labels,
             sig.op_labels,
             _argmax_marks(sig),
-            f"{head}\nop per {'vertex slot' if has_adj else 'edge (target←source)'}",
+            f"{head}\nop per {_row_kind(sig)}",
         )
     fig.colorbar(im, ax=axes, shrink=0.8, label="count / max count")
     if title:

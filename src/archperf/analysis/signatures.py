@@ -4,6 +4,10 @@ A signature counts, over a set of cells, how often each structural choice is mad
 
 * **NB201** (``ops``, 6 × 5): for each of the six edges (arch-string order ``1←0``, ``2←0``,
   ``2←1``, ``3←0``, ``3←1``, ``3←2``), how many cells put each of the five edge ops on it.
+* **Any space with per-position choices** (a plugin's, e.g.): a space that offers
+  ``to_op_indices(arch)`` (one choice index per position) with ``choice_labels`` (one label
+  per position) and ``choice_names`` (the names of the choice indices) gets the ``ops``
+  signature of its positions × choices, like NB201's.
 * **NB101** (``adjacency``, 7 × 7, and ``ops``, 7 × 5): how many cells have each edge and each
   op per vertex *slot*.  A pruned NB101 cell has k ≤ 7 vertices, so it is first placed into 7
   slots (:func:`nb101_slots`): the input at slot 0, the output at slot 6 and the k − 2 interior
@@ -145,14 +149,41 @@ def _nb101_signature(space: SearchSpace[Any], cells: Sequence[Any]) -> Signature
     return Signature("nb101", len(cells), labels, names, ops, adj)
 
 
+def _choice_signature(space: Any, cells: Sequence[Any]) -> Signature:
+    rows = tuple(str(x) for x in space.choice_labels)
+    names = tuple(str(x) for x in space.choice_names)
+    counts = np.zeros((len(rows), len(names)), dtype=np.int64)
+    index = np.arange(len(rows))
+    for c in cells:
+        choice = np.asarray(space.to_op_indices(c), dtype=np.int64)
+        if choice.shape != (len(rows),) or (choice < 0).any() or (choice >= len(names)).any():
+            raise ValueError(
+                f"space {space.name!r}: to_op_indices must give {len(rows)} choices in "
+                f"0..{len(names) - 1}, got {choice.tolist()}"
+            )
+        counts[index, choice] += 1
+    return Signature(str(space.name), len(cells), rows, names, counts)
+
+
+def has_choice_signature(space: Any) -> bool:
+    """True when ``space`` offers ``to_op_indices``, ``choice_labels`` and ``choice_names``."""
+    return all(hasattr(space, a) for a in ("to_op_indices", "choice_labels", "choice_names"))
+
+
 def signature(space: SearchSpace[Any], cells: Sequence[Any]) -> Signature:
-    """The signature of ``cells`` (NB201 or NB101; invalid cells raise)."""
+    """The signature of ``cells`` (NB201, NB101 or a space with per-position choices, see the
+    module docstring; invalid cells raise)."""
     name = getattr(space, "name", None)
     if name == "nb201":
         return _nb201_signature(space, cells)
     if name == "nb101":
         return _nb101_signature(space, cells)
-    raise ValueError(f"signatures are defined for nb201 and nb101, not {name!r}")
+    if has_choice_signature(space):
+        return _choice_signature(space, cells)
+    raise ValueError(
+        f"signatures are defined for nb201 and nb101, and for spaces with choice_labels, "
+        f"choice_names and to_op_indices, not {name!r}"
+    )
 
 
 def compare_signatures(a: Signature, b: Signature) -> dict[str, Any]:

@@ -332,6 +332,7 @@ class Oracle(Generic[Arch]):
     """
 
     __slots__ = (
+        "__weakref__",
         "_budget",
         "_chunks",
         "_count",

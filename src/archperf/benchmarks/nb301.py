@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections import namedtuple
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..errors import DataFileError
 from ..interfaces import Benchmark
 from ..paths import find_data_dir, no_data_reason
 from .base import GrowingRecordIndex, MetricSource, Oracle, Report, check_protocol
+from .model_process import Account, ModelProcess
 
 __all__ = [
     "N_FEATURES",
@@ -291,21 +293,17 @@ SOURCES = ("yahpo", "official")
 
 
 class _Surrogate:
-    """The surrogate model and how to feed it genotypes; no cache, no benchmark, no other data.
+    """The surrogate model and how to feed it genotypes, run inside the model process
+    (:func:`build_surrogate`); no cache, no benchmark, no other data."""
 
-    Shared by the benchmark (uncounted :meth:`NB301Benchmark.predict`) and its oracles' metric
-    sources.  An oracle must hold the model to evaluate it, so an oracle reaches this object:
-    that is the one evaluator in its object graph, and it is only called through the oracle's
-    counted path (see ``docs/guarantees.md``).
-    """
-
-    __slots__ = ("_backend", "_batch_size", "_darts", "label")
+    __slots__ = ("_backend", "_batch_size", "_darts", "label", "path")
 
     def __init__(self, backend: Any, darts: Any, batch_size: int) -> None:
         self._backend = backend
         self._darts = darts
         self._batch_size = batch_size
         self.label: str = backend.label
+        self.path: str = str(Path(backend.path).resolve())
 
     def evaluate(self, reps: list[Any]) -> np.ndarray:
         """Validation accuracy (%) of canonical genotypes ``reps``."""
@@ -321,17 +319,43 @@ class _Surrogate:
         return vals
 
 
+def build_surrogate(
+    source: str,
+    path: str | None,
+    data_dir: str | None,
+    epoch: float,
+    threads: int | None,
+    model_dir: str | None,
+    batch_size: int,
+) -> _Surrogate:
+    """Build the surrogate of :class:`NB301Benchmark` (in its model process)."""
+    from ..spaces.darts import DartsSpace
+
+    backend: YahpoNB301Surrogate | OfficialNB301Ensemble
+    if source == "yahpo":
+        backend = YahpoNB301Surrogate(path, data_dir=data_dir, epoch=epoch, threads=threads)
+    else:
+        if model_dir is None:
+            raise DataFileError(
+                "the NB301 'official' backend needs model_dir: an ensemble directory of "
+                "the NB301 model files (nb_models_1.0/xgb_v1.0 or nb_models_0.9/xgb_v0.9)"
+            )
+        backend = OfficialNB301Ensemble(model_dir)
+    return _Surrogate(backend, DartsSpace(), batch_size)
+
+
 class _SurrogateMetric(MetricSource):
     """An oracle's metric: the surrogate value per canonical genotype, cached per oracle.
 
-    It holds the surrogate and the oracle's own record index, never the benchmark (whose
-    uncounted ``query``/``predict`` and cache of every oracle's answers it must not reach).
+    It holds the oracle's own record index and an :class:`~.model_process.Account` of the
+    model process, never the benchmark or the model: every evaluation it can ask for is
+    counted by the model process against the oracle's budget.
     """
 
-    __slots__ = ("_darts", "_done", "_records", "_surrogate")
+    __slots__ = ("_account", "_darts", "_done", "_records")
 
-    def __init__(self, surrogate: _Surrogate, darts: Any, records: GrowingRecordIndex[Any]) -> None:
-        self._surrogate = surrogate
+    def __init__(self, account: Account, darts: Any, records: GrowingRecordIndex[Any]) -> None:
+        self._account = account
         self._darts = darts
         self._records = records
         self._done: dict[int, float] = {}
@@ -343,7 +367,8 @@ class _SurrogateMetric(MetricSource):
                 arch = self._records.arch_at(i) if archs is None else archs[j]
                 todo[i] = self._darts.canonical_genotype(arch)
         if todo:
-            vals = self._surrogate.evaluate(list(todo.values()))
+            keys = [str(self._records.key_at(i)) for i in todo]
+            vals = self._account.evaluate(keys, list(todo.values()))
             self._done.update(zip(todo, (float(v) for v in vals), strict=True))
         return np.array([self._done[i] for i in indices.tolist()], dtype=np.float64)
 
@@ -361,10 +386,6 @@ class NB301Benchmark(Benchmark[Any]):
     """
 
     name = "nb301"
-    #: The model types an oracle of this benchmark holds to evaluate genotypes (a surrogate
-    #: must be held to be run).  They are the only evaluators in an oracle's object graph, and
-    #: only the oracle's counted path calls them (``docs/guarantees.md``; tests/test_honesty.py).
-    surrogate_types: tuple[type, ...] = ()
 
     def __init__(
         self,
@@ -405,23 +426,33 @@ class NB301Benchmark(Benchmark[Any]):
         self.dataset = dataset
         self.source = source
         self.batch_size = int(batch_size)
-        self._backend: YahpoNB301Surrogate | OfficialNB301Ensemble
-        if source == "yahpo":
-            self._backend = YahpoNB301Surrogate(
-                path, data_dir=data_dir, epoch=epoch, threads=threads
+        if source == "official" and model_dir is None:
+            raise DataFileError(
+                "the NB301 'official' backend needs model_dir: an ensemble directory of "
+                "the NB301 model files (nb_models_1.0/xgb_v1.0 or nb_models_0.9/xgb_v0.9)"
             )
-            self.epoch: float | None = float(epoch)
-        else:
-            if model_dir is None:
-                raise DataFileError(
-                    "the NB301 'official' backend needs model_dir: an ensemble directory of "
-                    "the NB301 model files (nb_models_1.0/xgb_v1.0 or nb_models_0.9/xgb_v0.9)"
-                )
-            self._backend = OfficialNB301Ensemble(model_dir)
-            self.epoch = None
-        self.label: str = self._backend.label
-        self._surrogate = _Surrogate(self._backend, self._darts, self.batch_size)
-        self._data_files = (self._backend.path.resolve(),)
+        if source == "yahpo" and not 1 <= epoch <= FINAL_EPOCH:
+            raise ValueError(f"epoch must be in 1..{FINAL_EPOCH}, got {epoch}")
+        # The model runs in its own process: an oracle gets a counted account of it, never
+        # the model (docs/guarantees.md).
+        self._model = ModelProcess(
+            "archperf.benchmarks.nb301:build_surrogate",
+            {
+                "source": source,
+                "path": None if path is None else os.fspath(path),
+                "data_dir": None if data_dir is None else os.fspath(data_dir),
+                "epoch": float(epoch),
+                "threads": threads,
+                "model_dir": None if model_dir is None else os.fspath(model_dir),
+                "batch_size": self.batch_size,
+            },
+            attributes=("label", "path"),
+        )
+        self.epoch: float | None = float(epoch) if source == "yahpo" else None
+        self.label: str = self._model.attributes["label"]
+        self.path = Path(self._model.attributes["path"])
+        self._data_files = (self.path,)
+        self._accounts: dict[int, Account] = {}
         self._cache: dict[str, float] = {}
 
     # ---------------------------------------------------------------------------- values
@@ -441,7 +472,7 @@ class NB301Benchmark(Benchmark[Any]):
             if k not in self._cache and k not in todo:
                 todo[k] = self._darts.canonical_genotype(a)
         if todo:
-            vals = self._surrogate.evaluate(list(todo.values()))
+            vals = self._model.evaluate(list(todo.values()))
             self._cache.update(zip(todo, (float(v) for v in vals), strict=True))
         return np.array([self._cache[k] for k in keys], dtype=np.float64)
 
@@ -473,8 +504,22 @@ class NB301Benchmark(Benchmark[Any]):
         records: GrowingRecordIndex[Any] = GrowingRecordIndex(
             self.space.canonical, key_name="canonical genotype"
         )
-        metric = _SurrogateMetric(self._surrogate, self._darts, records)
-        return Oracle(self.space, records, metric, info, budget)
+        account = self._model.open_account(budget)
+        metric = _SurrogateMetric(account, self._darts, records)
+        oracle: Oracle[Any] = Oracle(self.space, records, metric, info, budget)
+        self._accounts[id(oracle)] = account
+        weakref.finalize(oracle, self._accounts.pop, id(oracle), None)
+        return oracle
+
+    def evaluations(self, oracle: Oracle[Any]) -> int | None:
+        """Distinct genotypes the model process evaluated for ``oracle`` (its own count,
+        which a search cannot reach); the runner checks it against the query log."""
+        account = self._accounts.get(id(oracle))
+        return None if account is None else self._model.served(account)
+
+    def close(self) -> None:
+        """Stop the model process (also done when the benchmark is collected)."""
+        self._model.close()
 
     def describe(self, protocol: str | None = None) -> dict[str, Any]:
         """Benchmark facts: label, source file, metric names and what they mean."""
@@ -485,7 +530,7 @@ class NB301Benchmark(Benchmark[Any]):
             "label": self.label,
             "dataset": self.dataset,
             "protocol": protocol,
-            "source": f"{self.label}: {self._backend.path}",
+            "source": f"{self.label}: {self.path}",
             "search_metric": metric,
             "report_metric": metric,
             "report_note": (
@@ -496,6 +541,3 @@ class NB301Benchmark(Benchmark[Any]):
             "units": "accuracy in percent",
             "record_key": "canonical genotype (DartsSpace.canonical)",
         }
-
-
-NB301Benchmark.surrogate_types = (YahpoNB301Surrogate, OfficialNB301Ensemble)

@@ -11,7 +11,9 @@ set the level of the ``archperf`` loggers (default INFO; ``-q`` WARNING and no p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -185,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `archperf space enumerate nb201 | head`
         return 0
     except KeyboardInterrupt as exc:  # one line, whatever was running (run_many says what it kept)
+        # The process is ending: a further Ctrl-C must not kill it by signal on the way out
+        # (Python resets a default SIGINT handler to SIG_DFL while it shuts down, not SIG_IGN).
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         detail = _one_line(exc) if exc.args else ""
         print(
             f"archperf {args.command}: interrupted" + (f"; {detail}" if detail else ""),

@@ -26,8 +26,6 @@ from ..paths import DATA_DIR_HELP
 from ..runtime import resolve_device, resolve_threads, threads
 from .runtime_args import add_device_arg, add_threads_arg, checked_device, checked_threads
 
-ANALYZED_SPACES = ("nb201", "nb101")
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -40,8 +38,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "and generates -n cells under class 0; --model or --cells skip the training."
         ),
     )
-    p.add_argument("--space", required=True, choices=ANALYZED_SPACES, help="search space")
-    p.add_argument("--dataset", default="cifar10", help="NB201 dataset (default cifar10)")
+    p.add_argument(
+        "--space",
+        required=True,
+        help="search space: nb201, nb101, or any space a plugin registers with a tabular benchmark",
+    )
+    p.add_argument(
+        "--benchmark",
+        help="tabular benchmark of the space (default: the benchmark registered under the "
+        "space's name)",
+    )
+    p.add_argument("--dataset", help="dataset of the benchmark (default: its own, NB201 cifar10)")
     p.add_argument("--labels", type=int, default=100, help="labeled cells (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
@@ -82,9 +89,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _benchmark(args: argparse.Namespace) -> Any:
-    if args.space == "nb101":
-        return registry.create("benchmark", "nb101", data_dir=args.data_dir)
-    return registry.create("benchmark", "nb201", dataset=args.dataset, data_dir=args.data_dir)
+    """The tabular benchmark of ``--space``: ``--benchmark``, else the one registered under the
+    space's name (any space, built-in or from a plugin)."""
+    from ..benchmarks.base import TabularBenchmark
+    from ..errors import UsageError
+
+    space_name = registry.canonical_name("search_space", args.space)
+    registry.get("search_space", space_name)  # an unknown space is named first
+    name = args.benchmark
+    if name is None:
+        if space_name not in registry.names("benchmark"):
+            raise UsageError(
+                f"no benchmark is registered under the space name {space_name!r}: pass "
+                f"--benchmark (benchmarks: {', '.join(registry.names('benchmark'))})"
+            )
+        name = space_name
+    kwargs: dict[str, Any] = {"data_dir": args.data_dir}
+    if args.dataset is not None:
+        kwargs["dataset"] = args.dataset
+    bench = registry.create("benchmark", name, **kwargs)
+    if not isinstance(bench, TabularBenchmark):
+        raise UsageError(
+            f"analyze needs a tabular benchmark (every record with a value); {name!r} is a "
+            f"{type(bench).__name__}"
+        )
+    if bench.space.name != space_name:
+        raise UsageError(
+            f"benchmark {name!r} is for space {bench.space.name!r}, not {space_name!r}"
+        )
+    return bench
 
 
 def _write_cells(space: Any, cells: list[Any], path: Path) -> None:

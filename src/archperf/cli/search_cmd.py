@@ -28,7 +28,11 @@ from .runtime_args import (
 
 def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     """Options shared by ``search`` and ``run``: benchmark, dataset, protocol, budget, data."""
-    p.add_argument("--benchmark", required=True, help="benchmark: nb201, nb101 or nb301")
+    p.add_argument(
+        "--benchmark",
+        required=True,
+        help="benchmark: nb201, nb101, nb301 or one a plugin registers (archperf plugins)",
+    )
     p.add_argument("--dataset", default="cifar10", help="dataset (default cifar10)")
     p.add_argument(
         "--protocol",
@@ -215,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
     print("incumbent:    " + ", ".join(f"{traj[n - 1]:.2f} after {n}" for n in marks if n))
     for i, rnd in enumerate(record["outcome_info"].get("rounds", [])):
         vals = ", ".join(f"{v:.2f}" for v in rnd.get("values", []))
-        top = f"the top {len(rnd.get('values', []))} by PP scored {vals}"
+        ranker = record["outcome_info"].get("ranker") or "PP"
+        top = f"the top {len(rnd.get('values', []))} by {ranker} scored {vals}"
         if "generated" in rnd:  # nacg
             print(
                 f"generated:    round {i + 1}: {rnd['generated']} cells generated, "

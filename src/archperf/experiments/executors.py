@@ -307,7 +307,8 @@ def _ray_task(spec: RunSpec) -> tuple[str, Any, str]:
 
 
 class RayExecutor(Executor):
-    """One Ray task (1 CPU) per spec, on a local or remote Ray cluster.
+    """One Ray task (1 CPU) per spec, on a local or remote Ray cluster, ``num_cpus`` (default:
+    the cluster's CPU count) in flight at a time, each run claimed when it is submitted.
 
     ``ray`` is imported when the first map starts (install it with ``pip install
     'archperf[ray]'``).  ``ray.init(address=address, num_cpus=num_cpus,
@@ -361,15 +362,29 @@ class RayExecutor(Executor):
         return ray
 
     def map(self, specs: Sequence[RunSpec], claim: Claim | None = None) -> MapIter:
-        specs = [s for s in specs if claim is None or claim(s)]  # Ray queues them all at once
+        specs = list(specs)
         if not specs:
             return
         ray = self._ensure_started()
         task = ray.remote(num_cpus=1)(_ray_task)
-        pending: dict[Any, RunSpec] = {task.remote(spec): spec for spec in specs}
+        # As many tasks in flight as the cluster has CPUs: a run is claimed only when it is
+        # submitted, so two sweeps into one folder share the runs instead of one taking all.
+        limit = self.num_cpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue = iter(specs)
+        pending: dict[Any, RunSpec] = {}
+
+        def fill() -> None:
+            while len(pending) < limit:
+                spec = next((s for s in queue if claim is None or claim(s)), None)
+                if spec is None:
+                    return
+                pending[task.remote(spec)] = spec
+
         try:
+            fill()
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
+                results: list[MapResult] = []
                 for ref in done:
                     spec = pending.pop(ref)
                     result: dict[str, Any] | BaseException
@@ -377,7 +392,9 @@ class RayExecutor(Executor):
                         result = _to_result(spec, ray.get(ref))
                     except Exception as exc:  # a worker crash, a lost node, ...
                         result = _crash(spec, exc)
-                    yield spec, result
+                    results.append((spec, result))
+                fill()
+                yield from results
         finally:
             for ref in pending:
                 ray.cancel(ref)

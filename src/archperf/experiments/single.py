@@ -215,7 +215,7 @@ def check_budget(spec: RunSpec, oracle: Any) -> None:
         )
 
 
-def check_log(spec: RunSpec, oracle: Any, ledger: Any = None) -> None:
+def check_log(spec: RunSpec, oracle: Any, ledger: Any = None, served: int | None = None) -> None:
     """Check a finished search's query log against ``spec.budget`` (not against the oracle's
     own counter or budget, which a search could have rewritten).
 
@@ -223,7 +223,8 @@ def check_log(spec: RunSpec, oracle: Any, ledger: Any = None) -> None:
     more distinct records than the budget, when a record is charged other than exactly once at
     its first query, when the oracle's counter or budget disagree with the log and the spec, or
     when ``ledger`` (a :class:`~archperf.benchmarks.base.QueryLedger` the runner installed)
-    saw evaluations the log does not hold.
+    saw evaluations the log does not hold, or when the benchmark's own count ``served``
+    (:meth:`~archperf.interfaces.Benchmark.evaluations`) exceeds the log.
     """
     import numpy as np
 
@@ -251,6 +252,11 @@ def check_log(spec: RunSpec, oracle: Any, ledger: Any = None) -> None:
         extra = np.setdiff1d(ledger.records(), uniq)
         if len(extra):
             problems.append(f"{len(extra)} cell(s) were evaluated that the query log does not hold")
+    if served is not None and served > len(uniq):
+        problems.append(
+            f"the benchmark evaluated {served} distinct cells for it, its query log holds "
+            f"{len(uniq)}"
+        )
     if problems:
         raise QueryContractError(
             f"{spec.key()}: search method {spec.method!r} broke the query contract: "
@@ -322,7 +328,7 @@ def run_one(
             qj.close()
 
     # ---- checks: the query log against the budget, and the outcome's best is a queried cell
-    check_log(spec, oracle, ledger)
+    check_log(spec, oracle, ledger, bench.evaluations(oracle))
     history = oracle.history
     best_record = int(oracle.records_of([outcome.best])[0])
     asked = [q for q in history if q.record == best_record]

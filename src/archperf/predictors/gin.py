@@ -31,7 +31,7 @@ from ..errors import NotFittedError, UsageError, check_finite_predictions
 from ..interfaces import ArchPredictor, SearchSpace
 from ..nn.batching import GraphTable, predict_table
 from ..runtime import resolve_device, threads
-from .config import TrainerConfig
+from ..training.config import TrainerConfig
 
 __all__ = ["GINArchPredictor"]
 
@@ -145,7 +145,7 @@ class GINArchPredictor(ArchPredictor[Any]):
         """Train on ``archs`` with targets ``y`` (same length, at least two, finite); ``pool``:
         unlabeled architectures of the space whose equivalence classes average the
         predictions (with ``pool_averaging``).  Returns ``self``."""
-        from .bi_arch2perf import BiArch2Perf
+        from ..training.bi_arch2perf import BiArch2Perf
 
         try:
             target = np.asarray(y, dtype=np.float64)
