@@ -133,6 +133,9 @@ def test_nonfinite_loss_names_loss_and_step() -> None:
     tr = BiArch2Perf(_tiny(lr_predictor=float("inf")))
     with pytest.raises(NonFiniteLossError, match=r"loss .* at epoch \d+, step \d+"):
         tr.fit(cells, y, cells)
+    from archperf.errors import ArchperfError
+
+    assert issubclass(NonFiniteLossError, ArchperfError)  # the CLI prints it as one line
 
 
 def test_bad_labels() -> None:
