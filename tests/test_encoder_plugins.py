@@ -241,3 +241,21 @@ def test_trainer_with_the_encoder_is_seeded(name: str) -> None:
         assert k1 == k2 and torch.equal(v1, v2), k1
     cells, _ = _synthetic(8, 5)
     np.testing.assert_array_equal(tr1.predict(cells), tr2.predict(cells))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trainer_generator_with_the_encoder_saves_and_loads(name: str, tmp_path: Path) -> None:
+    """AG takes the plugin encoder as a spec in generator_kwargs; the saved generator names it
+    and loads to the same samples."""
+    cells, y = _synthetic(16, 0)
+    spec = {"kind": "encoder", "name": name, "config": {"num_ops": NUM_OPS, "in_dim": 40}}
+    cfg: TrainerConfig = tiny_trainer_config(  # type: ignore[assignment]
+        epochs=1, seed=0, encoder=name, generator_kwargs={"hidden_dim": 8, "encoder": spec}
+    )
+    tr = BiArch2Perf(cfg)
+    tr.fit(cells, y, cells)
+    assert type(tr.generator.encoder).registry_name == name
+    tr.save(tmp_path)
+    loaded = load_component(tmp_path / "generator", expected_kind="generator")
+    assert type(loaded.encoder).registry_name == name
+    assert loaded.sample(0, 6, seed=1) == tr.generator.sample(0, 6, seed=1)
