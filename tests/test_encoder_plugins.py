@@ -259,3 +259,51 @@ def test_trainer_generator_with_the_encoder_saves_and_loads(name: str, tmp_path:
     loaded = load_component(tmp_path / "generator", expected_kind="generator")
     assert type(loaded.encoder).registry_name == name
     assert loaded.sample(0, 6, seed=1) == tr.generator.sample(0, 6, seed=1)
+
+
+# ----------------------------------------------------------------------------- shortest paths
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 7), pad=st.integers(0, 3), seed=st.integers(0, 10_000))
+def test_shortest_path_buckets_match_breadth_first_search(n: int, pad: int, seed: int) -> None:
+    from archperf_encoders.transformer import shortest_path_buckets
+
+    rng = np.random.default_rng(seed)
+    adj = np.triu(rng.random((n, n)) < 0.35, k=1)
+    big = np.zeros((n + pad, n + pad), dtype=np.float32)
+    big[:n, :n] = adj
+    mask = np.arange(n + pad) < n
+    max_d = 3
+    got = shortest_path_buckets(torch.tensor(big)[None], torch.tensor(mask)[None], max_d)[0]
+    und = adj | adj.T
+    for s in range(n + pad):
+        dist = {s: 0}
+        frontier = [s] if s < n else []
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v in np.flatnonzero(und[u]):
+                    if int(v) not in dist:
+                        dist[int(v)] = dist[u] + 1
+                        nxt.append(int(v))
+            frontier = nxt
+        for t in range(n + pad):
+            want = max_d + 1 if s >= n or t not in dist else min(dist[t], max_d)
+            assert int(got[s, t]) == want, (s, t)
+
+
+def test_transformer_distance_bias_pads_saves_and_changes_the_output(tmp_path: Path) -> None:
+    plain = _encoder("transformer").eval()
+    spd = _encoder("transformer", max_distance=4).eval()
+    b = _batch(4)
+    wide = _batch(4, max_nodes=b.max_nodes + 3)
+    with torch.no_grad():
+        out = spd(b).graph
+        torch.testing.assert_close(spd(wide).graph, out, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(out, plain(b).graph)
+    save_component(spd, tmp_path / "e")
+    again = load_component(tmp_path / "e", expected_kind="encoder")
+    assert again.config()["max_distance"] == 4
+    with torch.no_grad():
+        assert torch.equal(again(b).graph, out)
+    with pytest.raises(ValueError, match="max_distance"):
+        _encoder("transformer", max_distance=-1)
