@@ -307,3 +307,14 @@ def test_transformer_distance_bias_pads_saves_and_changes_the_output(tmp_path: P
         assert torch.equal(again(b).graph, out)
     with pytest.raises(ValueError, match="max_distance"):
         _encoder("transformer", max_distance=-1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("space_name", ["nb101", "nb201", "darts"])
+def test_default_sizes_read_every_core_space(name: str, space_name: str) -> None:
+    space = registry.create("search_space", space_name)
+    k = len(space.op_names)
+    cells = [space.to_graph(a) for a in space.sample(3, seed=0)]
+    enc = registry.create("encoder", name, k, seed=0)
+    out = enc(CellBatch.from_cells(cells, k))
+    assert tuple(out.graph.shape) == (3, enc.graph_dim) and torch.isfinite(out.graph).all()

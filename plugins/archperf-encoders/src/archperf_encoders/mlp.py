@@ -42,7 +42,8 @@ class MLPEncoder(nn.Module, Encoder, DenseEncoder):
         num_ops: size K of the op vocabulary (one-hot input width for :meth:`forward`).
         hidden_dim: width of every hidden layer, of the graph and of the node embeddings.
         num_layers: number of hidden ``Linear → ReLU`` layers.
-        max_nodes: vertices the input is padded to (default 16: NB101 has 7, NB201 8).
+        max_nodes: vertices the input is padded to (default 32: cells of NB101 have 7,
+            NB201 8, DARTS/NB301 22).
         in_dim: node input width for :meth:`forward_dense` (default ``num_ops``).
         seed: if given, parameters are initialised from this seed (global RNG untouched).
     """
@@ -57,7 +58,7 @@ class MLPEncoder(nn.Module, Encoder, DenseEncoder):
         num_ops: int,
         hidden_dim: int = 32,
         num_layers: int = 2,
-        max_nodes: int = 16,
+        max_nodes: int = 32,
         in_dim: int | None = None,
         seed: int | None = None,
     ) -> None:
