@@ -155,3 +155,14 @@ def test_pool_candidates_without_mutants(embedded: NB201Benchmark) -> None:
 
 def test_predict_of_nothing_is_empty(fitted: tuple[BiArch2Perf, list[Any]]) -> None:
     assert fitted[0].predict([]).shape == (0,)
+
+
+def test_generator_candidates_train_without_pp_guidance() -> None:
+    """PP guidance made AG's NB301 search worse (bench/results/
+    semigan_search_nb301_generator_guidance_partial.json): the search turns it off unless asked."""
+    from archperf.search.semigan import SemiGANNAD
+
+    cfg = SemiGANNAD(candidates="generator")._trainer_config({})
+    assert cfg.adversarial and cfg.predictor_guidance_weight == 0.0
+    asked = SemiGANNAD(candidates="generator", trainer={"predictor_guidance_weight": 1.0})
+    assert asked._trainer_config({}).predictor_guidance_weight == 1.0
