@@ -62,12 +62,16 @@ def archperf_search_methods() -> Targets:
         "semigan-nad": "archperf.search.semigan:SemiGANNAD",
         "rs": "archperf.search.random:RandomSearch",
         "re": "archperf.search.evolution:RegularizedEvolution",
+        "ls": "archperf.search.local:LocalSearch",
+        "bananas": "archperf.search.guided:Bananas",
+        "npenas": "archperf.search.guided:NPENAS",
+        "npenas-space": "archperf.search.guided:npenas_space",
     }
 
 
 @hookimpl
 def archperf_arch_predictors() -> Targets:
-    return {}
+    return {"mlp": "archperf.predictors.mlp:MLPPredictor"}
 
 
 @hookimpl
