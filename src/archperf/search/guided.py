@@ -122,7 +122,8 @@ class PredictorGuided(SearchMethod):
             raise UsageError(f"ucb_beta must be a number >= 0, got {ucb_beta!r}")
         if mutation_kwargs is not None and not isinstance(mutation_kwargs, dict):
             raise UsageError(
-                f"mutation_kwargs must be a table of space.mutate arguments, got {mutation_kwargs!r}"
+                "mutation_kwargs must be a table of space.mutate arguments, got "
+                f"{mutation_kwargs!r}"
             )
         self.predictor_settings = _check_predictor(predictor, predictor_settings)
         from .. import registry
