@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..interfaces import ArchPredictor, HasFeatures, SearchSpace
+from ..runtime import threads
 
 __all__ = ["MLPPredictor", "graph_features"]
 
@@ -144,8 +145,14 @@ class MLPPredictor(ArchPredictor[Any]):
         return net
 
     def fit(self, archs: Sequence[Any], y: Sequence[float] | np.ndarray) -> MLPPredictor:
-        import torch
+        import torch  # before threads(), which sets the count only once torch is imported
 
+        with threads():
+            return self._fit(torch, archs, y)
+
+    def _fit(
+        self, torch: Any, archs: Sequence[Any], y: Sequence[float] | np.ndarray
+    ) -> MLPPredictor:
         target = np.asarray(y, dtype=np.float64)
         if target.ndim != 1 or len(target) != len(archs):
             raise UsageError(
@@ -186,7 +193,7 @@ class MLPPredictor(ArchPredictor[Any]):
         if not len(archs):
             return np.zeros(0, dtype=np.float64)
         x = torch.from_numpy(self.encode(archs))
-        with torch.no_grad():
+        with threads(), torch.no_grad():
             out = self._net(x).squeeze(1).double().numpy()
         return out * self._y_std + self._y_mean
 
