@@ -71,7 +71,10 @@ def archperf_search_methods() -> Targets:
 
 @hookimpl
 def archperf_arch_predictors() -> Targets:
-    return {"mlp": "archperf.predictors.mlp:MLPPredictor"}
+    return {
+        "xgb": "archperf.predictors.xgb:XGBPredictor",
+        "mlp": "archperf.predictors.mlp:MLPPredictor",
+    }
 
 
 @hookimpl

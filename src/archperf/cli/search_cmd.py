@@ -219,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
     print("incumbent:    " + ", ".join(f"{traj[n - 1]:.2f} after {n}" for n in marks if n))
     for i, rnd in enumerate(record["outcome_info"].get("rounds", [])):
         vals = ", ".join(f"{v:.2f}" for v in rnd.get("values", []))
-        top = f"the top {len(rnd.get('values', []))} by PP scored {vals}"
+        ranker = record["outcome_info"].get("ranker") or "PP"
+        top = f"the top {len(rnd.get('values', []))} by {ranker} scored {vals}"
         if "generated" in rnd:  # nacg
             print(
                 f"generated:    round {i + 1}: {rnd['generated']} cells generated, "

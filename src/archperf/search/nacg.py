@@ -37,6 +37,7 @@ from .base import (
     trainer_overrides,
 )
 from .base import require_budget as _require_budget
+from .ranking import Ranker, build_predictor, check_predictor
 
 __all__ = ["NACG", "multi_round_nacg"]
 
@@ -74,6 +75,11 @@ class NACG(SearchMethod):
         Extra generation batches (with stochastic decoding) when fewer than ``K`` new cells
         came out; if still short, the rest are the PP-best cells of the unlabeled pool and
         ``info`` says how many (``filled_from_pool``).
+    predictor, predictor_settings:
+        ``None`` (default): PP ranks the generated cells.  The name of a registered
+        ``arch_predictor`` (e.g. ``"xgb"``) and its arguments: that model, fitted on every
+        labelled cell at the start of each round (seed = the search's), ranks them instead;
+        Bi-Arch2Perf is still trained, for AG.
     """
 
     name = "nacg"
@@ -91,6 +97,8 @@ class NACG(SearchMethod):
         stochastic: bool = False,
         max_generate_tries: int = 4,
         paper: bool = True,
+        predictor: str | None = None,
+        predictor_settings: dict[str, Any] | None = None,
     ) -> None:
         check_ints(
             ("top_k", top_k, 1),
@@ -120,6 +128,7 @@ class NACG(SearchMethod):
         self.condition_class = condition_class
         self.stochastic = stochastic
         self.max_generate_tries = max_generate_tries
+        self.predictor, self.predictor_settings = check_predictor(predictor, predictor_settings)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -134,6 +143,12 @@ class NACG(SearchMethod):
             "stochastic": self.stochastic,
             "max_generate_tries": self.max_generate_tries,
             "paper": self.paper,
+            # only when set: the configs (and run keys) of PP-ranked searches stay as they were
+            **(
+                {"predictor": self.predictor, "predictor_settings": dict(self.predictor_settings)}
+                if self.predictor is not None
+                else {}
+            ),
         }
 
     def _config(self, fields: dict[str, Any]) -> Any:
@@ -193,6 +208,7 @@ class NACG(SearchMethod):
         n_labeled = remaining - generation if self.num_labeled is None else self.num_labeled
         if n_labeled < 2 or n_labeled + generation > remaining:
             raise UsageError(too_small_budget(self, remaining, n_labeled, generation))
+        build_predictor(self.predictor, self.predictor_settings, space, int(seed))  # fail early
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         phase(f"{n_labeled} random cells")
@@ -208,6 +224,7 @@ class NACG(SearchMethod):
         phase("training")
         trainer.fit(labeled, labels, pool)
         train_seconds = time.perf_counter() - t_train
+        ranker = Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
 
         rounds_info: list[dict[str, Any]] = []
         all_cells: list[Any] = list(labeled)
@@ -225,14 +242,15 @@ class NACG(SearchMethod):
                     epochs=self.finetune_epochs,
                 )
                 train_seconds += time.perf_counter() - t_ft
+            ranker.fit(all_cells, all_labels)
             phase(f"{step}generating")
             cands, stats = self._candidates(trainer, oracle, seed, r)
-            chosen = self._select(trainer, cands, self.top_k)
+            chosen = self._select(ranker, cands, self.top_k)
             filled = 0
             if len(chosen) < self.top_k:
                 filled = self.top_k - len(chosen)
-                chosen += self._fill_from_pool(trainer, oracle, pool, cands, filled)
-            preds = trainer.predict(chosen) if chosen else np.zeros(0)
+                chosen += self._fill_from_pool(ranker, oracle, pool, cands, filled)
+            preds = ranker.predict(chosen) if chosen else np.zeros(0)
             values = oracle.query(chosen)
             all_cells += chosen
             all_labels += [float(v) for v in values]
@@ -255,10 +273,12 @@ class NACG(SearchMethod):
             final_mse_labeled=trainer.history.mse_labeled[-1]
             if trainer.history.mse_labeled
             else None,
+            **({"ranker": self.predictor} if self.predictor is not None else {}),
         )
 
     @staticmethod
     def _select(trainer: Any, cands: Sequence[Any], k: int) -> list[Any]:
+        """The ``k`` best of ``cands`` by ``trainer.predict`` (PP, or a :class:`Ranker`)."""
         if not cands:
             return []
         pred = trainer.predict(cands)

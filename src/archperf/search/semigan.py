@@ -37,6 +37,7 @@ from .base import (
     trainer_overrides,
 )
 from .base import require_budget as _require_budget
+from .ranking import Ranker, build_predictor, check_predictor
 
 __all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
 
@@ -77,6 +78,13 @@ class SemiGANNAD(SearchMethod):
     parents, mutations:
         Each round also offers PP ``mutations`` random mutants (``space.mutate``) of each of the
         ``parents`` best queried cells; 0 turns this off.
+    predictor:
+        ``None`` (default): PP ranks the candidates.  The name of a registered
+        ``arch_predictor`` (e.g. ``"xgb"``): that model, fitted on every queried cell at the
+        start of each round (seed = the search's), ranks them instead; with ``"uniform"`` or
+        ``"pool"`` candidates Bi-Arch2Perf is then not trained at all.
+    predictor_settings:
+        Keyword arguments of that predictor (e.g. ``{"features": "path"}``).
     """
 
     name = "semigan-nad"
@@ -93,6 +101,8 @@ class SemiGANNAD(SearchMethod):
         condition_class: int = 0,
         parents: int = 5,
         mutations: int = 20,
+        predictor: str | None = None,
+        predictor_settings: dict[str, Any] | None = None,
     ) -> None:
         check_ints(
             ("initial", initial, 2),
@@ -117,6 +127,7 @@ class SemiGANNAD(SearchMethod):
         self.condition_class = condition_class
         self.parents = parents
         self.mutations = mutations
+        self.predictor, self.predictor_settings = check_predictor(predictor, predictor_settings)
         self._trainer_config({})  # validate early, one clear error
 
     def config(self) -> dict[str, Any]:
@@ -131,6 +142,12 @@ class SemiGANNAD(SearchMethod):
             "condition_class": self.condition_class,
             "parents": self.parents,
             "mutations": self.mutations,
+            # only when set: the configs (and run keys) of PP-ranked searches stay as they were
+            **(
+                {"predictor": self.predictor, "predictor_settings": dict(self.predictor_settings)}
+                if self.predictor is not None
+                else {}
+            ),
         }
 
     def _trainer_config(self, fixed: dict[str, Any]) -> Any:
@@ -197,6 +214,7 @@ class SemiGANNAD(SearchMethod):
                 f"{self.initial} random cells + at least 1 proposed cell), got {remaining}: "
                 "raise --budget or lower initial (--set initial=N)"
             )
+        build_predictor(self.predictor, self.predictor_settings, space, int(seed))  # fail early
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         phase(f"{self.initial} random cells")
@@ -205,7 +223,10 @@ class SemiGANNAD(SearchMethod):
         seen = {space.canonical(c) for c in cells}
         pool = self._pool(space, rng)
         cfg = self._trainer_config({"space": getattr(space, "name", "custom"), "seed": int(seed)})
-        trainer = BiArch2Perf(cfg, space=space)
+        # a named predictor ranks; Bi-Arch2Perf is then trained only when AG must propose
+        use_trainer = self.predictor is None or self.candidates == "generator"
+        trainer = BiArch2Perf(cfg, space=space) if use_trainer else None
+        ranker = Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
         train_seconds = 0.0
         n_rounds = -(-(remaining - self.initial) // self.top_k)  # for the progress display
         rounds: list[dict[str, Any]] = []
@@ -214,22 +235,25 @@ class SemiGANNAD(SearchMethod):
         while oracle.remaining and oracle.remaining > 0:
             t_fit = time.perf_counter()
             phase(f"round {r + 1}/{n_rounds}: {'training' if r == 0 else 'fine-tuning'}")
-            if r == 0:
+            if trainer is None:
+                pass
+            elif r == 0:
                 trainer.fit(cells, np.asarray(labels), pool)
             else:
                 trainer.fit(
                     cells, np.asarray(labels), pool, warm_start=True, epochs=self.finetune_epochs
                 )
+            ranker.fit(cells, labels)
             train_seconds += time.perf_counter() - t_fit
             k = min(self.top_k, int(oracle.remaining))
             phase(f"round {r + 1}/{n_rounds}: ranking candidates")
             local = self._local(space, cells, labels, rng)
             if self.candidates == "pool":  # the pool's predictions are already averaged
                 drawn: Sequence[Any] = [*pool, *local]
-                pred = np.concatenate([trainer.pool_predictions(), trainer.predict(local)])
+                pred = ranker.predict_pool(pool, local)
             else:
                 drawn = [*self._draw(trainer, space, seed, r), *local]
-                pred = trainer.predict(drawn)
+                pred = ranker.predict(drawn)
             chosen, keys, chosen_pred = _pick(oracle, space, drawn, pred, seen, k)
             n_proposed = len(chosen)
             if n_proposed < k:  # too few new proposals: top up with PP-ranked uniform cells
@@ -242,7 +266,7 @@ class SemiGANNAD(SearchMethod):
                         oracle,
                         space,
                         extra,
-                        trainer.predict(extra),
+                        ranker.predict(extra),
                         seen | set(keys),
                         k - len(chosen),
                     )
@@ -273,10 +297,11 @@ class SemiGANNAD(SearchMethod):
             oracle,
             initial=self.initial,
             rounds=rounds,
-            device=str(trainer.device),
+            device=str(trainer.device) if trainer is not None else "cpu",
             exhausted=exhausted,
             train_seconds=round(train_seconds, 3),
             search_seconds=round(time.perf_counter() - t0, 3),
+            **({"ranker": self.predictor} if self.predictor is not None else {}),
         )
 
 

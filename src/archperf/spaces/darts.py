@@ -26,7 +26,8 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import InvalidCellError
-from ..interfaces import SearchSpace, as_rng
+from ..interfaces import HasFeatures, SearchSpace, as_rng
+from ._features import build_features
 
 __all__ = [
     "CELL_NAMES",
@@ -236,7 +237,7 @@ def _format_canonical_cell(form: tuple[tuple[Pair, Pair], ...]) -> str:
     return ";".join("+".join(f"{DARTS_OPS[op]}({src})" for src, op in node) for node in form)
 
 
-class DartsSpace(SearchSpace[Genotype]):
+class DartsSpace(SearchSpace[Genotype], HasFeatures[Genotype]):
     """The DARTS / NAS-Bench-301 space of :class:`Genotype` (normal + reduce cell).
 
     ``ops`` are the seven genotype ops; ``op_names`` is the 20-name vocabulary of the
@@ -247,6 +248,12 @@ class DartsSpace(SearchSpace[Genotype]):
     ops: tuple[str, ...] = DARTS_OPS
     op_names: tuple[str, ...] = GRAPH_OP_NAMES
     max_nodes: int = 2 * _VERTICES_PER_CELL
+    feature_kinds: ClassVar[tuple[str, ...]] = (
+        "onehot",
+        "adjacency",
+        "path",
+        "onehot+path",
+    )
 
     # ----------------------------------------------------------------------------- validity
     def validate(self, arch: Genotype) -> None:
@@ -471,6 +478,47 @@ class DartsSpace(SearchSpace[Genotype]):
                 adj[v, out] = 1
         return Cell(adj, ops)
 
+    # ---------------------------------------------------------------------------- features
+    def features(self, archs: Sequence[Genotype], kind: str = "onehot") -> np.ndarray:
+        """Fixed-length ``float32`` features ``[len(archs), d]``, normal cell then reduce cell.
+
+        ``"onehot"`` (d = 2 × 14 × 7 = 196): for each of a cell's 14 possible edges (node i
+        from source j, the slots of :meth:`to_nb301_features`) the op one-hot over
+        :data:`DARTS_OPS`, all zero where the cell does not use the edge.  ``"adjacency"``
+        (d = 2 × 14): which edges the cell uses.  ``"path"`` (d = 2 × 2 × 399 = 1,596): per
+        cell and per cell input (c_{k-2}, c_{k-1}), one indicator per op sequence of length
+        1 to 3 on a path from that input into an intermediate node (every intermediate node
+        feeds the output, so each is a path end): 7 + 49 + 343 sequences.  Sequences of 4
+        ops (a chain through all four intermediate nodes) would add 2,401 columns per input
+        for very few cells; such a chain still sets the indicators of its 3-op prefixes.
+        Path features are the same for every genotype of a canonical class; the other kinds
+        depend on the node numbering.  ``"onehot+path"`` is both, side by side.
+        """
+        if isinstance(archs, Genotype):
+            raise TypeError("features takes a sequence of genotypes; wrap one in a list")
+        for g in archs:
+            self.validate(g)
+
+        def edges(one_hot: bool) -> np.ndarray:
+            width = len(DARTS_OPS) if one_hot else 1
+            out = np.zeros((len(archs), 2, _NUM_EDGE_SLOTS, width), dtype=np.float32)
+            for b, g in enumerate(archs):
+                for c, pairs in enumerate(g.cells()):
+                    for k, (src, op) in enumerate(pairs):
+                        slot = _EDGE_OFFSET[FIRST_NODE + k // 2] + src
+                        out[b, c, slot, op if one_hot else 0] = 1.0
+            return out.reshape(len(archs), 2 * _NUM_EDGE_SLOTS * width)
+
+        def path() -> np.ndarray:
+            out = np.zeros((len(archs), 2, 2, _PATHS_PER_INPUT), dtype=np.float32)
+            for b, g in enumerate(archs):
+                for c, pairs in enumerate(g.cells()):
+                    _set_paths(pairs, out[b, c])
+            return out.reshape(len(archs), 2 * 2 * _PATHS_PER_INPUT)
+
+        parts = {"onehot": lambda: edges(True), "adjacency": lambda: edges(False), "path": path}
+        return build_features("DARTS", archs, kind, self.feature_kinds, parts, Genotype)
+
     # ---------------------------------------------------------------------- NB301 encoding
     def to_nb301_features(self, genotypes: Sequence[Genotype]) -> np.ndarray:
         """The NB301 (YAHPO) surrogate's ``x_cat`` input, ``int32 [B, 34]``.
@@ -599,6 +647,30 @@ class DartsSpace(SearchSpace[Genotype]):
                 child = Genotype(cell, arch.reduce) if c == 0 else Genotype(arch.normal, cell)
             if self.canonical(child) != before:
                 return child
+
+
+_NUM_EDGE_SLOTS = _EDGE_OFFSET[LAST_NODE] + LAST_NODE  # 14
+_MAX_PATH_OPS = 3
+_PATH_OFFSET = [sum(len(DARTS_OPS) ** i for i in range(1, length)) for length in range(1, 5)]
+"""``_PATH_OFFSET[L - 1]``: first column of the sequences of L ops; the last entry is the width."""
+_PATHS_PER_INPUT = _PATH_OFFSET[-1]  # 7 + 49 + 343 = 399
+
+
+def _set_paths(pairs: CellPairs, out: np.ndarray) -> None:
+    """Set ``out[input, index]`` for every op sequence (1 to 3 ops) on a path of the cell
+    ``pairs`` from cell input 0 or 1."""
+    succ: dict[int, list[tuple[int, int]]] = {}
+    for k, (src, op) in enumerate(pairs):
+        succ.setdefault(src, []).append((FIRST_NODE + k // 2, op))
+    for start in (0, 1):
+        stack: list[tuple[int, int, int]] = [(start, 0, 0)]  # (node, ops so far, base-7 code)
+        while stack:
+            node, length, code = stack.pop()
+            for dst, op in succ.get(node, ()):
+                new = code * len(DARTS_OPS) + op
+                out[start, _PATH_OFFSET[length] + new] = 1.0  # offset of length + 1 ops
+                if length + 1 < _MAX_PATH_OPS:
+                    stack.append((dst, length + 1, new))
 
 
 def _sample_cells(rng: np.random.Generator, n: int) -> list[CellPairs]:

@@ -11,6 +11,7 @@ The whole space (423,624 cells) is enumerated once and cached on disk; see
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -21,8 +22,9 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import InvalidCellError, UnknownCellError
-from ..interfaces import EnumerableSpace, as_rng
+from ..interfaces import EnumerableSpace, HasFeatures, as_rng
 from . import _nb101_enum as _enum
+from ._features import build_features
 
 __all__ = ["NB101Space"]
 
@@ -31,9 +33,13 @@ _INTERIOR = (CONV3X3, CONV1X1, MAXPOOL)
 _HASH_LABEL = {INPUT: -1, OUTPUT: -2, CONV3X3: 0, CONV1X1: 1, MAXPOOL: 2}
 _RECORD_EXTRAS = frozenset({"hash", "canonical", "text"})
 _MAX_MUTATION_TRIES = 10_000
+_MAX_PATH_OPS = 5  # interior vertices on the longest input → output path (7 vertices)
+_PATH_OFFSET = [sum(3**i for i in range(length)) for length in range(_MAX_PATH_OPS + 2)]
+NUM_PATH_FEATURES = _PATH_OFFSET[-1]  # 1 + 3 + 9 + 27 + 81 + 243 = 364
+_UPPER = np.triu_indices(7, k=1)
 
 
-class NB101Space(EnumerableSpace[Cell]):
+class NB101Space(EnumerableSpace[Cell], HasFeatures[Cell]):
     """NAS-Bench-101: cells whose pruned spec has ≤ 7 vertices and ≤ 9 edges, ops on vertices.
 
     Everything this space produces (enumeration, sampling, mutation) is pruned; ``validate``,
@@ -53,6 +59,14 @@ class NB101Space(EnumerableSpace[Cell]):
     )
     max_nodes: int = 7
     max_edges: int = 9
+    feature_kinds: ClassVar[tuple[str, ...]] = (
+        "onehot",
+        "adjacency",
+        "onehot+adjacency",
+        "path",
+        "onehot+path",
+        "onehot+adjacency+path",
+    )
 
     def __init__(self, cache_file: str | os.PathLike[str] | None = None) -> None:
         self._cache_file = Path(cache_file) if cache_file is not None else None
@@ -290,6 +304,52 @@ class NB101Space(EnumerableSpace[Cell]):
         self.validate(cell)
         return self.prune(cell)
 
+    # ---------------------------------------------------------------- features
+
+    def features(self, archs: Sequence[Cell], kind: str = "onehot") -> np.ndarray:
+        """Fixed-length ``float32`` features ``[len(archs), d]`` of the *pruned* cells.
+
+        Cells are laid out on 7 vertices (interior vertices in order from slot 1, the output
+        in slot 6), as in BANANAS' adjacency encoding.  ``"onehot"`` (d = 15): the op of each
+        of the 5 interior slots, one-hot over conv3x3, conv1x1, maxpool3x3 (all zero for an
+        empty slot).  ``"adjacency"`` (d = 21): the upper triangle of the 7 × 7 adjacency,
+        row by row.  ``"path"`` (d = 364): one indicator per sequence of interior ops on an
+        input → output path, of length 0 (input → output directly) to 5: 1 + 3 + ... + 243;
+        the same for every cell of an isomorphism class (the other kinds depend on the vertex
+        order).  ``"a+b"`` kinds put the parts side by side.
+        """
+
+        @functools.cache
+        def pruned() -> list[Cell]:
+            out = []
+            for cell in archs:
+                self.validate(cell)
+                out.append(self.prune(cell))
+            return out
+
+        def onehot() -> np.ndarray:
+            rows = np.zeros((len(archs), 5, 3), dtype=np.float32)
+            for i, cell in enumerate(pruned()):
+                ops = _padded(cell)[1]
+                used = np.flatnonzero(ops)
+                rows[i, used, ops[used] - CONV3X3] = 1.0
+            return rows.reshape(len(archs), 15)
+
+        def adjacency() -> np.ndarray:
+            rows = np.zeros((len(archs), len(_UPPER[0])), dtype=np.float32)
+            for i, cell in enumerate(pruned()):
+                rows[i] = _padded(cell)[0][_UPPER]
+            return rows
+
+        def path() -> np.ndarray:
+            rows = np.zeros((len(archs), NUM_PATH_FEATURES), dtype=np.float32)
+            for i, cell in enumerate(pruned()):
+                rows[i] = _path_row(cell)
+            return rows
+
+        parts = {"onehot": onehot, "adjacency": adjacency, "path": path}
+        return build_features("NB101", archs, kind, self.feature_kinds, parts, Cell)
+
     # ---------------------------------------------------------------- enumeration
 
     def enumeration(self) -> _enum.Enumeration:
@@ -436,3 +496,33 @@ class NB101Space(EnumerableSpace[Cell]):
             if self.canonical(new) != old:
                 return new
         raise RuntimeError(f"no valid mutation found in {_MAX_MUTATION_TRIES} tries")
+
+
+def _padded(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
+    """A pruned cell in the 7-vertex layout of the features: interior vertices keep their
+    order in slots 1..n-2, the output moves to slot 6; ``(adjacency [7, 7], interior op ids
+    [5], 0 for an empty slot)``."""
+    n = cell.num_vertices
+    pos = np.array([*range(n - 1), 6])
+    adj = np.zeros((7, 7), dtype=np.float32)
+    adj[np.ix_(pos, pos)] = cell.adjacency
+    ops = np.zeros(5, dtype=np.int64)
+    ops[: n - 2] = cell.ops[1:-1]
+    return adj, ops
+
+
+def _path_row(cell: Cell) -> np.ndarray:
+    """Indicators of the interior-op sequences of a pruned cell's input → output paths."""
+    out = np.zeros(NUM_PATH_FEATURES, dtype=np.float32)
+    n = cell.num_vertices
+    succ = [np.flatnonzero(cell.adjacency[v]).tolist() for v in range(n)]
+    ops = cell.ops.tolist()
+    stack: list[tuple[int, int, int]] = [(0, 0, 0)]  # (vertex, ops so far, base-3 code)
+    while stack:
+        v, length, code = stack.pop()
+        for w in succ[v]:
+            if w == n - 1:
+                out[_PATH_OFFSET[length] + code] = 1.0
+            else:
+                stack.append((w, length + 1, 3 * code + ops[w] - CONV3X3))
+    return out

@@ -24,12 +24,14 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import InvalidCellError
-from ..interfaces import EnumerableSpace, as_rng
+from ..interfaces import EnumerableSpace, HasFeatures, as_rng
+from ._features import build_features
 
 __all__ = [
     "ADJACENCY",
     "ARCH_EDGES",
     "EDGE_OPS",
+    "FEATURE_KINDS",
     "NUM_EDGES",
     "OP_NAMES",
     "NB201Space",
@@ -119,13 +121,78 @@ def _all_cells() -> tuple[Cell, ...]:
     )
 
 
-class NB201Space(EnumerableSpace[Cell]):
+FEATURE_KINDS: tuple[str, ...] = (
+    "onehot",
+    "path",
+    "canonical-path",
+    "onehot+path",
+    "onehot+path+canonical-path",
+)
+"""The feature kinds of :meth:`NB201Space.features`."""
+
+PATH_ROUTES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
+"""The four input → output routes of the 4-node DAG, as edge indices (arch-string order)."""
+
+_PATH_OPS = len(EDGE_OPS) - 1  # ops a path can carry: every op but "none"
+_PATH_OFFSET = {1: 0, 2: _PATH_OPS, 3: _PATH_OPS + _PATH_OPS**2}
+NUM_PATH_FEATURES = _PATH_OPS + _PATH_OPS**2 + _PATH_OPS**3
+_OP_SKIP_FREE = _PATH_OPS - 1  # conv 1x1, conv 3x3, avg pool
+_SKIP_FREE_OFFSET = {length: sum(_OP_SKIP_FREE**i for i in range(length)) for length in range(4)}
+NUM_CANONICAL_PATH_FEATURES = _SKIP_FREE_OFFSET[3] + _OP_SKIP_FREE**3  # 1 + 3 + 9 + 27 = 40
+
+
+def _features(space: NB201Space, archs: Sequence[Cell], kind: str) -> np.ndarray:
+    @functools.cache
+    def ops() -> np.ndarray:
+        rows = [space.to_op_indices(a) for a in archs]
+        return np.array(rows, dtype=np.int64).reshape(-1, NUM_EDGES)
+
+    def onehot() -> np.ndarray:
+        idx = ops()
+        out = np.zeros((idx.shape[0], NUM_EDGES, len(EDGE_OPS)), dtype=np.float32)
+        np.put_along_axis(out, idx[:, :, None], 1.0, axis=2)
+        return out.reshape(idx.shape[0], NUM_EDGES * len(EDGE_OPS))
+
+    def path() -> np.ndarray:
+        idx = ops()
+        n = idx.shape[0]
+        out = np.zeros((n, NUM_PATH_FEATURES), dtype=np.float32)
+        rows = np.arange(n)
+        for route in PATH_ROUTES:
+            route_ops = idx[:, list(route)]  # [n, L], op indices 0..4
+            live = (route_ops != _NONE).all(axis=1)
+            index = np.full(n, _PATH_OFFSET[len(route)], dtype=np.int64)
+            for step in range(len(route)):  # base-4 number over the ops 1..4 ("none" = 0)
+                index += (route_ops[:, step] - 1) * _PATH_OPS ** (len(route) - 1 - step)
+            out[rows[live], index[live]] = 1.0
+        return out
+
+    def canonical_path() -> np.ndarray:
+        idx = ops()
+        out = np.zeros((idx.shape[0], NUM_CANONICAL_PATH_FEATURES), dtype=np.float32)
+        for route in PATH_ROUTES:
+            for i, route_ops in enumerate(idx[:, list(route)].tolist()):
+                if _NONE in route_ops:
+                    continue
+                code, length = 0, 0
+                for op in route_ops:
+                    if op != _SKIP:  # the identity: not part of the sequence
+                        code, length = code * _OP_SKIP_FREE + op - _SKIP - 1, length + 1
+                out[i, _SKIP_FREE_OFFSET[length] + code] += 1.0
+        return out
+
+    parts = {"onehot": onehot, "path": path, "canonical-path": canonical_path}
+    return build_features("NB201", archs, kind, FEATURE_KINDS, parts, Cell)
+
+
+class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell]):
     """NAS-Bench-201: 15,625 cells, six edges with five ops each, op-on-node :class:`Cell`."""
 
     name: ClassVar[str] = "nb201"
     op_names: tuple[str, ...] = OP_NAMES
     edge_ops: tuple[str, ...] = EDGE_OPS
     max_nodes: int = NUM_VERTICES
+    feature_kinds: ClassVar[tuple[str, ...]] = FEATURE_KINDS
 
     # ----------------------------------------------------------------------------- validity
     def validate(self, arch: Cell) -> None:
@@ -342,6 +409,24 @@ class NB201Space(EnumerableSpace[Cell]):
 
     def __len__(self) -> int:
         return len(EDGE_OPS) ** NUM_EDGES
+
+    # ------------------------------------------------------------------------- features
+    def features(self, archs: Sequence[Cell], kind: str = "onehot") -> np.ndarray:
+        """Fixed-length ``float32`` features ``[len(archs), d]`` (see :data:`FEATURE_KINDS`).
+
+        ``"onehot"`` (d = 30): the op of each of the six edges, one-hot over :data:`EDGE_OPS`,
+        in arch-string order.  ``"path"`` (d = 84): one indicator per input → output op
+        sequence (BANANAS' path encoding): the four routes ``3←0``, ``1←0→3``, ``2←0→3`` and
+        ``0→1→2→3`` carry sequences of 1, 2, 2 and 3 ops; a route with a ``none`` edge does not
+        exist, so the features are indexed by sequences over the four other ops
+        (4 + 16 + 64).  ``"canonical-path"`` (d = 40): the same routes read as the network
+        computes them: ``skip_connect`` is the identity and leaves the sequence, and each
+        feature *counts* the live routes with that sequence over conv 1x1, conv 3x3 and avg pool
+        (length 0 to 3: 1 + 3 + 9 + 27); equal for all cells of a :meth:`canonical` class.
+        ``"a+b"`` kinds put the parts side by side.  There is no ``"adjacency"`` kind: the
+        NB201 graph is the same for every cell.
+        """
+        return _features(self, archs, kind)
 
     def canonical_classes(self) -> dict[str, list[Cell]]:
         """Every cell grouped by canonical form (insertion order = first member's op code)."""
