@@ -1,4 +1,4 @@
-"""Local search (White, Nolen, Savani & Hutter, 2020: "Local search is state of the art for
+"""Local search (White, Nolen & Savani, 2020: "Local search is state of the art for
 neural architecture search benchmarks")."""
 
 from __future__ import annotations
