@@ -457,3 +457,31 @@ def test_mlp_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad" / "config.json").write_text('{"format": "other"}')
     with pytest.raises(UsageError, match="is not an archperf mlp model"):
         MLPPredictor.load(tmp_path / "bad")
+
+
+def test_anytime_plot_takes_the_new_methods(tmp_path: Path) -> None:
+    """`archperf plot`'s curves and figure from real run records of every baseline beside RS
+    and RE: one curve per method, ending at each run's final value."""
+    pytest.importorskip("matplotlib")
+    from archperf.experiments.anytime import anytime_curves, plot_anytime
+
+    recs = []
+    for method in (*BASELINES, "rs", "re"):
+        for seed in (0, 1):
+            spec = RunSpec(
+                method=method,
+                method_kwargs=TINY.get(method, {}),
+                benchmark="synthetic-nb201",
+                dataset="synthetic",
+                budget=20,
+                seed=seed,
+            )
+            recs.append(run_one(spec))
+    curves = anytime_curves(recs)
+    assert sorted(c.label for c in curves) == sorted((*BASELINES, "rs", "re"))
+    assert all(c.runs.shape == (2, 20) for c in curves)
+    for c in curves:  # the curve ends at each run's final value
+        finals = [r["final"]["value"] for r in recs if r["spec"]["label"] == c.label]
+        np.testing.assert_allclose(c.runs[:, -1], finals)
+    out = plot_anytime(curves, tmp_path / "anytime.png")
+    assert out.read_bytes().startswith(b"\x89PNG")
