@@ -22,7 +22,7 @@ class LocalSearch(SearchMethod):
     1. Query ``initial`` random cells; the best is the current cell.
     2. Query every neighbour of the current cell that is new (answerable, not queried, not
        equivalent to a queried cell), in random order. The neighbours are the space's one-edit
-       changes: ``space.neighbours(arch)`` where the space offers it (NB201, NAS-Bench-Macro),
+       changes: ``space.neighbours(arch)`` where the space offers it (NB201, plugin spaces),
        else distinct ``space.mutate`` draws until ``patience`` draws in a row give nothing new
        (at most ``max_neighbours``).
     3. If the best neighbour (queried now or before) beats the current cell, move to it and go
