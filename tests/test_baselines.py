@@ -315,6 +315,41 @@ def test_nbmacro_neighbours_are_the_16_one_edit_changes() -> None:
     assert all(sum(x != y for x, y in zip(code, "01201221", strict=True)) == 1 for code in codes)
 
 
+@pytest.mark.parametrize("space", SPACES)
+def test_first_improvement_ls_moves_at_the_first_better_neighbour(space: str) -> None:
+    """Exact budget, the same queries for the same seed, and it moves."""
+    bench = SyntheticBenchmark(space)
+    a, b = bench.oracle(budget=40), bench.oracle(budget=40)
+    out = LocalSearch(initial=3, improvement="first").search(a, seed=2)
+    LocalSearch(initial=3, improvement="first").search(b, seed=2)
+    assert a.num_queries == 40
+    assert [r.record for r in a.history] == [r.record for r in b.history]
+    assert out.info["moves"] >= 1
+    assert LocalSearch(improvement="first").config()["improvement"] == "first"
+
+
+def test_first_improvement_ls_on_a_climb() -> None:
+    space = NB201Space()
+    records = GrowingRecordIndex(space.to_text)
+
+    class Climb(MetricSource):
+        def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
+            return np.array(
+                [
+                    float(sum(o == 3 for o in space.to_op_indices(records.arch_at(int(i)))))
+                    for i in indices
+                ]
+            )
+
+    oracle = Oracle(space, records, Climb(), {"benchmark": "climb"}, budget=60)
+    out = LocalSearch(initial=1, improvement="first").search(oracle, seed=0)
+    assert out.value == 6.0
+    # a move happens at the first better neighbour: each queried value is at most one conv
+    # edge above the cell being left, so the incumbent rises by at most one per query
+    best = [max(r.value for r in oracle.history[: i + 1]) for i in range(len(oracle.history))]
+    assert all(b - a <= 1.0 for a, b in zip(best[1:], best[2:], strict=False))
+
+
 def test_ls_samples_neighbours_where_a_space_lists_none() -> None:
     out = LocalSearch(initial=3, patience=10).search(
         SyntheticBenchmark("darts").oracle(budget=40), seed=0
@@ -402,6 +437,8 @@ def test_npenas_space_needs_a_small_enumerable_space(space: str) -> None:
 def test_ls_arguments_are_checked() -> None:
     with pytest.raises(UsageError, match="patience must be an integer >= 1"):
         LocalSearch(patience=0)
+    with pytest.raises(UsageError, match="improvement must be 'best' or 'first'"):
+        LocalSearch(improvement="steepest")
     with pytest.raises(UsageError, match=r"do not fit NB201Space\.mutate"):
         LocalSearch(mutation_kwargs={"bogus": 1}).search(
             SyntheticBenchmark("nb201").oracle(budget=5), seed=0
