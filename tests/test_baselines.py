@@ -341,13 +341,15 @@ def test_first_improvement_ls_on_a_climb() -> None:
                 ]
             )
 
-    oracle = Oracle(space, records, Climb(), {"benchmark": "climb"}, budget=60)
-    out = LocalSearch(initial=1, improvement="first").search(oracle, seed=0)
-    assert out.value == 6.0
-    # a move happens at the first better neighbour: each queried value is at most one conv
-    # edge above the cell being left, so the incumbent rises by at most one per query
-    best = [max(r.value for r in oracle.history[: i + 1]) for i in range(len(oracle.history))]
-    assert all(b - a <= 1.0 for a, b in zip(best[1:], best[2:], strict=False))
+    def queries_to_optimum(improvement: str) -> int:
+        oracle = Oracle(space, records, Climb(), {"benchmark": "climb"}, budget=140)
+        LocalSearch(initial=1, improvement=improvement).search(oracle, seed=0)
+        return [r.value for r in oracle.history].index(6.0) + 1
+
+    # the same start (seed); moving at the first better neighbour needs fewer queries than
+    # querying each whole neighbourhood first
+    first, best = queries_to_optimum("first"), queries_to_optimum("best")
+    assert first < best, (first, best)
 
 
 def test_ls_samples_neighbours_where_a_space_lists_none() -> None:
