@@ -24,6 +24,7 @@ from archperf.spaces.nb201 import NB201Space
 from archperf.training import checkpoint as ckmod
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 from archperf.training.checkpoint import MANIFEST_FILE, load_state, save_state
+from archperf.training.loop import Stepper
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -209,7 +210,7 @@ def test_restart_forgets_the_old_checkpoint_before_training(ckpt: Path, monkeypa
     def die(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(BiArch2Perf, "_step", die)
+    monkeypatch.setattr(Stepper, "step", die)
     with pytest.raises(KeyboardInterrupt):
         BiArch2Perf(_tiny(alpha=0.3)).fit(cells, y, pool, checkpoint_dir=ckpt, resume=False)
     monkeypatch.undo()

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archperf.conditions import RankCondition
+from archperf.interfaces import Condition
 from archperf.nn.discriminator import GINDiscriminator
 from archperf.nn.generator import ConditionalGenerator
 from archperf.nn.serialization import load_component, save_component
@@ -96,6 +97,49 @@ def test_class_loss_needs_a_class_head() -> None:
         tr.fit(cells, y, cells)
 
 
+class _Deciles(Condition):  # a plugin condition: derives from Condition only
+    """Two classes split at a fixed threshold; soft form a logistic of the prediction."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.num_classes = 2
+
+    def encode(self, performance):  # type: ignore[no-untyped-def]
+        return (np.asarray(performance, dtype=np.float64) <= self.threshold).astype(np.int64)
+
+    def target(self, condition):  # type: ignore[no-untyped-def]
+        return np.where(np.asarray(condition) == 0, self.threshold + 1.0, self.threshold - 1.0)
+
+    def soft(self, pred: torch.Tensor, temperature: float) -> torch.Tensor:
+        p0 = torch.sigmoid((pred - self.threshold) / temperature)
+        return torch.stack([p0, 1 - p0], dim=1)
+
+    def hard(self, pred: torch.Tensor) -> torch.Tensor:
+        return (pred <= self.threshold).long()
+
+    @property
+    def best_class_threshold(self) -> float:
+        return self.threshold
+
+
+def test_a_condition_plugin_trains_through_its_own_soft_form() -> None:
+    """The trainer reaches a condition only through the interface (soft, hard): a condition
+    that is neither RankCondition nor ContinuousCondition trains, and one without a soft form
+    is refused with a clear error."""
+    cells = NB201Space().sample(12, seed=0)
+    y = np.linspace(70.0, 90.0, 12)
+    tr = BiArch2Perf(TrainerConfig(epochs=1, progress=False, device="cpu"), condition=_Deciles(80))
+    tr.fit(cells, y, cells)
+    assert np.isfinite(tr.history.loss_discriminator).all()
+
+    class NoSoft(_Deciles):
+        soft = Condition.soft  # type: ignore[assignment]
+
+    tr = BiArch2Perf(TrainerConfig(epochs=1, progress=False, device="cpu"), condition=NoSoft(80))
+    with pytest.raises(TypeError, match="no differentiable form"):
+        tr.fit(cells, y, cells)
+
+
 # -- invariants ---------------------------------------------------------------------------------
 
 
@@ -106,10 +150,16 @@ def test_class_loss_needs_a_class_head() -> None:
     st.integers(2, 6),
 )
 def test_hard_class_is_the_condition_encoding(preds: list[float], t: float, c: int) -> None:
+    """The condition's own hard classes of predictions (the trainer's pseudo-labels) are its
+    encoding, and its soft form puts the most probability on that class at low temperature."""
     cond = RankCondition(t, num_classes=c)
-    tr = BiArch2Perf(TrainerConfig(), condition=cond)
-    got = tr._hard_class(torch.tensor(preds, dtype=torch.float64))
+    pred = torch.tensor(preds, dtype=torch.float64)
+    got = cond.hard(pred)
     assert got.tolist() == cond.encode(preds).tolist()
+    soft = cond.soft(pred, 1e-4)
+    assert torch.allclose(soft.sum(1), torch.ones(len(preds), dtype=torch.float64))
+    away = (pred[:, None] - torch.tensor(cond.thresholds)[None, :]).abs().min(1).values > 1e-2
+    assert soft.argmax(1)[away].tolist() == got[away].tolist()
 
 
 @settings(max_examples=40, deadline=None)

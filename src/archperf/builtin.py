@@ -33,12 +33,12 @@ def archperf_encoders() -> Targets:
 
 @hookimpl
 def archperf_predictors() -> Targets:
-    return {"gin": "archperf.nn.predictor:GINPredictor"}
+    return {"gin": "archperf.nn.predictor:GraphPredictor"}
 
 
 @hookimpl
 def archperf_discriminators() -> Targets:
-    return {"gin": "archperf.nn.discriminator:GINDiscriminator"}
+    return {"gin": "archperf.nn.discriminator:GraphDiscriminator"}
 
 
 @hookimpl
@@ -72,6 +72,7 @@ def archperf_search_methods() -> Targets:
 @hookimpl
 def archperf_arch_predictors() -> Targets:
     return {
+        "gin": "archperf.predictors.gin:GINArchPredictor",
         "xgb": "archperf.predictors.xgb:XGBPredictor",
         "mlp": "archperf.predictors.mlp:MLPPredictor",
     }

@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Cell", "CellBatch"]
+__all__ = ["Cell", "CellBatch", "pad_cells"]
 
 
 def _integer_array(values: Any, what: str) -> np.ndarray:
@@ -178,27 +178,45 @@ class CellBatch:
         """Stack cells into padded tensors (padding vertices have op id 0 and mask False)."""
         import torch
 
-        if len(cells) == 0:
-            raise ValueError("cannot build a CellBatch from zero cells")
-        n_max = max(c.num_vertices for c in cells)
-        if max_nodes is None:
-            max_nodes = n_max
-        elif n_max > max_nodes:
-            raise ValueError(f"a cell has {n_max} vertices, more than max_nodes={max_nodes}")
-        b = len(cells)
-        adj = np.zeros((b, max_nodes, max_nodes), dtype=np.float32)
-        ops = np.zeros((b, max_nodes), dtype=np.int64)
-        mask = np.zeros((b, max_nodes), dtype=bool)
-        for i, c in enumerate(cells):
-            n = c.num_vertices
-            if n and int(c.ops.max()) >= num_ops:
-                raise ValueError(f"cell {i} has op id {int(c.ops.max())} >= num_ops={num_ops}")
-            adj[i, :n, :n] = c.adjacency
-            ops[i, :n] = c.ops
-            mask[i, :n] = True
+        adj, ops, mask = pad_cells(cells, num_ops, max_nodes, np.float32)
         return cls(
             torch.from_numpy(adj).to(device),
             torch.from_numpy(ops).to(device),
             torch.from_numpy(mask).to(device),
             num_ops,
         )
+
+
+def pad_cells(
+    cells: Sequence[Cell],
+    num_ops: int | None,
+    max_nodes: int | None = None,
+    adj_dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one padding routine of the library: cells → ``adj [B, N, N]`` (``adj_dtype``),
+    ``ops [B, N]`` (int64, padding 0) and ``mask [B, N]`` (bool, True for real vertices).
+
+    ``N`` is ``max_nodes`` (a larger cell is a ``ValueError``), else the largest cell's size.
+    With ``num_ops``, an op id ``>= num_ops`` is a ``ValueError``.  :meth:`CellBatch.from_cells`
+    and :class:`archperf.nn.batching.GraphTable` both pad with it.
+    """
+    if len(cells) == 0:
+        raise ValueError("cannot build a CellBatch from zero cells")
+    n_max = max(c.num_vertices for c in cells)
+    if max_nodes is None:
+        max_nodes = n_max
+    elif n_max > max_nodes:
+        i = next(i for i, c in enumerate(cells) if c.num_vertices > max_nodes)
+        raise ValueError(f"a cell has {n_max} vertices, more than max_nodes={max_nodes} (cell {i})")
+    b = len(cells)
+    adj = np.zeros((b, max_nodes, max_nodes), dtype=adj_dtype)
+    ops = np.zeros((b, max_nodes), dtype=np.int64)
+    mask = np.zeros((b, max_nodes), dtype=bool)
+    for i, c in enumerate(cells):
+        n = c.num_vertices
+        if num_ops is not None and n and int(c.ops.max()) >= num_ops:
+            raise ValueError(f"cell {i} has op id {int(c.ops.max())} >= num_ops={num_ops}")
+        adj[i, :n, :n] = c.adjacency
+        ops[i, :n] = c.ops
+        mask[i, :n] = True
+    return adj, ops, mask

@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .interfaces import Condition
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
 __all__ = [
     "UNITS",
     "ContinuousCondition",
     "RankCondition",
+    "condition_for_labels",
     "condition_from_config",
 ]
 
@@ -180,6 +184,29 @@ class RankCondition(Condition):
         # y <= b_k for a prefix of k (the bounds descend): count them, exactly.
         return (y[:, None] <= self._bounds[None, :]).sum(axis=1).astype(np.int64)
 
+    def soft(self, pred: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Class probabilities ``[B, C]`` of predictions: ``P(class ≤ k) = σ((y − b_k) /
+        (temperature · step))`` over the boundaries ``b_k``, differenced into classes."""
+        import torch
+
+        b = torch.tensor(self.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
+        s = torch.sigmoid((pred[:, None] - b[None, :]) / (temperature * self.step))
+        ones = torch.ones_like(pred)[:, None]
+        cum = torch.cat([s, ones], dim=1)  # P(class <= k), k = 0..C-1
+        return torch.diff(cum, dim=1, prepend=torch.zeros_like(ones))
+
+    def hard(self, pred: torch.Tensor) -> torch.Tensor:
+        """Class ids of predictions (long ``[B]``), without :meth:`encode`'s range check."""
+        import torch
+
+        b = torch.tensor(self.thresholds.tolist(), dtype=pred.dtype, device=pred.device)
+        return (pred[:, None] <= b[None, :]).sum(1).long()
+
+    @property
+    def best_class_threshold(self) -> float:
+        """``t``: class 0 is exactly ``y > t``."""
+        return float(self._bounds[0])
+
     def target(self, condition: np.ndarray | Iterable[int]) -> np.ndarray:
         """Representative performance per class: ``t − (k − ½)·step`` (class midpoints).
 
@@ -273,6 +300,10 @@ class ContinuousCondition(Condition):
         _check_range(y, self.unit, self._scale, "performance")
         return (y - self.mean) / self.std
 
+    def soft(self, pred: torch.Tensor, temperature: float) -> torch.Tensor:
+        """The standardised prediction ``(y − mean) / std`` (``temperature`` is not used)."""
+        return (pred - self.mean) / self.std
+
     def target(self, condition: np.ndarray | Iterable[float]) -> np.ndarray:
         c = _finite_1d(condition, "condition")
         return c * self.std + self.mean
@@ -310,6 +341,37 @@ _TYPES: dict[str, type[RankCondition] | type[ContinuousCondition]] = {
     RankCondition.name: RankCondition,
     ContinuousCondition.name: ContinuousCondition,
 }
+
+
+def condition_for_labels(config: dict[str, Any], labels: Iterable[float] | np.ndarray) -> Condition:
+    """The condition a trainer config asks for, with what it leaves open taken from ``labels``.
+
+    ``{"type": "rank", "quantile": q}``: the threshold is that quantile of the labels
+    (:meth:`RankCondition.from_quantile`); ``{"type": "continuous"}`` without ``mean``:
+    standardised with the labels' mean and std (1 when they are all equal); a registered
+    condition type with a ``from_labels(labels, **config)`` classmethod is built with it; any
+    other config is complete (:func:`condition_from_config`).
+    """
+    cfg = dict(config)
+    kind = cfg.get("type", "rank")
+    y = np.asarray(labels, dtype=np.float64)
+    if kind == "rank" and "quantile" in cfg:
+        q = cfg.pop("quantile")
+        cfg.pop("type", None)
+        return RankCondition.from_quantile(y, q, **cfg)
+    if kind == "continuous" and "mean" not in cfg:
+        cfg.pop("type", None)
+        return ContinuousCondition(mean=float(y.mean()), std=float(y.std() or 1.0), **cfg)
+    if kind not in _TYPES and "type" in cfg:
+        from . import registry
+
+        cls = registry.get("condition", str(kind))
+        from_labels = getattr(cls, "from_labels", None)
+        if callable(from_labels):
+            cfg.pop("type")
+            out: Condition = from_labels(y, **cfg)
+            return out
+    return condition_from_config(cfg)
 
 
 def condition_from_config(config: dict[str, Any]) -> Condition:

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidCellError",
     "NonFinitePredictionError",
     "NotEnoughCellsError",
+    "NotFittedError",
     "QueryContractError",
     "UnknownCellError",
     "UnknownComponentError",
@@ -83,6 +84,10 @@ class DataMismatchError(ArchperfError, ValueError):
 class CheckpointError(ArchperfError, ValueError):
     """A training checkpoint is incomplete, damaged, tampered with or does not fit the run; the
     message names the file."""
+
+
+class NotFittedError(ArchperfError, RuntimeError):
+    """A model was asked to predict (or be saved) before it was fitted."""
 
 
 class NonFinitePredictionError(ArchperfError, FloatingPointError):

@@ -3,12 +3,20 @@
 Neural components (:class:`Encoder`, :class:`Predictor`, :class:`Discriminator`,
 :class:`Generator`) are implemented as ``torch.nn.Module`` subclasses that also derive from these
 ABCs; this module itself never imports torch.
+
+Everything the trainer (:mod:`archperf.training`), the searches (:mod:`archperf.search`) and the
+runner (:mod:`archperf.experiments.runner`) call on a component is declared here, so a plugin
+knows what to implement.  Optional abilities are small interfaces of their own, tested with
+``isinstance``: :class:`HasClassHead` (a discriminator's AC-GAN class head),
+:class:`HasChoiceProbs` (a generator's choice probabilities, for the diversity terms),
+:class:`DenseEncoder` (an encoder of dense node features, used inside a generator),
+:class:`HasFeatures` and :class:`HasEdgeOps` (spaces).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -20,18 +28,24 @@ from .errors import InvalidCellError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from .benchmarks.base import Oracle
     from .cell import Cell, CellBatch
 
 __all__ = [
     "Arch",
     "ArchPredictor",
     "Benchmark",
+    "Component",
     "Condition",
+    "DenseEncoder",
     "Discriminator",
     "Encoder",
     "EncoderOutput",
     "EnumerableSpace",
     "Generator",
+    "HasChoiceProbs",
+    "HasClassHead",
+    "HasEdgeOps",
     "HasFeatures",
     "Predictor",
     "SearchSpace",
@@ -134,6 +148,16 @@ class Benchmark(abc.ABC, Generic[Arch]):
     def report(self, archs: Sequence[Arch]) -> np.ndarray:
         """Test metric for each architecture: for reporting, never for searching."""
 
+    @abc.abstractmethod
+    def oracle(self, budget: int | None = None, protocol: str | None = None) -> Oracle[Arch]:
+        """A fresh :class:`~archperf.benchmarks.base.Oracle` over the search metric, with a
+        query ``budget`` (None: unlimited) and a query ``protocol`` (None: the benchmark's)."""
+
+    @abc.abstractmethod
+    def describe(self, protocol: str | None = None) -> dict[str, Any]:
+        """A JSON-ready description for run records: at least ``source``, ``search_metric`` and
+        ``report_metric``; keys starting with ``report_`` are notes on the reported metric."""
+
     def evaluations(self, oracle: Any) -> int | None:
         """How many distinct records the benchmark evaluated for ``oracle``, counted where a
         search cannot reach (a surrogate's model process), or None where it keeps no such
@@ -155,50 +179,170 @@ class EncoderOutput:
     graph: torch.Tensor
 
 
-class Encoder(abc.ABC):
+class Component:
+    """A neural component that can be saved and rebuilt (:mod:`archperf.nn.serialization`).
+
+    ``registry_kind`` (``"encoder"``, ``"predictor"``, ...) and ``registry_name`` say where the
+    registry finds the class again; :meth:`config` gives JSON-ready constructor arguments (a
+    nested component as a spec ``{"kind", "name", "config"}``) and :meth:`from_config` builds
+    an equal, untrained component from them.
+    """
+
+    registry_kind: ClassVar[str]
+    registry_name: ClassVar[str]
+
+    def config(self) -> dict[str, Any]:
+        """JSON-ready constructor arguments (inverse of :meth:`from_config`)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not describe itself: implement config() to save it"
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Any:
+        """The component built from :meth:`config`'s output (default: ``cls(**config)``)."""
+        return cls(**dict(config))
+
+
+class Encoder(Component, abc.ABC):
     """Graph encoder: a :class:`~archperf.cell.CellBatch` → node and graph embeddings.
 
     Must accept weighted (soft) adjacency and op distributions so gradients reach a generator.
+    ``num_ops`` is the op vocabulary it reads (None: any).
     """
 
     graph_dim: int
+    num_ops: int | None
 
     @abc.abstractmethod
     def forward(self, batch: CellBatch) -> EncoderOutput: ...
 
 
-class Predictor(abc.ABC):
-    """Performance predictor (PP): cells → predicted performance ``[B]``."""
+class DenseEncoder(abc.ABC):
+    """Ability of an encoder: message passing over dense node *features* (not op ids), as a
+    generator's own network needs (its nodes carry latent codes and the condition).
+
+    ``forward_dense(adj [B, N, N], x [B, N, in_dim], mask [B, N])``; ``in_dim`` is the width of
+    ``x`` it was built for, ``node_dim`` the width of the node embeddings it returns.
+    """
+
+    in_dim: int
+
+    @property
+    @abc.abstractmethod
+    def node_dim(self) -> int:
+        """Width of :attr:`EncoderOutput.nodes`."""
+
+    @abc.abstractmethod
+    def forward_dense(
+        self, adj: torch.Tensor, x: torch.Tensor, mask: torch.Tensor
+    ) -> EncoderOutput: ...
+
+
+class Predictor(Component, abc.ABC):
+    """Performance predictor (PP): cells → predicted performance ``[B]``.
+
+    The trainer regresses on standardised targets: :meth:`set_target_scale` fixes the unit of
+    the output (``raw * std + mean``), kept with the weights so a saved PP predicts in the
+    benchmark's own unit.
+    """
 
     @abc.abstractmethod
     def forward(self, batch: CellBatch) -> torch.Tensor: ...
 
+    @abc.abstractmethod
+    def set_target_scale(self, mean: float, std: float) -> None:
+        """Outputs become ``raw * std + mean`` (std finite and > 0, else ``ValueError``)."""
 
-class Discriminator(abc.ABC):
-    """D: (cells, condition) → logit ``[B]`` that the pair is real."""
+
+class Discriminator(Component, abc.ABC):
+    """D: (cells, condition) → logit ``[B]`` that the pair is real.
+
+    ``condition`` is class ids ``[B]`` (long), class probabilities ``[B, C]`` (a soft
+    condition, :meth:`Condition.soft`), or floats ``[B]`` for a continuous condition.
+    """
+
+    num_classes: int | None
 
     @abc.abstractmethod
     def forward(self, batch: CellBatch, condition: torch.Tensor) -> torch.Tensor: ...
 
 
-class Generator(abc.ABC, Generic[Arch]):
+class HasClassHead(abc.ABC):
+    """Ability of a discriminator: an AC-GAN class head (the trainer's class loss needs it)."""
+
+    @property
+    @abc.abstractmethod
+    def has_class_head(self) -> bool:
+        """Whether this instance has the head (a class may build it only on request)."""
+
+    @abc.abstractmethod
+    def classify(self, batch: CellBatch) -> torch.Tensor:
+        """Class logits ``[B, C]``."""
+
+    @abc.abstractmethod
+    def forward_with_classes(
+        self, batch: CellBatch, condition: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(forward(batch, condition), classify(batch))`` from one pass."""
+
+
+class Generator(Component, abc.ABC, Generic[Arch]):
     """Architecture generator (AG): (condition, z_A, z_X) → cells of a space."""
 
     space: SearchSpace[Arch]
+    num_classes: int | None
 
     @abc.abstractmethod
     def forward(
-        self, condition: torch.Tensor, z_adj: torch.Tensor, z_ops: torch.Tensor
+        self,
+        condition: torch.Tensor,
+        z_adj: torch.Tensor,
+        z_ops: torch.Tensor,
+        generator: torch.Generator | None = None,
     ) -> CellBatch:
-        """Relaxed (differentiable) cells for training."""
+        """Relaxed (differentiable) cells for training; ``generator`` seeds any noise."""
+
+    @abc.abstractmethod
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent ``(z_adj, z_ops)`` of ``n`` samples, drawn from ``generator``."""
 
     @abc.abstractmethod
     def decode(self, relaxed: CellBatch) -> list[Arch]:
         """Valid architectures of :attr:`space` from relaxed output (never invalid)."""
 
+    @abc.abstractmethod
+    def sample(
+        self, condition: Any, n: int, seed: int | None = None, stochastic: bool = False
+    ) -> list[Arch]:
+        """``n`` valid architectures for ``condition`` (a class id, a float, or ``n`` of them);
+        same ``seed``, same architectures."""
+
+
+class HasChoiceProbs(abc.ABC):
+    """Ability of a generator: the noise-free probabilities of its choices, on which the
+    trainer's diversity terms act (``TrainerConfig.diversity_weight``)."""
+
+    @abc.abstractmethod
+    def generate(
+        self,
+        condition: torch.Tensor,
+        z_adj: torch.Tensor,
+        z_ops: torch.Tensor,
+        generator: torch.Generator | None = None,
+        structure: str = "live",
+    ) -> tuple[CellBatch, torch.Tensor]:
+        """``(forward(...), probabilities [B, M, K])`` over ``M`` choices of ``K`` options."""
+
 
 class Condition(abc.ABC):
-    """Maps performance to a conditioning signal (e.g. rank classes) and back."""
+    """Maps performance to a conditioning signal (e.g. rank classes) and back.
+
+    For the trainer a condition also supplies its *differentiable* form (:meth:`soft`, so PP's
+    adversarial term has a gradient) and, for class conditions, the hard classes of
+    predictions (:meth:`hard`).  A plugin condition implements these to be trainable.
+    """
 
     num_classes: int | None
     """Number of discrete classes, or None for a continuous condition."""
@@ -210,6 +354,25 @@ class Condition(abc.ABC):
     @abc.abstractmethod
     def target(self, condition: np.ndarray) -> np.ndarray:
         """A representative performance for each condition value (for PP's γ3 term)."""
+
+    def soft(self, pred: torch.Tensor, temperature: float) -> torch.Tensor:
+        """A differentiable condition of predictions ``[B]``: class probabilities ``[B, C]``
+        (``temperature`` > 0 in class widths: smaller is sharper), or floats ``[B]`` for a
+        continuous condition.  Default: ``TypeError`` (the condition cannot be trained on)."""
+        raise TypeError(
+            f"condition {type(self).__name__} has no differentiable form for PP's adversarial term"
+        )
+
+    def hard(self, pred: torch.Tensor) -> torch.Tensor:
+        """Class ids (long ``[B]``) of predictions, without a range check (a model may predict
+        outside the valid range).  Class conditions only; default: ``TypeError``."""
+        raise TypeError(f"condition {type(self).__name__} has no hard classes of predictions")
+
+    @property
+    def best_class_threshold(self) -> float | None:
+        """The performance above which a value is in the best class (class 0), or None (no
+        such boundary, e.g. a continuous condition)."""
+        return None
 
     def to_config(self) -> dict[str, Any]:
         return {}
@@ -227,6 +390,15 @@ class HasFeatures(abc.ABC, Generic[Arch]):
     def features(self, archs: Sequence[Arch], kind: str = "onehot") -> np.ndarray:
         """A ``float32`` array ``[len(archs), d]``, ``d`` fixed per space and kind; an unknown
         ``kind`` is a ``ValueError`` naming the kinds offered."""
+
+
+class HasEdgeOps(abc.ABC, Generic[Arch]):
+    """Ability of a search space whose architectures are one op per edge of a fixed layout
+    (NB201): the op index of every edge, in the space's edge order."""
+
+    @abc.abstractmethod
+    def to_op_indices(self, arch: Arch) -> tuple[int, ...]:
+        """The op index of each edge (validates ``arch``)."""
 
 
 class ArchPredictor(abc.ABC, Generic[Arch]):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import builtin, hookspecs
 from .errors import UnknownComponentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .interfaces import SearchSpace
 
 __all__ = [
     "ALIASES",
@@ -24,6 +27,7 @@ __all__ = [
     "default_registry",
     "get",
     "names",
+    "search_space",
 ]
 
 ENTRY_POINT_GROUP = "archperf"
@@ -197,3 +201,16 @@ def names(kind: str) -> list[str]:
 def canonical_name(kind: str, name: str) -> str:
     """``default_registry().canonical_name(kind, name)``: aliases → registered names."""
     return default_registry().canonical_name(kind, name)
+
+
+def search_space(space: SearchSpace[Any] | str) -> SearchSpace[Any]:
+    """The one way to resolve a search space: an instance is returned as it is, a name is
+    built through the registry (``"nb201"``); anything else is a ``TypeError``."""
+    from .interfaces import SearchSpace
+
+    if isinstance(space, str):
+        out: SearchSpace[Any] = create("search_space", space)
+        return out
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"space must be a SearchSpace or a registered name, got {space!r}")
+    return space

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..cell import Cell
-from ..interfaces import SearchSpace
+from ..interfaces import HasEdgeOps, SearchSpace
 
 __all__ = [
     "DISCONNECTED",
@@ -87,7 +87,9 @@ def nb201_edge_adjacency(space: SearchSpace[Any], cell: Cell) -> np.ndarray:
 
     if not _is_nb201(space):
         raise ValueError(f"nb201_edge_adjacency needs the nb201 space, got {space.name!r}")
-    ops = space.to_op_indices(cell)  # type: ignore[attr-defined]  # validates
+    if not isinstance(space, HasEdgeOps):
+        raise ValueError(f"space {space.name!r} has no op per edge (HasEdgeOps)")
+    ops = space.to_op_indices(cell)  # validates
     none = EDGE_OPS.index("none")
     adj = np.zeros((4, 4), dtype=np.uint8)
     for (src, dst), op in zip(ARCH_EDGES, ops, strict=True):

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..cell import Cell
-from ..interfaces import SearchSpace
+from ..interfaces import HasEdgeOps, SearchSpace
 
 __all__ = [
     "NB101_SLOTS",
@@ -127,8 +127,10 @@ def _nb201_signature(space: SearchSpace[Any], cells: Sequence[Any]) -> Signature
 
     counts = np.zeros((len(ARCH_EDGES), len(EDGE_OPS)), dtype=np.int64)
     rows = np.arange(len(ARCH_EDGES))
+    if not isinstance(space, HasEdgeOps):
+        raise ValueError(f"space {space.name!r} has no op per edge (HasEdgeOps)")
     for c in cells:
-        counts[rows, np.asarray(space.to_op_indices(c))] += 1  # type: ignore[attr-defined]
+        counts[rows, np.asarray(space.to_op_indices(c))] += 1
     labels = tuple(f"{dst}←{src}" for src, dst in ARCH_EDGES)
     return Signature("nb201", len(cells), labels, EDGE_OPS, counts)
 

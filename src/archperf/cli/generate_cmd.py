@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError("-n must be >= 1")
     checked_device(args)
-    space = registry.create("search_space", args.space)
+    space = registry.search_space(args.space)
     reference = read_cells(space, args.reference) if args.reference else None
     gen = _load_generator(args, space)
     cond = _condition(args, gen)

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def load_space(name: str) -> Any:
-    return registry.create("search_space", name)
+    return registry.search_space(name)
 
 
 def run_enumerate(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Any, ClassVar
 
 from ..runtime import threads
-from .runner import run_one
+from .single import run_one
 from .spec import RunSpec
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "RunError", "make_executor"]

@@ -12,7 +12,7 @@ graph embedding ``φ(x)`` and cannot be ignored as easily as one more input of a
 logits ``[B, C]`` from the same graph embedding, trained on real cells and used to tell the
 generator which class its samples look like.
 
->>> d = GINDiscriminator(num_classes=4, num_ops=7)
+>>> d = GraphDiscriminator(num_classes=4, num_ops=7)   # a 3-layer GIN; encoder=... for another
 >>> logits = d(batch, torch.tensor([0, 3]))        # [B]; train with BCE-with-logits
 >>> d.prob(batch, torch.tensor([0, 3]))            # sigmoid(logits)
 """
@@ -26,19 +26,21 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import CellBatch
-from ..interfaces import Discriminator, Encoder
+from ..interfaces import Discriminator, Encoder, HasClassHead
+from .encoders import build_encoder, encoder_spec
 from .gin import init_seeded
 from .limits import MAX_CLASSES, MAX_WIDTH, check_int
-from .predictor import _check_dims, build_encoder, build_mlp, encoder_spec
+from .predictor import _check_dims, build_mlp
 
-__all__ = ["CONDITIONINGS", "GINDiscriminator"]
+__all__ = ["CONDITIONINGS", "GINDiscriminator", "GraphDiscriminator"]
 
 #: How D combines the condition with the graph embedding.
 CONDITIONINGS = ("concat", "projection")
 
 
-class GINDiscriminator(nn.Module, Discriminator):
-    """D: (cells, condition) → logit ``[B]`` that the pair is real.
+class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
+    """D: (cells, condition) → logit ``[B]`` that the pair is real, over any encoder
+    (``GINDiscriminator`` is this class under its first name; registry name ``"gin"``).
 
     Args:
         num_classes: number of condition classes, or None for a continuous condition.
@@ -96,7 +98,7 @@ class GINDiscriminator(nn.Module, Discriminator):
         self.seed = seed
         with init_seeded(seed):
             enc, graph_dim, enc_ops = build_encoder(
-                "GINDiscriminator",
+                "GraphDiscriminator",
                 encoder,
                 num_ops,
                 hidden_dim=hidden_dim,
@@ -136,7 +138,7 @@ class GINDiscriminator(nn.Module, Discriminator):
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GINDiscriminator:
+    def from_config(cls, config: Mapping[str, Any]) -> GraphDiscriminator:
         return cls(**dict(config))
 
     def embed_condition(self, condition: Tensor, batch_size: int) -> Tensor:
@@ -208,6 +210,11 @@ class GINDiscriminator(nn.Module, Discriminator):
         """Logits ``[B]`` (use ``BCEWithLogitsLoss``; :meth:`prob` gives probabilities)."""
         return self._logit(self.encoder(batch).graph, condition)
 
+    @property
+    def has_class_head(self) -> bool:
+        """Whether :meth:`classify` works (``aux_classifier=True``)."""
+        return self.classifier is not None
+
     def classify(self, batch: CellBatch) -> Tensor:
         """AC-GAN class logits ``[B, C]`` (needs ``aux_classifier=True``)."""
         if self.classifier is None:
@@ -225,3 +232,7 @@ class GINDiscriminator(nn.Module, Discriminator):
     def prob(self, batch: CellBatch, condition: Tensor) -> Tensor:
         """``sigmoid(forward(batch, condition))``: probability that each pair is real."""
         return torch.sigmoid(self.forward(batch, condition))
+
+
+GINDiscriminator = GraphDiscriminator
+"""The first name of :class:`GraphDiscriminator` (kept: saved models and user code use it)."""

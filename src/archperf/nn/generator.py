@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import CellBatch
-from ..interfaces import Generator, SearchSpace
+from ..interfaces import DenseEncoder, Generator, HasChoiceProbs, SearchSpace
 from ..runtime import with_threads
 from .decoders import SpaceDecoder, decoder_for
 from .gin import DenseGIN, init_seeded
@@ -36,17 +36,7 @@ from .limits import MAX_CLASSES, MAX_LAYERS, MAX_WIDTH, check_int
 __all__ = ["ConditionalGenerator"]
 
 
-def _resolve_space(space: SearchSpace[Any] | str) -> SearchSpace[Any]:
-    if isinstance(space, str):
-        from .. import registry
-
-        return registry.create("search_space", space)
-    if not isinstance(space, SearchSpace):
-        raise TypeError(f"space must be a SearchSpace or a registered name, got {space!r}")
-    return space
-
-
-class ConditionalGenerator(nn.Module, Generator[Any]):
+class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
     """AG: condition embedding + latent ``z_A``, ``z_X`` → relaxed cells → valid cells.
 
     Args:
@@ -65,6 +55,11 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             Without noise the output is a deterministic function of ``(condition, z)``.
         latent_ops: add a direct linear path ``V z_X,v`` from each node's latent to its op
             scores, so the latent can select among modes (a mixture) without passing the GIN.
+        encoder: the message-passing network of step 3: a
+            :class:`~archperf.interfaces.DenseEncoder` module (or a saved encoder spec) with
+            ``in_dim = z_dim + cond_dim + num_nodes``; its ``node_dim`` replaces ``hidden_dim``
+            in the decoders.  Default: a :class:`DenseGIN` of ``hidden_dim`` × ``num_layers``
+            (layer norm, both directions).
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -85,6 +80,7 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         gumbel: bool = True,
         latent_ops: bool = False,
         seed: int | None = None,
+        encoder: DenseEncoder | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if num_classes is not None:
@@ -95,7 +91,9 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         num_layers = check_int("num_layers", num_layers, MAX_LAYERS)
         if not (math.isfinite(float(tau)) and float(tau) > 0):
             raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
-        self.space = _resolve_space(space)
+        from ..registry import search_space
+
+        self.space = search_space(space)
         with torch.device("cpu"):  # constants, moved to the data's device where used
             self.decoder: SpaceDecoder = decoder_for(self.space)
         self.num_classes = num_classes
@@ -121,35 +119,79 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
             )
             self.adj_query = nn.Linear(z_dim + n, hidden_dim)
             self.adj_key = nn.Linear(z_dim + n, hidden_dim)
-            self.gin = DenseGIN(
-                len(self.space.op_names),
-                hidden_dim=hidden_dim,
-                num_layers=num_layers,
-                in_dim=z_dim + cond_dim + n,
-                direction="both",
-                pooling="sum",
-                norm="layer",
-            )
-            self.op_node = nn.Linear(hidden_dim, k)
+            self.gin: nn.Module = self._build_encoder(encoder, z_dim + cond_dim + n)
+            node_dim = self.node_dim
+            self.op_node = nn.Linear(node_dim, k)
             self.op_cond = nn.Linear(cond_dim, k, bias=False)
             self.op_src: nn.Linear | None = (
-                nn.Linear(hidden_dim, k, bias=False) if self.decoder.pair_ops else None
+                nn.Linear(node_dim, k, bias=False) if self.decoder.pair_ops else None
             )
             self.edge_src: nn.Linear | None = None
             self.edge_dst: nn.Linear | None = None
             if self.decoder.uses_edges:
-                self.edge_src = nn.Linear(hidden_dim, hidden_dim)
-                self.edge_dst = nn.Linear(hidden_dim, hidden_dim)
+                self.edge_src = nn.Linear(node_dim, hidden_dim)
+                self.edge_dst = nn.Linear(node_dim, hidden_dim)
             # created last, so the paper's generator initialises as before
             self.op_latent: nn.Linear | None = (
                 nn.Linear(z_dim, k, bias=False) if self.latent_ops else None
             )
 
+    def _build_encoder(
+        self, encoder: DenseEncoder | Mapping[str, Any] | None, in_dim: int
+    ) -> nn.Module:
+        self._encoder_given = encoder is not None
+        enc: Any
+        if encoder is None:
+            enc = DenseGIN(
+                len(self.space.op_names),
+                hidden_dim=self.hidden_dim,
+                num_layers=self.num_layers,
+                in_dim=in_dim,
+                direction="both",
+                pooling="sum",
+                norm="layer",
+            )
+        else:
+            from .encoders import resolve_encoder
+
+            enc = resolve_encoder(encoder)
+        if not isinstance(enc, DenseEncoder):
+            raise TypeError(
+                f"the generator's encoder must be a DenseEncoder (forward_dense on node "
+                f"features), got {type(enc).__name__}"
+            )
+        if int(enc.in_dim) != in_dim:
+            raise ValueError(
+                f"the generator's encoder takes in_dim={enc.in_dim}, but its nodes carry "
+                f"z_dim + cond_dim + num_nodes = {in_dim} features"
+            )
+        assert isinstance(enc, nn.Module)
+        return enc
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The message-passing network of step 3 (stored as ``gin``, its first name, so saved
+        weights keep their keys)."""
+        return self.gin
+
+    @property
+    def node_dim(self) -> int:
+        """Width of the encoder's node features (the decoders' input)."""
+        enc = self.gin
+        assert isinstance(enc, DenseEncoder)
+        return int(enc.node_dim)
+
     # -- configuration -------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        """JSON-ready constructor arguments (the space by its registry name)."""
-        return {
+        """JSON-ready constructor arguments (the space by its registry name; the encoder as a
+        spec when one was given)."""
+        extra: dict[str, Any] = {}
+        if self._encoder_given:
+            from .encoders import encoder_spec
+
+            extra["encoder"] = encoder_spec(self.gin)
+        return extra | {
             "space": self.space.name,
             "num_classes": self.num_classes,
             "cond_dim": self.cond_dim,
@@ -271,7 +313,9 @@ class ConditionalGenerator(nn.Module, Generator[Any]):
         a0 = a0 * (1.0 - torch.eye(n, dtype=dtype, device=a0.device))
         x = torch.cat([z_ops, c.to(dtype).unsqueeze(1).expand(b, n, -1), pos], dim=-1)
         mask = torch.ones(b, n, dtype=torch.bool, device=x.device)
-        h = self.gin.forward_dense(a0, x, mask).nodes
+        enc = self.gin
+        assert isinstance(enc, DenseEncoder)
+        h = enc.forward_dense(a0, x, mask).nodes
         cond_term = self.op_cond(c.to(dtype))[:, None, :]
         if self.op_src is not None:  # per edge j -> i: [B, N(src), N(dst), K]
             op_logits = (

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cell import CellBatch
-from ..interfaces import Encoder, EncoderOutput
+from ..interfaces import DenseEncoder, Encoder, EncoderOutput
 from .limits import MAX_LAYERS, MAX_NUM_OPS, MAX_WIDTH, check_int
 
 __all__ = [
@@ -97,7 +97,7 @@ class GINUpdate(nn.Module):
         return torch.relu(self.norm2(self.lin2(x)))
 
 
-class GINBase(nn.Module, Encoder, metaclass=abc.ABCMeta):
+class GINBase(nn.Module, Encoder, DenseEncoder, metaclass=abc.ABCMeta):
     """Parameters and shared logic of the GIN encoders; subclasses implement message passing.
 
     Args:
@@ -162,6 +162,11 @@ class GINBase(nn.Module, Encoder, metaclass=abc.ABCMeta):
             self.eps = nn.Parameter(eps)
         else:
             self.register_buffer("eps", eps)
+
+    @property
+    def node_dim(self) -> int:
+        """Width of the node embeddings (``hidden_dim``)."""
+        return self.hidden_dim
 
     # -- configuration -------------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
-"""The Performance Predictor (PP) of SemiGAN-NAD: a GIN graph embedding → MLP → performance.
+"""The Performance Predictor (PP) of SemiGAN-NAD: an encoder's graph embedding → MLP →
+performance.
 
->>> pp = GINPredictor(num_ops=7)                       # 4-layer dense GIN, hidden 32
+>>> pp = GraphPredictor(num_ops=7)                     # 4-layer dense GIN, width 64
+>>> pp = GraphPredictor(registry.create("encoder", "gin-pyg", num_ops=7))  # any encoder
 >>> pp(batch)                                          # Tensor [B] (differentiable)
 >>> pp.predict(cells, space="nb201")                   # numpy [B], eval mode, no grad, batched
 
 The output is ``mlp(graph) * target_std + target_mean``: set the two buffers with
-:meth:`GINPredictor.set_target_scale` so that the MLP works on standardised targets while
-:meth:`predict` returns performance in the benchmark's own units.
+:meth:`GraphPredictor.set_target_scale` so that the MLP works on standardised targets while
+:meth:`predict` returns performance in the benchmark's own units.  ``GINPredictor`` is the
+same class under its first name (the default encoder is a GIN; the registry name is ``"gin"``).
 """
 
 from __future__ import annotations
@@ -18,15 +21,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..cell import Cell, CellBatch
+from ..cell import CellBatch
 from ..errors import check_finite_predictions
 from ..interfaces import Encoder, Predictor
 from ..runtime import with_threads
-from .gin import DenseGIN, GINBase, init_seeded
+from .batching import cells_to_batch, predict_table
+from .encoders import build_encoder, encoder_spec, resolve_encoder
+from .gin import GINBase, init_seeded
 from .limits import MAX_LAYERS, MAX_WIDTH
 
 __all__ = [
     "GINPredictor",
+    "GraphPredictor",
+    "build_encoder",
     "build_mlp",
     "cells_to_batch",
     "encoder_spec",
@@ -50,55 +57,6 @@ def build_mlp(
     return nn.Sequential(*layers)
 
 
-def encoder_spec(encoder: nn.Module) -> dict[str, Any]:
-    """``{"kind": "encoder", "name": ..., "config": ...}`` for a registered encoder."""
-    name = getattr(encoder, "registry_name", "")
-    config = getattr(encoder, "config", None)
-    if not name or not callable(config):
-        raise ValueError(
-            f"encoder {type(encoder).__name__} cannot be described: it needs a registry_name "
-            "and a config() method (see archperf.nn.serialization)"
-        )
-    return {"kind": "encoder", "name": name, "config": config()}
-
-
-def resolve_encoder(encoder: Encoder | Mapping[str, Any]) -> nn.Module:
-    """An encoder instance, or one built through the registry from an :func:`encoder_spec`."""
-    if isinstance(encoder, Mapping):
-        from .serialization import build_component
-
-        return build_component(dict(encoder), expected_kind="encoder")
-    if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module encoder, got {type(encoder).__name__}")
-    return encoder
-
-
-def build_encoder(
-    owner: str,
-    encoder: Encoder | Mapping[str, Any] | None,
-    num_ops: int | None,
-    **dense_kwargs: Any,
-) -> tuple[nn.Module, int, int | None]:
-    """The encoder of a PP or D: ``encoder`` (instance or spec), else a :class:`DenseGIN` over
-    ``num_ops`` with ``dense_kwargs``.  Returns it with its ``graph_dim`` and ``num_ops``,
-    checked against the given ``num_ops``.  Call inside :func:`init_seeded` for seeded weights.
-    """
-    enc: nn.Module
-    if encoder is None:
-        if num_ops is None:
-            raise ValueError(f"{owner} needs num_ops (or an encoder)")
-        enc = DenseGIN(num_ops, **dense_kwargs)
-    else:
-        enc = resolve_encoder(encoder)
-    graph_dim = int(getattr(enc, "graph_dim", 0))
-    if graph_dim < 1:
-        raise ValueError(f"encoder {type(enc).__name__} has no positive graph_dim")
-    enc_ops = getattr(enc, "num_ops", num_ops)
-    if num_ops is not None and enc_ops is not None and int(enc_ops) != int(num_ops):
-        raise ValueError(f"num_ops={num_ops} but the encoder has num_ops={enc_ops}")
-    return enc, graph_dim, int(enc_ops) if enc_ops is not None else None
-
-
 def _check_dims(name: str, dims: Sequence[int]) -> tuple[int, ...]:
     if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
         raise ValueError(f"{name} must be a list of positive integers, got {dims!r}")
@@ -112,51 +70,16 @@ def _check_dims(name: str, dims: Sequence[int]) -> tuple[int, ...]:
 
 
 def resolve_space(space: Any) -> Any:
-    """A search space instance from an instance, a registered name, or None."""
-    if isinstance(space, str):
-        from .. import registry
+    """A search space instance from an instance, a registered name, or None
+    (:func:`archperf.registry.search_space`)."""
+    if space is None:
+        return None
+    from ..registry import search_space
 
-        return registry.create("search_space", space)
-    return space
-
-
-def cells_to_batch(
-    archs: Sequence[Any] | CellBatch,
-    num_ops: int,
-    space: Any = None,
-    device: Any = None,
-) -> CellBatch:
-    """Cells (or a space's native archs, with ``space``) as a padded :class:`CellBatch`.
-
-    ``space`` is a :class:`~archperf.interfaces.SearchSpace` or a registered name (``"nb201"``);
-    it converts native archs with ``to_graph``, pads to ``space.max_nodes`` and checks that its
-    op vocabulary has ``num_ops`` ops.
-    """
-    if isinstance(archs, CellBatch):
-        return archs.to(device) if device is not None else archs
-    space = resolve_space(space)
-    max_nodes = None
-    if space is not None:
-        if len(space.op_names) != num_ops:
-            raise ValueError(
-                f"space {getattr(space, 'name', space)!r} has {len(space.op_names)} ops but the "
-                f"model was built for num_ops={num_ops}"
-            )
-        max_nodes = int(space.max_nodes)
-    cells: list[Cell] = []
-    for i, a in enumerate(archs):
-        if isinstance(a, Cell):
-            cells.append(a)
-        elif space is not None:
-            cells.append(space.to_graph(a))
-        else:
-            raise TypeError(
-                f"item {i} is a {type(a).__name__}, not a Cell: pass space=... to convert it"
-            )
-    return CellBatch.from_cells(cells, num_ops=num_ops, max_nodes=max_nodes, device=device)
+    return search_space(space)
 
 
-class GINPredictor(nn.Module, Predictor):
+class GraphPredictor(nn.Module, Predictor):
     """PP: encoder graph embedding → MLP → one performance value per cell.
 
     Args:
@@ -201,7 +124,7 @@ class GINPredictor(nn.Module, Predictor):
         self.seed = seed
         with init_seeded(seed):
             enc, graph_dim, enc_ops = build_encoder(
-                "GINPredictor",
+                "GraphPredictor",
                 encoder,
                 num_ops,
                 hidden_dim=hidden_dim,
@@ -234,11 +157,11 @@ class GINPredictor(nn.Module, Predictor):
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GINPredictor:
+    def from_config(cls, config: Mapping[str, Any]) -> GraphPredictor:
         return cls(**dict(config))
 
     @classmethod
-    def for_space(cls, space: Any, **kwargs: Any) -> GINPredictor:
+    def for_space(cls, space: Any, **kwargs: Any) -> GraphPredictor:
         """A predictor sized for a search space (``num_ops = len(space.op_names)``)."""
         return cls(num_ops=len(space.op_names), **kwargs)
 
@@ -279,34 +202,35 @@ class GINPredictor(nn.Module, Predictor):
             device = next(self.parameters()).device
         else:
             self.to(device)
-        was_training = self.training
-        self.eval()
-        try:
-            if isinstance(cells, CellBatch):
+        if isinstance(cells, CellBatch):
+            n = cells.batch_size
+            chunks = [
+                CellBatch(
+                    cells.adj[i : i + batch_size],
+                    cells.ops[i : i + batch_size],
+                    cells.mask[i : i + batch_size],
+                    cells.num_ops,
+                ).to(device)
+                for i in range(0, n, batch_size)
+            ]
+            if n <= batch_size:
                 chunks = [cells.to(device)]
-                n = cells.batch_size
-                if n > batch_size:
-                    chunks = [
-                        CellBatch(
-                            cells.adj[i : i + batch_size],
-                            cells.ops[i : i + batch_size],
-                            cells.mask[i : i + batch_size],
-                            cells.num_ops,
-                        ).to(device)
-                        for i in range(0, n, batch_size)
-                    ]
-                outs = [self(c).float().cpu() for c in chunks]
-            else:
-                items = list(cells)
-                if not items:
-                    return np.zeros(0, dtype=np.float64)
-                space = resolve_space(space)
-                outs = []
-                for i in range(0, len(items), batch_size):
-                    b = cells_to_batch(items[i : i + batch_size], self.num_ops, space, device)
-                    outs.append(self(b).float().cpu())
-        finally:
-            self.train(was_training)
-        out = torch.cat(outs).numpy().astype(np.float64)
+            out = predict_table(self, chunks)
+        else:
+            items = list(cells)
+            if not items:
+                return np.zeros(0, dtype=np.float64)
+            sp = resolve_space(space)
+            out = predict_table(
+                self,
+                (
+                    cells_to_batch(items[i : i + batch_size], self.num_ops, sp, device)
+                    for i in range(0, len(items), batch_size)
+                ),
+            )
         check_finite_predictions(out, f"{type(self).__name__}")
         return out
+
+
+GINPredictor = GraphPredictor
+"""The first name of :class:`GraphPredictor` (kept: saved models and user code use it)."""

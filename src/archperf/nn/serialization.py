@@ -41,6 +41,7 @@ __all__ = [
     "WEIGHTS_FILE",
     "ComponentFormatError",
     "build_component",
+    "check_bundle_file",
     "component_spec",
     "load_component",
     "load_discriminator",
@@ -91,7 +92,10 @@ def component_spec(module: nn.Module) -> dict[str, Any]:
             f"{type(module).__name__} is not a saveable component: it needs registry_kind (one "
             f"of {', '.join(KINDS)}), registry_name and config()"
         )
-    cfg = config()
+    try:
+        cfg = config()
+    except NotImplementedError as exc:
+        raise ValueError(f"{type(module).__name__} is not a saveable component: {exc}") from None
     try:
         json.dumps(cfg, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -300,6 +304,31 @@ def write_bundle_manifest(directory: Path, names: list[str]) -> Path:
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(directory / BUNDLE_FILE, text.encode("utf-8"))
     return directory / BUNDLE_FILE
+
+
+def check_bundle_file(directory: Path, name: str) -> None:
+    """A file ``name`` of a folder of saves must be the one its ``manifest.json`` recorded
+    (:func:`write_bundle_manifest`); :class:`ComponentFormatError` otherwise, also when the
+    manifest is missing or does not record the file."""
+    bundle = directory / BUNDLE_FILE
+    if not bundle.is_file():
+        raise ComponentFormatError(f"{bundle} is missing: the save is incomplete")
+    doc = load_json_limited(
+        bundle.read_bytes(), str(bundle), ComponentFormatError, MAX_CONFIG_BYTES
+    )
+    if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+        raise ComponentFormatError(f"{bundle} is not an archperf manifest")
+    if doc.get(_CHECKSUM) != _digest(doc) or not isinstance(doc.get("files"), dict):
+        raise ComponentFormatError(f"{bundle} does not match its own checksum: it was changed")
+    want = doc["files"].get(name)
+    path = directory / name
+    if want is None or not path.is_file():
+        raise ComponentFormatError(f"{bundle} does not record {name}, or {path} is missing")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+        raise ComponentFormatError(
+            f"{path} is not the file recorded in {bundle}: the save was interrupted or the "
+            "folder was changed; save the model again"
+        )
 
 
 def _check_bundle(root: Path, cfg_path: Path) -> None:

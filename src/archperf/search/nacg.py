@@ -318,8 +318,8 @@ def too_small_budget(method: NACG, remaining: int, n_labeled: int, generation: i
 
 def _threshold(trainer: Any) -> float | None:
     cond = trainer.condition
-    th = getattr(cond, "thresholds", None)
-    return None if th is None or len(th) == 0 else round(float(th[0]), 4)
+    th = None if cond is None else cond.best_class_threshold
+    return None if th is None else round(float(th), 4)
 
 
 def multi_round_nacg(**kwargs: Any) -> NACG:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..cell import Cell
 from ..errors import InvalidCellError
-from ..interfaces import EnumerableSpace, HasFeatures, as_rng
+from ..interfaces import EnumerableSpace, HasEdgeOps, HasFeatures, as_rng
 from ._features import build_features
 
 __all__ = [
@@ -185,7 +185,7 @@ def _features(space: NB201Space, archs: Sequence[Cell], kind: str) -> np.ndarray
     return build_features("NB201", archs, kind, FEATURE_KINDS, parts, Cell)
 
 
-class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell]):
+class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell], HasEdgeOps[Cell]):
     """NAS-Bench-201: 15,625 cells, six edges with five ops each, op-on-node :class:`Cell`."""
 
     name: ClassVar[str] = "nb201"
