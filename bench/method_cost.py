@@ -76,6 +76,7 @@ def main() -> int:
             row["skipped"] = str(exc).splitlines()[0]
             print(json.dumps(row), flush=True)
             rows.append(row)
+            write(args, rows, source)
             continue
         row.update(
             {
@@ -87,6 +88,12 @@ def main() -> int:
         )
         print(json.dumps(row), flush=True)
         rows.append(row)
+        write(args, rows, source)  # after every method: an interrupted run keeps what it timed
+    return 0
+
+
+def write(args: argparse.Namespace, rows: list[dict[str, Any]], source: str) -> None:
+    """The table and the JSON file for the methods timed so far."""
     lines = ["| method | median wall s per run | seeds |", "|---|---|---|"]
     for row in rows:
         if "skipped" in row:
@@ -122,7 +129,6 @@ def main() -> int:
         + "\n",
         encoding="utf-8",
     )
-    return 0
 
 
 if __name__ == "__main__":
