@@ -524,3 +524,42 @@ def test_anytime_plot_takes_the_new_methods(tmp_path: Path) -> None:
         np.testing.assert_allclose(c.runs[:, -1], finals)
     out = plot_anytime(curves, tmp_path / "anytime.png")
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+REAL = {
+    "nb201": "nb201/nb201.csv",
+    "nb101": "nb101/nb101_subset.csv.gz",
+    "nb301": "nb301/yahpo_nb301_surrogate.onnx",
+    "nbmacro": "nbmacro/nas-bench-macro_cifar10.json",
+}
+
+
+@pytest.mark.parametrize("bench_name", list(REAL))
+def test_on_the_real_benchmarks(bench_name: str) -> None:
+    """Every baseline through the runner on the real data (skipped without it): the exact
+    budget, every queried cell valid, no two of one function, and a reported value where the
+    benchmark has one."""
+    from conftest import require_data_file
+
+    require_data_file(REAL[bench_name])
+    if bench_name not in registry.Registry().names("benchmark"):
+        pytest.skip(f"{bench_name} is not registered (its plugin is not installed)")
+    for method in BASELINES:
+        if method == "npenas-space" and bench_name in ("nb101", "nb301"):
+            continue
+        spec = RunSpec(
+            method=method,
+            method_kwargs=TINY[method],
+            benchmark=bench_name,
+            dataset="cifar10",
+            budget=20,
+            seed=0,
+        )
+        rec = run_one(spec)
+        assert rec["num_queries"] == 20
+        space = registry.create("search_space", "darts" if bench_name == "nb301" else bench_name)
+        archs = [space.from_text(q["arch"]) for q in rec["queries"] if q["charged"]]
+        assert len(archs) == 20
+        assert len({space.canonical(a) for a in archs}) == 20
+        if bench_name != "nb101":
+            assert rec["final"]["reported"] is not None
