@@ -13,7 +13,12 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
-PLUGINS = ["plugins/archperf-pyg", "plugins/archperf-dgl", "plugins/archperf-nbmacro"]
+PLUGINS = [
+    "plugins/archperf-pyg",
+    "plugins/archperf-dgl",
+    "plugins/archperf-nbmacro",
+    "plugins/archperf-encoders",
+]
 
 
 def _install_dev(session: nox.Session) -> None:

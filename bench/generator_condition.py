@@ -56,6 +56,10 @@ PAPER: dict[str, Any] = {
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": PAPER,
     "default": {},
+    # PP guidance (predictor_guidance_weight; 1.0 became the default after these runs)
+    "no_guidance": {"predictor_guidance_weight": 0.0},
+    "guide1": {"predictor_guidance_weight": 1.0},
+    "guide3": {"predictor_guidance_weight": 3.0},
     # retuning after the merge with the D (layer norm) and PP fixes
     "default_cw3": {"class_loss_weight": 3.0},
     "default_ct2.1e-4": {"collision_target": 2.1e-4},

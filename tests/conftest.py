@@ -63,3 +63,22 @@ def write_fake_nb201_csv(root: Path, offset: float = 0.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def tiny_trainer_config(**kw: object) -> object:
+    """A TrainerConfig with tiny components (width 8) for mechanics tests on NB201, not
+    results; ``kw`` overrides any field (``epochs`` and ``seed`` are required)."""
+    from archperf.training.bi_arch2perf import TrainerConfig
+
+    base: dict[str, object] = dict(
+        space="nb201",
+        labeled_batch_size=8,
+        unlabeled_batch_size=16,
+        progress=False,
+        device="cpu",
+        predictor_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
+        discriminator_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
+        generator_kwargs={"hidden_dim": 8},
+    )
+    base.update(kw)
+    return TrainerConfig(**base)  # type: ignore[arg-type]

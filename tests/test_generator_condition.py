@@ -48,12 +48,14 @@ def test_paper_config_turns_every_fix_off() -> None:
     assert cfg.class_loss_weight == 0.0 and cfg.class_loss_unlabeled_weight == 0.0
     assert not cfg.class_loss_balanced
     assert cfg.diversity_weight == 0.0
+    assert cfg.predictor_guidance_weight == 0.0
     assert TrainerConfig.from_json(cfg.to_json()) == cfg
 
 
 def test_default_config_conditions_the_generator() -> None:
     cfg = TrainerConfig()
     assert cfg.class_loss_weight > 0 and cfg.diversity_weight > 0
+    assert cfg.predictor_guidance_weight > 0
     assert cfg.generator_conditions == "uniform"
 
 
@@ -68,6 +70,8 @@ def test_default_config_conditions_the_generator() -> None:
         ("diversity_weight", float("inf")),
         ("diversity", "kl"),
         ("choice_sharpness_weight", -0.5),
+        ("predictor_guidance_weight", float("nan")),
+        ("predictor_guidance_weight", -1.0),
         ("diversity_structure", "graph"),
         ("collision_target", 0.0),
         ("collision_target", 1.0),
@@ -330,6 +334,20 @@ def test_generator_obeys_its_condition_on_a_synthetic_score() -> None:
     assert _score(best).mean() > _score(worst).mean() + 3.0
     texts = [NB201Space().to_text(c) for c in best]
     assert max(texts.count(t) for t in set(texts)) / len(texts) <= 0.1
+
+
+def test_predictor_guidance_alone_conditions_the_generator() -> None:
+    """With D's class head off, PP's soft rank of AG's cells is the only class signal AG gets:
+    class-0 samples must still score clearly above last-class ones (a sign error or a term
+    that never reaches AG fails this)."""
+    kw = dict(epochs=12, progress=False, device="cpu", seed=0, unlabeled_batch_size=64)
+    off = dict(class_loss_weight=0.0, class_loss_unlabeled_weight=0.0)
+    tr = _fit(TrainerConfig(**kw, **off, predictor_guidance_weight=2.0))  # type: ignore[arg-type]
+    assert tr.generator is not None and tr.condition is not None
+    last = int(tr.condition.num_classes or 0) - 1
+    best = tr.generator.sample(0, 300, seed=1)
+    worst = tr.generator.sample(last, 300, seed=1)
+    assert _score(best).mean() > _score(worst).mean() + 3.0
 
 
 @pytest.mark.parametrize(

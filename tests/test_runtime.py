@@ -29,6 +29,7 @@ from archperf.nn.predictor import GINPredictor
 from archperf.search.base import SearchMethod, SearchOutcome
 from archperf.spaces.nb201 import NB201Space
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+from conftest import tiny_trainer_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,20 +45,8 @@ def _caller_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
 
 def _tiny(**kw: Any) -> TrainerConfig:
-    base: dict[str, Any] = dict(
-        space="nb201",
-        epochs=2,
-        labeled_batch_size=8,
-        unlabeled_batch_size=16,
-        progress=False,
-        seed=0,
-        device="cpu",
-        predictor_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
-        discriminator_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
-        generator_kwargs={"hidden_dim": 8},
-    )
-    base.update(kw)
-    return TrainerConfig(**base)
+    cfg: TrainerConfig = tiny_trainer_config(**{"epochs": 2, "seed": 0, **kw})  # type: ignore[assignment]
+    return cfg
 
 
 def _data() -> tuple[list[Any], np.ndarray, list[Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from archperf.training.bi_arch2perf import (
     NonFiniteLossError,
     TrainerConfig,
 )
+from conftest import tiny_trainer_config
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -36,21 +38,9 @@ def _synthetic(n: int, seed: int) -> tuple[list, np.ndarray]:
     return cells, y
 
 
-def _tiny(**kw) -> TrainerConfig:
-    base = dict(
-        space="nb201",
-        epochs=4,
-        labeled_batch_size=8,
-        unlabeled_batch_size=16,
-        progress=False,
-        seed=3,
-        device="cpu",
-        predictor_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
-        discriminator_kwargs={"hidden_dim": 8, "mlp_dims": [8]},
-        generator_kwargs={"hidden_dim": 8},
-    )
-    base.update(kw)
-    return TrainerConfig(**base)
+def _tiny(**kw: Any) -> TrainerConfig:
+    cfg: TrainerConfig = tiny_trainer_config(**{"epochs": 4, "seed": 3, **kw})  # type: ignore[assignment]
+    return cfg
 
 
 def _weights(tr: BiArch2Perf) -> dict[str, torch.Tensor]:
@@ -143,6 +133,9 @@ def test_nonfinite_loss_names_loss_and_step() -> None:
     tr = BiArch2Perf(_tiny(lr_predictor=float("inf")))
     with pytest.raises(NonFiniteLossError, match=r"loss .* at epoch \d+, step \d+"):
         tr.fit(cells, y, cells)
+    from archperf.errors import ArchperfError
+
+    assert issubclass(NonFiniteLossError, ArchperfError)  # the CLI prints it as one line
 
 
 def test_bad_labels() -> None:

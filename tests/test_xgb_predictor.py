@@ -209,9 +209,7 @@ def test_path_model_gives_equal_predictions_where_only_a_dead_edge_differs(
 
 @pytest.mark.parametrize("name", ["nb101", "nb201", "darts"])
 def test_default_features_are_offered_by_each_builtin_space(name: str) -> None:
-    from archperf.predictors.xgb import DEFAULT_FEATURES
-
     space = registry.create("search_space", name)
-    assert DEFAULT_FEATURES[name] in space.feature_kinds
+    assert space.tree_features in space.feature_kinds
     model = registry.create("arch_predictor", "xgb", space=space)
-    assert model.features == DEFAULT_FEATURES[name] == model.to_config()["features"]
+    assert model.features == space.tree_features == model.to_config()["features"]

@@ -385,6 +385,9 @@ class HasFeatures(abc.ABC, Generic[Arch]):
     has this ability, ``"adjacency"`` and ``"path"`` where the space has them."""
 
     feature_kinds: ClassVar[tuple[str, ...]]
+    #: The kind a tree model should use when none is asked for (the space's best measured
+    #: one: ``bench/predictor_xgb.py``); one of :attr:`feature_kinds`.
+    tree_features: ClassVar[str] = "onehot"
 
     @abc.abstractmethod
     def features(self, archs: Sequence[Arch], kind: str = "onehot") -> np.ndarray:

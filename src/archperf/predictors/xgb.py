@@ -32,7 +32,6 @@ from ..errors import ArchperfError, CheckpointError, UsageError, check_finite_pr
 from ..interfaces import ArchPredictor, HasFeatures, SearchSpace
 
 __all__ = [
-    "DEFAULT_FEATURES",
     "OBJECTIVES",
     "XGBPredictor",
     "XGBoostMissingError",
@@ -45,16 +44,6 @@ MODEL_FILE = "model.json"
 SETTINGS_FILE = "settings.json"
 #: Largest ``model.json`` accepted on load (a 2,000-tree depth-8 model is about 30 MB).
 MAX_MODEL_BYTES = 512 * 1024 * 1024
-
-#: The default ``features`` per space name (chosen by the tuning sweep of
-#: ``bench/predictor_xgb.py``); other spaces get ``"onehot"``, which every space with
-#: features offers.
-DEFAULT_FEATURES: dict[str, str] = {
-    "nb201": "canonical-path",
-    "nb101": "onehot+adjacency+path",
-    "darts": "onehot+path",
-    "nbmacro": "canonical",  # the archperf-nbmacro plugin's space
-}
 
 #: Training objectives: squared error on the standardised target, or pairwise ranking (the
 #: predictions are then scores whose order, not scale, means something).
@@ -105,8 +94,8 @@ class XGBPredictor(ArchPredictor[Any]):
         Seeds XGBoost's row and column subsampling: same seed and data → same model.
     features:
         A feature kind the space offers (``space.feature_kinds``), e.g. ``"onehot"``,
-        ``"path"`` or ``"onehot+path"``; ``None``: :data:`DEFAULT_FEATURES` of the space, else
-        ``"onehot"``.
+        ``"path"`` or ``"onehot+path"``; ``None``: the space's ``tree_features``
+        (:class:`~archperf.interfaces.HasFeatures`), else ``"onehot"``.
     n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
     reg_lambda:
         XGBoost's hyper-parameters of the same names (``eta`` = ``learning_rate``).
@@ -141,7 +130,7 @@ class XGBPredictor(ArchPredictor[Any]):
                 "features (it does not implement archperf.interfaces.HasFeatures)"
             )
         if features is None:
-            features = DEFAULT_FEATURES.get(space.name, "onehot")
+            features = getattr(space, "tree_features", "onehot")
         if not isinstance(features, str) or features not in space.feature_kinds:
             raise UsageError(
                 f"xgb: unknown features {features!r} for the space {space.name!r}; kinds are "

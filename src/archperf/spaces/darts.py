@@ -254,6 +254,7 @@ class DartsSpace(SearchSpace[Genotype], HasFeatures[Genotype]):
         "path",
         "onehot+path",
     )
+    tree_features: ClassVar[str] = "onehot+path"  # bench/results/predictor_xgb.json
 
     # ----------------------------------------------------------------------------- validity
     def validate(self, arch: Genotype) -> None:

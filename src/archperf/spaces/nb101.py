@@ -67,6 +67,7 @@ class NB101Space(EnumerableSpace[Cell], HasFeatures[Cell]):
         "onehot+path",
         "onehot+adjacency+path",
     )
+    tree_features: ClassVar[str] = "onehot+adjacency+path"  # bench/results/predictor_xgb.json
 
     def __init__(self, cache_file: str | os.PathLike[str] | None = None) -> None:
         self._cache_file = Path(cache_file) if cache_file is not None else None

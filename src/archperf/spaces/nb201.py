@@ -193,6 +193,7 @@ class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell], HasEdgeOps[Cell]):
     edge_ops: tuple[str, ...] = EDGE_OPS
     max_nodes: int = NUM_VERTICES
     feature_kinds: ClassVar[tuple[str, ...]] = FEATURE_KINDS
+    tree_features: ClassVar[str] = "canonical-path"  # bench/results/predictor_xgb.json
 
     # ----------------------------------------------------------------------------- validity
     def validate(self, arch: Cell) -> None:

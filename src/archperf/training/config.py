@@ -79,6 +79,11 @@ class TrainerConfig:
       probabilities say.  Needs ``diversity_weight > 0``.  Without it NB101's edges sit at
       q ≈ 0.5 (diversity from the decoding noise alone), and random graphs prune to a few small
       cells (docs/training.md).
+    * ``predictor_guidance_weight`` [1; paper 0]: PP as the classifier of AG's condition: AG
+      adds this weight × the negative log-likelihood of its samples' own classes under PP's
+      soft rank (:meth:`Condition.soft` of PP's prediction; a continuous condition: the squared
+      error of the standardised prediction).  PP is not updated by this term.  It makes the
+      generated cells' accuracy fall class by class (docs/training.md).
 
     Where it runs (neither changes what is trained, only where and how fast):
 
@@ -128,6 +133,7 @@ class TrainerConfig:
     collision_target: float = 1.85e-4
     diversity_structure: str = "live"
     choice_sharpness_weight: float = 0.0
+    predictor_guidance_weight: float = 1.0
     device: str = "auto"
     threads: int | None = None
     amp: bool = False
@@ -171,6 +177,7 @@ class TrainerConfig:
             "class_loss_unlabeled_weight",
             "diversity_weight",
             "choice_sharpness_weight",
+            "predictor_guidance_weight",
         ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
@@ -209,6 +216,7 @@ class TrainerConfig:
             "class_loss_unlabeled_weight": 0.0,
             "class_loss_balanced": False,
             "diversity_weight": 0.0,
+            "predictor_guidance_weight": 0.0,
         }
         return cls.from_dict(base | overrides)
 

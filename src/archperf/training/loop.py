@@ -159,6 +159,14 @@ class Stepper:
                 loss_g = -(1 - a) * bce(logits_g, False)
             if lam > 0:
                 loss_g = loss_g + lam * F.cross_entropy(cl_g.float(), gen_cls)
+            if cfg.predictor_guidance_weight > 0:
+                # PP classifies AG's cells; its gradients from here are cleared before its step
+                soft = self.soft_condition(pp(fake).float())
+                if soft.dim() == 2:  # class probabilities
+                    guide = F.nll_loss(soft.clamp_min(1e-8).log(), gen_cls)
+                else:
+                    guide = F.mse_loss(soft, gen_cls.float())
+                loss_g = loss_g + cfg.predictor_guidance_weight * guide
             if probs is not None:
                 loss_g = loss_g + cfg.diversity_weight * diversity_penalty(
                     probs, gen_cls, cfg.diversity, cfg.collision_target

@@ -19,6 +19,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from ..errors import ArchperfError
+
 __all__ = [
     "NonFiniteLossError",
     "bce",
@@ -29,8 +31,9 @@ __all__ = [
 ]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or infinite; the message names the loss, the epoch and the step."""
+class NonFiniteLossError(ArchperfError, FloatingPointError):
+    """A loss became NaN or infinite; the message names the loss, the epoch and the step (the
+    CLI prints it as one line)."""
 
 
 def bce(logits: Tensor, real: bool) -> Tensor:

@@ -123,6 +123,7 @@ class NBMacroSpace(EnumerableSpace[Cell], HasFeatures[Cell]):
     op_names: tuple[str, ...] = OP_NAMES
     max_nodes: int = NUM_VERTICES
     feature_kinds: ClassVar[tuple[str, ...]] = ("onehot", "canonical")
+    tree_features: ClassVar[str] = "canonical"  # bench/results/predictor_xgb.json
     choice_labels: tuple[str, ...] = tuple(
         f"L{k}" + ("/s2" if k in DOWNSAMPLE else "") for k in range(NUM_LAYERS)
     )
