@@ -576,13 +576,17 @@ def test_load_records(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ reproduce
 def test_reproduce_protocols() -> None:
     t2 = PROTOCOLS["table2"]()
-    assert len(t2) == 3 * 2 * 8 * 20
+    assert len(t2) == 3 * 2 * 12 * 20
     assert len({s.key() for s in t2}) == len(t2)
     combos = {(s.label, s.method, s.budget) for s in t2}
     assert combos == {
         ("nacg", "nacg", 160),
         ("nacg-mr", "nacg-mr", 100),
         ("semigan-nad", "semigan-nad", 100),
+        ("ls", "ls", 100),
+        ("bananas", "bananas", 100),
+        ("npenas", "npenas", 100),
+        ("npenas-space", "npenas-space", 100),
         ("rs", "rs", 160),
         ("rs", "rs", 400),
         ("re", "re", 160),
@@ -592,13 +596,16 @@ def test_reproduce_protocols() -> None:
     assert {s.dataset for s in t2} == {"cifar10", "cifar100", "imagenet16-120"}
     assert {s.protocol for s in t2} == {"honest", "paper"}
     t1, t3 = PROTOCOLS["table1"](), PROTOCOLS["table3"]()
-    assert len(t1) == 7 * 10 and len(t3) == 7 * 10
+    assert len(t1) == 10 * 10 and len(t3) == 10 * 10
     assert {(s.benchmark, s.protocol) for s in t1} == {("nb101", "honest")}
     assert {(s.benchmark, s.protocol) for s in t3} == {("nb301", "honest")}
     assert {(s.method, s.budget) for s in t1} == {
         ("nacg", 110),
         ("nacg-mr", 110),
         ("semigan-nad", 110),
+        ("ls", 110),
+        ("bananas", 110),
+        ("npenas", 110),
         ("rs", 110),
         ("re", 110),
         ("rs", 400),
@@ -608,6 +615,9 @@ def test_reproduce_protocols() -> None:
         ("nacg", 150),
         ("nacg-mr", 150),
         ("semigan-nad", 150),
+        ("ls", 150),
+        ("bananas", 150),
+        ("npenas", 150),
         ("rs", 150),
         ("re", 150),
         ("rs", 400),

@@ -62,6 +62,10 @@ def archperf_search_methods() -> Targets:
         "semigan-nad": "archperf.search.semigan:SemiGANNAD",
         "rs": "archperf.search.random:RandomSearch",
         "re": "archperf.search.evolution:RegularizedEvolution",
+        "ls": "archperf.search.local:LocalSearch",
+        "bananas": "archperf.search.guided:Bananas",
+        "npenas": "archperf.search.guided:NPENAS",
+        "npenas-space": "archperf.search.guided:npenas_space",
     }
 
 
@@ -70,6 +74,7 @@ def archperf_arch_predictors() -> Targets:
     return {
         "gin": "archperf.predictors.gin:GINArchPredictor",
         "xgb": "archperf.predictors.xgb:XGBPredictor",
+        "mlp": "archperf.predictors.mlp:MLPPredictor",
     }
 
 

@@ -221,6 +221,8 @@ def plot_anytime(
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
     labels = list(dict.fromkeys(c.label for c in curves))
     colors = {lab: f"C{i % 10}" for i, lab in enumerate(labels)}
+    # beyond ten labels the colours repeat: the line style tells those lines apart
+    styles = {lab: ("-", "--", ":", "-.")[(i // 10) % 4] for i, lab in enumerate(labels)}
     band_name = {"iqr": "inter-quartile range", "minmax": "min–max"}
     for ax, panel in zip(axes.flat, panels, strict=False):
         mine = [c for c in curves if c.panel == panel]
@@ -228,7 +230,14 @@ def plot_anytime(
             x = c.queries
             seeds = len(c.seeds)
             name = f"{c.label} ({seeds} seed{'s' if seeds != 1 else ''})"
-            ax.plot(x, c.median, color=colors[c.label], label=name, drawstyle="steps-post")
+            ax.plot(
+                x,
+                c.median,
+                color=colors[c.label],
+                linestyle=styles[c.label],
+                label=name,
+                drawstyle="steps-post",
+            )
             if c.band != "none" and seeds > 1:
                 ax.fill_between(
                     x, c.low, c.high, color=colors[c.label], alpha=0.2, lw=0, step="post"

@@ -470,3 +470,16 @@ class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell], HasEdgeOps[Cell]):
             child[k] = new
             if not require_change or _canonical_expr(tuple(child)) != before:
                 return self.from_ops(child)
+
+    def neighbours(self, arch: Cell) -> list[Cell]:
+        """The 24 one-edit neighbours: each edge's op changed to each of the four other ops
+        (the one-edit neighbourhood of local search, White et al. 2020), in edge order.  Some
+        compute the same function as ``arch`` (a new op on a dead edge); searches that skip
+        equivalent cells drop them through :meth:`canonical`."""
+        ops = self.to_op_indices(arch)
+        out: list[Cell] = []
+        for k in range(NUM_EDGES):
+            for new in range(len(EDGE_OPS)):
+                if new != ops[k]:
+                    out.append(self.from_ops([*ops[:k], new, *ops[k + 1 :]]))
+        return out

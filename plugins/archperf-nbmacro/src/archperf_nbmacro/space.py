@@ -303,6 +303,17 @@ class NBMacroSpace(EnumerableSpace[Cell], HasFeatures[Cell]):
         ch[k] = new + (new >= ch[k])  # skip the current block
         return self.from_choices(ch)
 
+    def neighbours(self, arch: Cell) -> list[Cell]:
+        """The 16 one-edit neighbours: each layer's block changed to each of the two other
+        blocks, in layer order (the neighbourhood of local search)."""
+        ch = self.to_op_indices(arch)
+        return [
+            self.from_choices([*ch[:k], new, *ch[k + 1 :]])
+            for k in range(NUM_LAYERS)
+            for new in range(len(CHOICES))
+            if new != ch[k]
+        ]
+
     # ------------------------------------------------------------------------- features
     def features(self, archs: Sequence[Cell], kind: str = "onehot") -> np.ndarray:
         """``float32 [len(archs), 24]``: one-hot of the 8 choices (``"onehot"``), or of the

@@ -1,0 +1,173 @@
+"""The literature's baselines (``ls``, ``bananas``, ``npenas``) beside RS and RE, through the
+experiment runner (``run_one``, the code behind ``archperf run``), honest protocol unless
+``--protocol paper``.
+
+Every run searches on the benchmark's search metric and reports the test metric of the final
+cell, read once after the search.  A method is a registered name, optionally with keyword
+arguments as JSON after a colon: ``'npenas:{"predictor": "mlp"}'`` (its label in the output is
+the whole string).
+
+Run: python bench/baselines_search.py --benchmark nb201 --datasets cifar10 cifar100
+     imagenet16-120 --budgets 100 --seeds 10 --methods rs re ls bananas
+     --out bench/results/baselines_nb201.json
+Needs the benchmark's data in the data folder (../shared/data or $ARCHPERF_DATA_DIR); skips with
+a message when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from archperf.datahash import short_source
+from archperf.errors import ArchperfError
+from archperf.experiments.runner import run_one
+from archperf.experiments.spec import RunSpec
+
+
+def parse_method(text: str) -> tuple[str, dict[str, Any]]:
+    name, sep, kwargs = text.partition(":")
+    return name, (json.loads(kwargs) if sep else {})
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--benchmark", default="nb201")
+    ap.add_argument("--datasets", nargs="+", default=["cifar10"])
+    ap.add_argument("--protocol", default="honest")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[100])
+    ap.add_argument("--methods", nargs="+", default=["rs", "re", "ls", "bananas"])
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    runs: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, str]] = {}
+    out = Path(args.out)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for dataset in args.datasets:
+        for budget in args.budgets:
+            for label in args.methods:
+                method, kwargs = parse_method(label)
+                for seed in range(args.seeds):
+                    spec = RunSpec(
+                        method=method,
+                        method_kwargs=kwargs,
+                        benchmark=args.benchmark,
+                        dataset=dataset,
+                        protocol=args.protocol,
+                        budget=budget,
+                        seed=seed,
+                    )
+                    t0 = time.perf_counter()
+                    try:
+                        rec = run_one(spec)
+                    except ArchperfError as exc:
+                        if not runs:
+                            print(f"skipped: {exc}", file=sys.stderr)
+                            return 0
+                        raise
+                    final = rec["final"]
+                    sources[dataset] = {
+                        "source": short_source(str(rec["data_source"])),
+                        "sha256": str(rec["data"]["sha256"]),
+                    }
+                    run = {
+                        "method": label,
+                        "dataset": dataset,
+                        "budget": budget,
+                        "seed": seed,
+                        "queries": rec["num_queries"],
+                        "arch": final["arch"],
+                        "search_value": final["value"],
+                        "reported": final.get("reported"),
+                        "wall_seconds": round(time.perf_counter() - t0, 3),
+                    }
+                    runs.append(run)
+                    print(json.dumps(run), flush=True)
+    summary: list[dict[str, Any]] = []
+    rows = [
+        "| dataset | method | budget | seeds | reported mean ± std | search metric mean ± std "
+        "| median wall s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset in args.datasets:
+        for budget in args.budgets:
+            for label in args.methods:
+                sel = [
+                    r
+                    for r in runs
+                    if r["dataset"] == dataset and r["budget"] == budget and r["method"] == label
+                ]
+                rep = np.array(
+                    [np.nan if r["reported"] is None else r["reported"] for r in sel], np.float64
+                )
+                val = np.array([r["search_value"] for r in sel], np.float64)
+                s = {
+                    "dataset": dataset,
+                    "method": label,
+                    "budget": budget,
+                    "seeds": len(sel),
+                    "reported_mean": None
+                    if np.isnan(rep).all()
+                    else round(float(np.nanmean(rep)), 4),
+                    "reported_std": None
+                    if np.isnan(rep).all()
+                    else round(float(np.nanstd(rep)), 4),
+                    "search_mean": round(float(val.mean()), 4),
+                    "search_std": round(float(val.std()), 4),
+                    "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 3),
+                }
+                summary.append(s)
+                reported = (
+                    "—"
+                    if s["reported_mean"] is None
+                    else f"{s['reported_mean']:.2f} ± {s['reported_std']:.2f}"
+                )
+                rows.append(
+                    f"| {dataset} | {label} | {budget} | {len(sel)} | {reported} | "
+                    f"{s['search_mean']:.2f} ± {s['search_std']:.2f} | {s['wall_median']:.2f} |"
+                )
+    table = "\n".join(rows)
+    print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "script": "bench/baselines_search.py",
+                "argv": sys.argv[1:],
+                "started": started,
+                "benchmark": args.benchmark,
+                "protocol": args.protocol,
+                "data": sources,
+                "seeds": args.seeds,
+                "machine": {
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "threads": 1,
+                    "cpus": os.cpu_count(),
+                    "note": "shared 2-core CPU, other jobs running; wall times are rough",
+                },
+                "summary": summary,
+                "runs": runs,
+                "table": table,
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
