@@ -274,9 +274,9 @@ class PredictorGuided(SearchMethod):
 
 class Bananas(PredictorGuided):
     """BANANAS (White, Neiswanger & Savani, 2021): an ensemble of 5 MLPs
-    (``predictor="feedforward"``, path features where the space has them), independent Thompson sampling, candidates by
-    mutating the best queried cells (10 mutants of each of the 10 best: 100 per round), 10
-    queries per round after 10 random ones."""
+    (``predictor="feedforward"``, path features where the space has them), independent
+    Thompson sampling, candidates by mutating the best queried cells (10 mutants of each of the
+    10 best: 100 per round), 10 queries per round after 10 random ones."""
 
     name = "bananas"
 
