@@ -4,7 +4,7 @@ experiment runner (``run_one``, the code behind ``archperf run``), honest protoc
 
 Every run searches on the benchmark's search metric and reports the test metric of the final
 cell, read once after the search.  A method is a registered name, optionally with keyword
-arguments as JSON after a colon: ``'npenas:{"predictor": "mlp"}'`` (its label in the output is
+arguments as JSON after a colon: ``'npenas:{"predictor": "xgb"}'`` (its label in the output is
 the whole string).
 
 Run: python bench/baselines_search.py --benchmark nb201 --datasets cifar10 cifar100

@@ -5,7 +5,7 @@ Each method runs with the settings ``archperf reproduce table2`` gives it
 (:data:`archperf.experiments.reproduce.NACG_KWARGS`; ``{}`` = its defaults).  A method that
 cannot be built here (e.g. its predictor is not installed) is listed with the reason instead of
 a time.  ``--methods`` takes names, optionally with keyword arguments as JSON after a colon
-(``'npenas:{"predictor": "mlp"}'``).
+(``'npenas:{"predictor": "xgb"}'``).
 
 Run: python bench/method_cost.py [--budget 100] [--seeds 3] [--methods ...]
      [--out bench/results/method_cost.json]

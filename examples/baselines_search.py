@@ -4,7 +4,7 @@ and NPENAS, next to random search and regularized evolution.
 Uses the real NB201 table from ../shared/data (or $ARCHPERF_DATA_DIR) for the reported test
 accuracy; without it, the embedded validation-only data is searched and no test accuracy is
 shown.  BANANAS runs with a small ensemble here (2 MLPs of 50 epochs) to stay within seconds;
-``npenas`` ranks with the ``mlp`` predictor where no ``gin`` arch_predictor is registered.
+``npenas`` ranks with the ``feedforward`` predictor where no ``gin`` arch_predictor is registered.
 See docs/search.md for the settings behind the results.
 """
 
@@ -18,8 +18,8 @@ from archperf.benchmarks.nb201 import NB201Benchmark
 bench = NB201Benchmark("cifar10")  # the data rule: nb201.csv, else the embedded data
 print("data:", bench.describe()["source"])
 
-ranker = "gin" if "gin" in registry.names("arch_predictor") else "mlp"
-fast = {"epochs": 50} if ranker == "mlp" else {"epochs": 20}
+ranker = "gin" if "gin" in registry.names("arch_predictor") else "feedforward"
+fast = {"epochs": 50} if ranker == "feedforward" else {"epochs": 20}
 methods = {
     "rs": registry.create("search_method", "rs"),
     "re": registry.create("search_method", "re"),

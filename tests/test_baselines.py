@@ -416,7 +416,7 @@ def test_guided_arguments_are_checked(kwargs: dict[str, Any], message: str) -> N
 
 
 def test_unknown_predictor_names_the_registered_ones() -> None:
-    with pytest.raises(UnknownComponentError, match=r"available: .*mlp.*toy"):
+    with pytest.raises(UnknownComponentError, match=r"available: .*feedforward.*toy"):
         Bananas(predictor="nope")
 
 
@@ -451,7 +451,7 @@ def test_registered_as_builtins() -> None:
     entries = {e.name: e for e in registry.Registry().entries("search_method")}
     for name in BASELINES:
         assert entries[name].plugin == "archperf.builtin"
-    assert "mlp" in registry.Registry().names("arch_predictor")
+    assert "feedforward" in registry.Registry().names("arch_predictor")
 
 
 # ------------------------------------------------------------------------ the mlp model

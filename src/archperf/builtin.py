@@ -74,7 +74,7 @@ def archperf_arch_predictors() -> Targets:
     return {
         "gin": "archperf.predictors.gin:GINArchPredictor",
         "xgb": "archperf.predictors.xgb:XGBPredictor",
-        "mlp": "archperf.predictors.mlp:MLPPredictor",
+        "feedforward": "archperf.predictors.mlp:MLPPredictor",
     }
 
 

@@ -1,6 +1,6 @@
-"""``mlp``: a feed-forward network on fixed-length architecture features, the predictor of
-BANANAS (White, Neiswanger & Savani, 2021: 10 layers of width 20, Adam at 0.01, 200 epochs,
-mean absolute error).
+"""``feedforward``: an MLP on fixed-length architecture features, the predictor of BANANAS
+(White, Neiswanger & Savani, 2021: 10 layers of width 20, Adam at 0.01, 200 epochs, mean
+absolute error).
 
 Features: the space's own (:class:`~archperf.interfaces.HasFeatures`: ``"path"`` where the
 space offers it, as BANANAS did, else ``"onehot"``), or ``"graph"`` for any space: the upper
@@ -54,7 +54,7 @@ class MLPPredictor(ArchPredictor[Any]):
     ``"mse"``).  ``fit`` is deterministic for a ``seed`` on CPU.
     """
 
-    name: ClassVar[str] = "mlp"
+    name: ClassVar[str] = "feedforward"
 
     def __init__(
         self,

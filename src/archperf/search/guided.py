@@ -91,7 +91,7 @@ class PredictorGuided(SearchMethod):
         self,
         initial: int = 10,
         top_k: int = 10,
-        predictor: str = "mlp",
+        predictor: str = "feedforward",
         predictor_settings: dict[str, Any] | None = None,
         ensemble: int = 5,
         acquisition: str = "its",
@@ -273,10 +273,10 @@ class PredictorGuided(SearchMethod):
 
 
 class Bananas(PredictorGuided):
-    """BANANAS (White, Neiswanger & Savani, 2021): an ensemble of 5 MLPs (``predictor="mlp"``,
-    path features where the space has them), independent Thompson sampling, candidates by
-    mutating the best queried cells (10 mutants of each of the 10 best: 100 per round), 10
-    queries per round after 10 random ones."""
+    """BANANAS (White, Neiswanger & Savani, 2021): an ensemble of 5 MLPs
+    (``predictor="feedforward"``, path features where the space has them), independent
+    Thompson sampling, candidates by mutating the best queried cells (10 mutants of each of the
+    10 best: 100 per round), 10 queries per round after 10 random ones."""
 
     name = "bananas"
 
@@ -284,7 +284,7 @@ class Bananas(PredictorGuided):
         self,
         initial: int = 10,
         top_k: int = 10,
-        predictor: str = "mlp",
+        predictor: str = "feedforward",
         predictor_settings: dict[str, Any] | None = None,
         ensemble: int = 5,
         acquisition: str = "its",
