@@ -52,10 +52,14 @@ __all__ = [
     "NB101Decoder",
     "NB201Decoder",
     "SpaceDecoder",
+    "batch_to_numpy",
+    "check_batch",
+    "choose",
     "decoder_for",
     "gumbel_noise",
     "logistic_noise",
     "nb101_select",
+    "straight_through",
 ]
 
 _EPS = 1e-9
@@ -84,11 +88,13 @@ def logistic_noise(like: Tensor, generator: torch.Generator | None = None) -> Te
     return torch.log(u) - torch.log1p(-u)
 
 
-def _straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+    """``hard`` forward, ``soft``'s gradient backward (helpers for plugin decoders too)."""
     return hard + (soft - soft.detach())
 
 
-def _check_batch(relaxed: CellBatch, space: SearchSpace[Any]) -> None:
+def check_batch(relaxed: CellBatch, space: SearchSpace[Any]) -> None:
+    """A decoder's input check: a CellBatch over ``space``'s ops and at most its vertices."""
     if not isinstance(relaxed, CellBatch):
         raise TypeError(f"decode takes a CellBatch, got {type(relaxed).__name__}")
     k = len(space.op_names)
@@ -108,7 +114,8 @@ def _check_structure(structure: str) -> None:
         raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
 
 
-def _as_numpy(relaxed: CellBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def batch_to_numpy(relaxed: CellBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjacency, op distributions and mask as float64/bool arrays; NaN or inf refused."""
     adj = relaxed.adj.detach().to("cpu", torch.float64).numpy()
     ops = relaxed.op_onehot().detach().to("cpu", torch.float64).numpy()
     mask = relaxed.mask.detach().to("cpu").numpy().astype(bool)
@@ -117,7 +124,7 @@ def _as_numpy(relaxed: CellBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return adj, ops, mask
 
 
-def _choose(scores: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+def choose(scores: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
     """Argmax over the last axis (lowest index on ties), or a draw ∝ clipped scores."""
     if rng is None:
         return np.argmax(scores, axis=-1)
@@ -332,8 +339,8 @@ class NB101Decoder(SpaceDecoder):
         hard_ops[:, 1 : n - 1] = torch.nn.functional.one_hot(ids, self.num_graph_ops).to(
             fixed.dtype
         )
-        adj = _straight_through(torch.from_numpy(kept).to(soft_adj), soft_adj)
-        ops = _straight_through(hard_ops, soft_ops)
+        adj = straight_through(torch.from_numpy(kept).to(soft_adj), soft_adj)
+        ops = straight_through(hard_ops, soft_ops)
         # compact: living vertices first, in order (exactly the pruned cell's vertex order)
         alive_t = torch.from_numpy(alive).to(op_logits.device)
         order = torch.argsort((~alive_t).to(torch.int8), dim=1, stable=True)
@@ -393,8 +400,8 @@ class NB101Decoder(SpaceDecoder):
         return torch.cat([live_ops, edges], dim=1)
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
-        _check_batch(relaxed, self.space)
-        adj, ops, mask = _as_numpy(relaxed)
+        check_batch(relaxed, self.space)
+        adj, ops, mask = batch_to_numpy(relaxed)
         rng = as_rng(seed) if stochastic else None
         out: list[Cell] = []
         interior = np.asarray(self.interior_ids)
@@ -405,7 +412,7 @@ class NB101Decoder(SpaceDecoder):
             p = np.clip(adj[b][np.ix_(idx, idx)], 0.0, 1.0)
             on = p > 0.5 if rng is None else rng.random(p.shape) < p
             kept, alive = nb101_select(p, on, self.max_edges)
-            choice = interior[_choose(ops[b][idx][:, interior], rng)]
+            choice = interior[choose(ops[b][idx][:, interior], rng)]
             choice[0], choice[-1] = self.input_id, self.output_id
             cell = Cell(kept[np.ix_(alive, alive)].astype(np.uint8), choice[alive])
             self.space.validate(cell)
@@ -451,7 +458,7 @@ class NB201Decoder(SpaceDecoder):
         ops = fixed.clone()
         if hard:
             one = torch.nn.functional.one_hot(soft.detach().argmax(-1), self.op_dim).to(soft)
-            soft = _straight_through(one, soft)
+            soft = straight_through(one, soft)
         ops[:, 1 : n - 1, self.edge_op_ids] = soft
         adj = torch.from_numpy(self.adjacency).to(ops).expand(b, n, n).clone()
         mask = torch.ones(b, n, dtype=torch.bool, device=ops.device)
@@ -459,8 +466,8 @@ class NB201Decoder(SpaceDecoder):
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
         """Ops only: the adjacency of NB201 is fixed, so ``relaxed.adj`` is not read."""
-        _check_batch(relaxed, self.space)
-        _, ops, mask = _as_numpy(relaxed)
+        check_batch(relaxed, self.space)
+        _, ops, mask = batch_to_numpy(relaxed)
         n = self.num_nodes
         if ops.shape[1] != n or not mask.all():
             bad = int(np.flatnonzero(~mask.all(axis=1))[0]) if not mask.all() else 0
@@ -469,7 +476,7 @@ class NB201Decoder(SpaceDecoder):
                 f"{int(mask[bad].sum())} of {ops.shape[1]})"
             )
         rng = as_rng(seed) if stochastic else None
-        ids = np.asarray(self.edge_op_ids)[_choose(ops[:, 1 : n - 1][..., self.edge_op_ids], rng)]
+        ids = np.asarray(self.edge_op_ids)[choose(ops[:, 1 : n - 1][..., self.edge_op_ids], rng)]
         out: list[Cell] = []
         for row in ids:
             cell = Cell(self.adjacency.astype(np.uint8), [self.input_id, *row, self.output_id])
@@ -632,13 +639,13 @@ class DartsDecoder(SpaceDecoder):
                     )
                     h_a = torch.nn.functional.one_hot(first, node).to(g)
                     h_b = torch.nn.functional.one_hot(second, node).to(g)
-                    w_a, w_b = _straight_through(h_a, w_a), _straight_through(h_b, w_b)
+                    w_a, w_b = straight_through(h_a, w_a), straight_through(h_b, w_b)
                     swap = (second < first)[:, None]
                     w_a, w_b = torch.where(swap, w_b, w_a), torch.where(swap, w_a, w_b)
                 for w in (w_a, w_b):
                     o = (w[..., None] * p_op).sum(1)  # [B, K]
                     if hard:
-                        o = _straight_through(
+                        o = straight_through(
                             torch.nn.functional.one_hot(o.detach().argmax(-1), self.op_dim).to(o),
                             o,
                         )
@@ -651,8 +658,8 @@ class DartsDecoder(SpaceDecoder):
         entries from the input's vertices (mean over a node's two pair vertices)."""
         from ..spaces.darts import Genotype
 
-        _check_batch(relaxed, self.space)
-        adj, ops, mask = _as_numpy(relaxed)
+        check_batch(relaxed, self.space)
+        adj, ops, mask = batch_to_numpy(relaxed)
         n = self.space.max_nodes
         if adj.shape[1] != n or not mask.all():
             raise ValueError(f"DARTS graphs have exactly {n} real vertices")
@@ -678,11 +685,11 @@ class DartsDecoder(SpaceDecoder):
                 else:
                     s = np.clip(score, 0.0, None)
                     joint = s[:, 0, pj[:, 0]] * s[:, 1, pj[:, 1]]
-                pick = pj[_choose(joint, rng)]  # [B, 2]
+                pick = pj[choose(joint, rng)]  # [B, 2]
                 for s_ in range(2):
                     op_scores = ops[:, v[s_], c * kpc + 2 : c * kpc + 2 + self.op_dim]
                     cells[:, c, k0 + s_, 0] = pick[:, s_]
-                    cells[:, c, k0 + s_, 1] = _choose(op_scores, rng)
+                    cells[:, c, k0 + s_, 1] = choose(op_scores, rng)
         out = []
         for bi in range(b):
             g = Genotype(

@@ -21,7 +21,14 @@ from torch import Tensor
 
 from archperf.cell import Cell, CellBatch
 from archperf.interfaces import SearchSpace, as_rng
-from archperf.nn.decoders import SpaceDecoder, gumbel_noise
+from archperf.nn.decoders import (
+    SpaceDecoder,
+    batch_to_numpy,
+    check_batch,
+    choose,
+    gumbel_noise,
+    straight_through,
+)
 
 from .space import ADJACENCY, CHOICES, NUM_LAYERS, NUM_VERTICES, layer_op_ids
 
@@ -69,7 +76,7 @@ class NBMacroDecoder(SpaceDecoder):
         soft = torch.softmax(self.choice_logits(ol) / tau, dim=-1)  # [B, 8, 3]
         if hard:
             one = torch.nn.functional.one_hot(soft.detach().argmax(-1), self.op_dim).to(soft)
-            soft = one + (soft - soft.detach())  # straight-through
+            soft = straight_through(one, soft)
         layers = torch.einsum("bkc,kci->bki", soft, self._scatter.to(soft))
         ends = torch.zeros(b, 2, self.num_graph_ops, dtype=soft.dtype, device=soft.device)
         ends[:, 0, self.input_id] = 1.0  # vertex 0: input
@@ -82,31 +89,14 @@ class NBMacroDecoder(SpaceDecoder):
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Cell]:
         """Valid cells from the layer vertices' op distributions (``relaxed.adj`` is not read:
         the chain is fixed)."""
-        if not isinstance(relaxed, CellBatch):
-            raise TypeError(f"decode takes a CellBatch, got {type(relaxed).__name__}")
-        if relaxed.num_ops != self.num_graph_ops:
-            raise ValueError(
-                f"batch has num_ops={relaxed.num_ops}, space {self.space.name!r} has "
-                f"{self.num_graph_ops} op names"
-            )
+        check_batch(relaxed, self.space)
+        _, ops, mask = batch_to_numpy(relaxed)
         n = self.num_nodes
-        mask = relaxed.mask.detach().to("cpu").numpy().astype(bool)
         if relaxed.max_nodes != n or not mask.all():
             raise ValueError(f"NAS-Bench-Macro cells have exactly {n} real vertices")
-        ops = relaxed.op_onehot().detach().to("cpu", torch.float64).numpy()
-        if not np.isfinite(ops).all():
-            raise ValueError("relaxed cells hold NaN or inf values")
         layer = ops[:, 1 : n - 1]  # [B, 8, K]
         scores = np.take_along_axis(layer, self.layer_ids[None].repeat(len(ops), 0), axis=2)
-        rng = as_rng(seed) if stochastic else None
-        if rng is None:
-            choice = np.argmax(scores, axis=-1)
-        else:
-            w = np.clip(scores, 0.0, None)
-            tot = w.sum(axis=-1, keepdims=True)
-            w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / self.op_dim)
-            u = rng.random((*w.shape[:-1], 1))
-            choice = np.minimum((np.cumsum(w, axis=-1) < u).sum(axis=-1), self.op_dim - 1)
+        choice = choose(scores, as_rng(seed) if stochastic else None)
         out: list[Cell] = []
         for row in choice:
             ids = self.layer_ids[np.arange(NUM_LAYERS), row]
