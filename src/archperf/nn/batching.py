@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ..cell import Cell, CellBatch, pad_cells
 from ..interfaces import SearchSpace
 
-__all__ = ["GraphTable", "cells_to_batch", "predict_table", "to_cells"]
+__all__ = ["GraphTable", "cells_to_batch", "dense_inputs", "predict_table", "to_cells"]
 
 
 def to_cells(archs: Sequence[Any], space: SearchSpace[Any] | None) -> list[Cell]:
@@ -142,3 +142,33 @@ def predict_table(
     if not outs:
         return np.zeros(0, dtype=np.float64)
     return torch.cat(outs).numpy().astype(np.float64)
+
+
+def dense_inputs(
+    batch: CellBatch, num_ops: int | None, in_dim: int | None, dtype: torch.dtype
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(adj, x, mask)`` of a batch for an encoder's ``forward_dense`` (the GIN and plugin
+    encoders share it): op ids become one-hot rows, op distributions stay as they
+    are (so gradients reach them); a batch of the wrong vocabulary is a ``ValueError``."""
+    if not isinstance(batch, CellBatch):
+        raise TypeError(f"expected a CellBatch, got {type(batch).__name__}")
+    if batch.num_ops != num_ops:
+        raise ValueError(
+            f"batch has num_ops={batch.num_ops} but the encoder was built for num_ops={num_ops}"
+        )
+    if in_dim != num_ops:
+        raise ValueError(
+            f"this encoder takes {in_dim}-dim node features (in_dim), not one-hot ops: "
+            "call forward_dense(adj, x, mask)"
+        )
+    ops = batch.ops
+    if not ops.dtype.is_floating_point:
+        if ops.dim() != 2:
+            raise ValueError(f"op ids must be [B, N], got shape {tuple(ops.shape)}")
+        real = ops[batch.mask]
+        if real.numel() and (int(real.min()) < 0 or int(real.max()) >= batch.num_ops):
+            raise ValueError(
+                f"op ids must lie in [0, {batch.num_ops}), got "
+                f"[{int(real.min())}, {int(real.max())}]"
+            )
+    return batch.adj.to(dtype), batch.op_onehot().to(dtype), batch.mask

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..cell import CellBatch
 from ..interfaces import DenseEncoder, Encoder, EncoderOutput
+from .batching import dense_inputs
 from .limits import MAX_LAYERS, MAX_NUM_OPS, MAX_WIDTH, check_int
 
 __all__ = [
@@ -205,31 +206,8 @@ class GINBase(nn.Module, Encoder, DenseEncoder, metaclass=abc.ABCMeta):
 
     def forward(self, batch: CellBatch) -> EncoderOutput:
         """Encode a :class:`CellBatch` (op ids are one-hot encoded, distributions used as is)."""
-        if not isinstance(batch, CellBatch):
-            raise TypeError(f"expected a CellBatch, got {type(batch).__name__}")
-        if batch.num_ops != self.num_ops:
-            raise ValueError(
-                f"batch has num_ops={batch.num_ops} but the encoder was built for "
-                f"num_ops={self.num_ops}"
-            )
-        if self.in_dim != self.num_ops:
-            raise ValueError(
-                f"this encoder takes {self.in_dim}-dim node features (in_dim), not one-hot ops: "
-                "call forward_dense(adj, x, mask)"
-            )
-        ops = batch.ops
-        if not ops.dtype.is_floating_point:
-            if ops.dim() != 2:
-                raise ValueError(f"op ids must be [B, N], got shape {tuple(ops.shape)}")
-            real = ops[batch.mask]
-            if real.numel() and (int(real.min()) < 0 or int(real.max()) >= self.num_ops):
-                raise ValueError(
-                    f"op ids must lie in [0, {self.num_ops}), got "
-                    f"[{int(real.min())}, {int(real.max())}]"
-                )
-        x = batch.op_onehot()
-        dtype = self._param_dtype()
-        return self.forward_dense(batch.adj.to(dtype), x.to(dtype), batch.mask)
+        inputs = dense_inputs(batch, self.num_ops, self.in_dim, self._param_dtype())
+        return self.forward_dense(*inputs)
 
     @abc.abstractmethod
     def forward_dense(self, adj: Tensor, x: Tensor, mask: Tensor) -> EncoderOutput:

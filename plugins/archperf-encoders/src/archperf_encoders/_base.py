@@ -1,42 +1,12 @@
-"""What both encoders share: reading a :class:`~archperf.cell.CellBatch` into dense tensors,
-checking dense inputs, and masked pooling."""
+"""What both encoders share: checking dense inputs and masked pooling (reading a
+:class:`~archperf.cell.CellBatch` is :func:`archperf.nn.batching.dense_inputs`)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from archperf.cell import CellBatch
-
 POOLINGS = ("sum", "mean")
-
-
-def dense_inputs(
-    batch: CellBatch, num_ops: int, in_dim: int, dtype: torch.dtype
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``(adj, x, mask)`` of a batch: op ids become one-hot rows, op distributions stay as they
-    are (so gradients reach them); a batch of the wrong vocabulary is a ``ValueError``."""
-    if not isinstance(batch, CellBatch):
-        raise TypeError(f"expected a CellBatch, got {type(batch).__name__}")
-    if batch.num_ops != num_ops:
-        raise ValueError(
-            f"batch has num_ops={batch.num_ops} but the encoder was built for num_ops={num_ops}"
-        )
-    if in_dim != num_ops:
-        raise ValueError(
-            f"this encoder takes {in_dim}-dim node features (in_dim), not one-hot ops: "
-            "call forward_dense(adj, x, mask)"
-        )
-    ops = batch.ops
-    if not ops.dtype.is_floating_point:
-        if ops.dim() != 2:
-            raise ValueError(f"op ids must be [B, N], got shape {tuple(ops.shape)}")
-        real = ops[batch.mask]
-        if real.numel() and (int(real.min()) < 0 or int(real.max()) >= num_ops):
-            raise ValueError(
-                f"op ids must lie in [0, {num_ops}), got [{int(real.min())}, {int(real.max())}]"
-            )
-    return batch.adj.to(dtype), batch.op_onehot().to(dtype), batch.mask
 
 
 def check_dense(adj: Tensor, x: Tensor, mask: Tensor, in_dim: int) -> None:

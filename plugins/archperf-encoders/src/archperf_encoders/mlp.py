@@ -24,10 +24,11 @@ from torch.nn import functional as F
 
 from archperf.cell import CellBatch
 from archperf.interfaces import DenseEncoder, Encoder, EncoderOutput
+from archperf.nn.batching import dense_inputs
 from archperf.nn.gin import init_seeded
 from archperf.nn.limits import MAX_LAYERS, MAX_NUM_OPS, MAX_WIDTH, check_int
 
-from ._base import check_dense, dense_inputs
+from ._base import check_dense
 
 __all__ = ["MAX_NODES", "MLPEncoder"]
 

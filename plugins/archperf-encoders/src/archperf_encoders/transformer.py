@@ -32,10 +32,11 @@ from torch import Tensor, nn
 
 from archperf.cell import CellBatch
 from archperf.interfaces import DenseEncoder, Encoder, EncoderOutput
+from archperf.nn.batching import dense_inputs
 from archperf.nn.gin import init_seeded
 from archperf.nn.limits import MAX_LAYERS, MAX_NUM_OPS, MAX_WIDTH, check_int
 
-from ._base import POOLINGS, check_dense, dense_inputs, pool
+from ._base import POOLINGS, check_dense, pool
 
 __all__ = ["GraphTransformer", "TransformerLayer", "shortest_path_buckets"]
 
