@@ -207,7 +207,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         refused = sorted(k for k in own if k in kwargs)
         if refused:
             raise ValueError(f"encoder {name!r} takes no argument(s) {', '.join(refused)}")
-        return cls(len(self.space.op_names), in_dim=in_dim, **args)  # type: ignore[no-any-return]
+        return cls(len(self.space.op_names), in_dim=in_dim, **args)
 
     @property
     def encoder(self) -> nn.Module:
