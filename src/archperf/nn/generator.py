@@ -18,7 +18,6 @@ vertices, or the 2 × 6 nodes of the two DARTS cells), with ``c`` the condition 
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -189,7 +188,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         the generator's ``hidden_dim``/``num_layers`` where the encoder takes them, then
         ``kwargs`` (its ``in_dim`` is fixed by the generator)."""
         from .. import registry
-        from .encoders import encoder_arguments
+        from .encoders import encoder_arguments, init_parameters
 
         if "in_dim" in kwargs:
             raise ValueError(
@@ -197,7 +196,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
                 f"= {in_dim}); remove it"
             )
         cls = registry.get("encoder", name)
-        if "in_dim" not in inspect.signature(cls).parameters:
+        if "in_dim" not in init_parameters(cls):
             raise ValueError(
                 f"encoder {name!r} takes no in_dim argument, so it cannot read the generator's "
                 "node features (z, condition, position); give the generator another encoder"
