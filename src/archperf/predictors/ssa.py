@@ -80,7 +80,8 @@ def neighbour_graph(
         raise UsageError(f"a {k}-nearest-neighbour graph needs more than {k} cells, got {n}")
     r2 = (r * r).sum(1)
     # the tie-breaker: under 0.1 % of the mean squared distance between two rows
-    scale = 1e-3 * 2.0 * float(r.var(0, unbiased=False).sum()) if n > 1 else 0.0
+    scale = 1e-3 * 2.0 * float(r.var(0, unbiased=False).sum())
+    scale = scale if scale > 0 else 1.0  # all rows equal: every distance ties
     jitter = torch.from_numpy(np.random.default_rng(tie_seed).random(n).astype(np.float32))
     jitter = jitter * scale
     out = np.empty((q.shape[0], k), dtype=np.int64)
@@ -104,8 +105,9 @@ def _check_int(owner: str, what: str, value: Any, low: int) -> int:
 def _check_float(owner: str, what: str, value: Any, positive: bool) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (positive and value == 0):
-        raise UsageError(f"{owner}: {what} must be a number {'>' if positive else '>='} 0, "
-                         f"got {value!r}")
+        raise UsageError(
+            f"{owner}: {what} must be a number {'>' if positive else '>='} 0, got {value!r}"
+        )
     return float(value)
 
 
@@ -127,8 +129,9 @@ def _build_net(num_ops: int, max_nodes: int, s: dict[str, Any]) -> Any:
                 }
                 if s["encoder"] == "gin":
                     enc_kwargs.update(pooling="mean", norm="none")
-                self.encoder, _, _ = build_encoder("ssa", None, num_ops, name=s["encoder"],
-                                                   **enc_kwargs)
+                self.encoder, _, _ = build_encoder(
+                    "ssa", None, num_ops, name=s["encoder"], **enc_kwargs
+                )
                 node_dim = int(getattr(self.encoder, "node_dim", s["hidden_dim"]))
                 lat = s["latent_dim"]
                 self.to_latent = nn.Linear(node_dim, lat)
@@ -178,7 +181,8 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         seed: initialisation, batches and ties of the neighbour graph.
         encoder, hidden_dim, num_layers: the registered graph encoder and its size.
         latent_dim: width of the node codes and of the cell representation.
-        k: out-neighbours of every node in the relation graph.
+        k: out-neighbours of every node in the relation graph (at most the number of other
+            distinct cells ``fit`` was given).
         features: ``"auto"``, ``"graph"`` or a kind of the space's ``features`` ability: the
             space in which the neighbour graph's distances are measured.
         gcn_dim, gcn_layers: the GCN's width and depth.
@@ -203,8 +207,8 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         features: str = "auto",
         gcn_dim: int = 64,
         gcn_layers: int = 2,
-        recon_weight: float = 0.5,
-        pretrain_steps: int = 100,
+        recon_weight: float = 0.0,
+        pretrain_steps: int = 0,
         steps: int = 200,
         recon_batch: int = 256,
         lr: float = 1e-3,
@@ -274,8 +278,9 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
 
     def _texts_of(self, archs: Any, what: str) -> list[str]:
         if isinstance(archs, str | bytes) or not isinstance(archs, Sequence):
-            raise UsageError(f"ssa: {what} must be a sequence of architectures, got "
-                             f"{type(archs).__name__}")
+            raise UsageError(
+                f"ssa: {what} must be a sequence of architectures, got {type(archs).__name__}"
+            )
         out = []
         for i, a in enumerate(archs):
             try:
@@ -328,22 +333,17 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             bad = int(np.flatnonzero(~np.isfinite(target))[0])
             raise UsageError(f"ssa: y[{bad}] is {target[bad]}: targets must be finite")
         extra = [] if unlabeled is None else self._texts_of(unlabeled, "unlabeled")
-        k = self.settings["k"]
         index: dict[str, int] = {}
         node_archs: list[Any] = []
         for t, a in zip(texts + extra, list(archs) + list(unlabeled or []), strict=True):
             if t not in index:
                 index[t] = len(node_archs)
                 node_archs.append(a)
-        if len(node_archs) <= k:
-            raise UsageError(
-                f"ssa: the relation graph needs more than k={k} distinct cells (labeled and "
-                f"unlabeled), got {len(node_archs)}: pass more unlabeled cells or a smaller k"
-            )
-        with threads(self.settings["threads"]):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.settings["seed"])
-                self._fit(torch, node_archs, index, [index[t] for t in texts], target)
+        if len(node_archs) < 2:
+            raise UsageError("ssa: the relation graph needs at least two distinct cells")
+        with threads(self.settings["threads"]), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.settings["seed"])
+            self._fit(torch, node_archs, index, [index[t] for t in texts], target)
         return self
 
     def _fit(
@@ -358,7 +358,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
 
         s = self.settings
         feats = self.features_of(node_archs)
-        nbr = neighbour_graph(feats, s["k"], tie_seed=s["seed"])
+        nbr = neighbour_graph(feats, min(s["k"], len(node_archs) - 1), tie_seed=s["seed"])
         table = GraphTable(self.space, node_archs)
         n = len(node_archs)
         net = _build_net(len(self.space.op_names), int(self.space.max_nodes), s)
@@ -453,7 +453,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
                 out[i] = self._out[j]
         if new:
             new_archs = [archs[i] for i in new]
-            k = self.settings["k"]
+            k = int(self._nbr.shape[1])
             with threads(self.settings["threads"]), torch.no_grad():
                 nbr = torch.from_numpy(
                     neighbour_graph(
@@ -527,14 +527,14 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         try:
             model = cls(**doc["config"])
             y_mean, y_std = float(doc["y_mean"]), float(doc["y_std"])
-            net = _build_net(len(model.space.op_names), int(model.space.max_nodes),
-                             model.settings)
+            net = _build_net(len(model.space.op_names), int(model.space.max_nodes), model.settings)
             net.load_state_dict(load_file(str(folder / _WEIGHTS)), strict=True)
             graph = load_file(str(folder / _GRAPH))
         except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ComponentFormatError(f"{folder}: damaged SSAPredictor: {msg}") from None
-        n, k, layers = len(doc["cells"]), model.settings["k"], model.settings["gcn_layers"]
+        n, layers = len(doc["cells"]), model.settings["gcn_layers"]
+        k = min(model.settings["k"], n - 1)
         width = model.settings["latent_dim"]
         expect = {"features": None, "neighbours": (n, k), "outputs": (n,)}
         for i in range(layers):
@@ -544,7 +544,11 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             if t is None or (shape is not None and tuple(t.shape) != shape):
                 raise ComponentFormatError(f"{folder / _GRAPH}: {key} is missing or mis-shaped")
         feats, nbr = graph["features"].numpy(), graph["neighbours"].numpy()
-        if feats.ndim != 2 or feats.shape[0] != n or (nbr.size and (nbr.min() < 0 or nbr.max() >= n)):
+        if (
+            feats.ndim != 2
+            or feats.shape[0] != n
+            or (nbr.size and (nbr.min() < 0 or nbr.max() >= n))
+        ):
             raise ComponentFormatError(f"{folder / _GRAPH}: features or neighbours do not fit")
         if not (np.isfinite(y_mean) and np.isfinite(y_std) and y_std > 0):
             raise ComponentFormatError(f"{where}: y_mean / y_std must be finite, y_std > 0")
