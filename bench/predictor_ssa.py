@@ -14,9 +14,11 @@ Parts (``--parts``, in this order; results are written after every run):
   and over the NB101 subset's 30,296 cells;
 * ``gin``: the ``gin`` arch_predictor (``fit(cells, y)``, no pool) at the first N, as a check
   that it repeats the ``pp`` rows of ``bench/results/predictor_recipes.json`` (same splits);
-* ``sens``: sensitivity at N = ``--sens-labels``, seeds 0..``--sens-seeds``-1: k of the graph,
-  the auto-encoder's reconstruction weight (with and without pretraining), and no graph at all
-  (``gcn_layers=0``: the encoder and head alone).
+* ``sens``: sensitivity at N = ``--sens-labels``, seeds 0..``--sens-seeds``-1 (rows chosen with
+  ``--sens-rows``): joint steps, k of the graph, the auto-encoder's reconstruction weight (with
+  and without pretraining), and no graph at all (``gcn_layers=0``: the encoder and head alone).
+  ``bench/results/predictor_ssa_steps.json`` is ``--parts sens --sens-rows steps=400
+  --sens-seeds 1 --out bench/results/predictor_ssa_steps.json``.
 
 The defaults were chosen on other splits (permutations ``5000 + s``, N = 50, seeds 0 and 1):
 see docs/ssa.md.
@@ -42,6 +44,8 @@ from archperf.paths import find_data_dir
 from archperf.stats import kendall_tau, spearman_rho
 
 SENS: dict[str, dict[str, Any]] = {
+    "steps=100": {"steps": 100},
+    "steps=400": {"steps": 400},
     "k=5": {"k": 5},
     "k=20": {"k": 20},
     "recon 0.5 + pretrain 100": {"recon_weight": 0.5, "pretrain_steps": 100},
@@ -147,6 +151,7 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=["main", "knn", "gin", "sens"])
     ap.add_argument("--sens-labels", type=int, default=100)
     ap.add_argument("--sens-seeds", type=int, default=3)
+    ap.add_argument("--sens-rows", nargs="+", default=list(SENS), choices=list(SENS))
     ap.add_argument("--out", default="bench/results/predictor_ssa.json")
     args = ap.parse_args()
     data = find_data_dir()
@@ -193,7 +198,8 @@ def main() -> None:
             for s in range(args.seeds):
                 record("gin", run_one("gin", bench.space, cells, y, args.labels[0], s, {}, top_cut))
         elif part == "sens":
-            for row, settings in SENS.items():
+            for row in args.sens_rows:
+                settings = SENS[row]
                 for s in range(args.sens_seeds):
                     record(
                         row,

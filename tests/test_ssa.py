@@ -99,6 +99,8 @@ def test_labels_alone_and_a_tiny_graph_work() -> None:
     assert m.predict(SPACE.sample(3, 1)).shape == (3,)
     with_ae = SSAPredictor(space="nb201", recon_weight=0.5, pretrain_steps=3, **TINY)
     assert np.isfinite(with_ae.fit(cells, y, unlabeled=SPACE.sample(20, 2)).predict(cells)).all()
+    no_graph = SSAPredictor(space="nb201", **{**TINY, "gcn_layers": 0}).fit(cells, y)
+    assert np.isfinite(no_graph.predict(SPACE.sample(3, 1))).all()
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def neighbour_graph(
     ref: np.ndarray,
     k: int,
     query: np.ndarray | None = None,
-    block: int = 2048,
+    block: int = 256,
     tie_seed: int = 0,
 ) -> np.ndarray:
     """Indices ``int64 [Q, k]`` of the ``k`` nearest rows of ``ref`` (squared Euclidean
@@ -85,12 +85,12 @@ def neighbour_graph(
     jitter = torch.from_numpy(np.random.default_rng(tie_seed).random(n).astype(np.float32))
     jitter = jitter * scale
     out = np.empty((q.shape[0], k), dtype=np.int64)
+    rt = r.T.contiguous()
+    base = r2 + jitter  # |q|^2 is the same for a whole row: it cannot change the order
     for s in range(0, q.shape[0], block):
-        qb = q[s : s + block]
-        d = (qb * qb).sum(1, keepdim=True) - 2.0 * (qb @ r.T) + r2
-        d.clamp_(min=0.0).add_(jitter)
+        d = torch.addmm(base, q[s : s + block], rt, beta=1.0, alpha=-2.0)
         if self_graph:
-            rows = torch.arange(qb.shape[0])
+            rows = torch.arange(d.shape[0])
             d[rows, rows + s] = float("inf")
         out[s : s + block] = torch.topk(d, k, dim=1, largest=False, sorted=True).indices.numpy()
     return out
