@@ -10,8 +10,9 @@ compare with their GIN and tree numbers): NB201 CIFAR-10 validation accuracy
 Parts (``--parts``, in this order; results are written after every run):
 
 * ``main``: ``ssa`` with its defaults at every N, seeds 0..S-1;
-* ``knn``: wall time of the neighbour graph (features + exact kNN, k = 10) over all NB201 cells
-  and over the NB101 subset's 30,296 cells;
+* ``knn``: wall time of the neighbour graph (features, exact kNN, approximate kNN; k = 10) over
+  all NB201 cells and over the NB101 subset's 30,296 cells, and the approximate graph's
+  distance recall (share of its neighbours no farther than the exact k-th one);
 * ``gin``: the ``gin`` arch_predictor (``fit(cells, y)``, no pool) at the first N, as a check
   that it repeats the ``pp`` rows of ``bench/results/predictor_recipes.json`` (same splits);
 * ``sens``: sensitivity at N = ``--sens-labels``, seeds 0..``--sens-seeds``-1 (rows chosen with
@@ -88,8 +89,10 @@ def run_one(
 
 
 def knn_times(data: Path) -> list[dict[str, Any]]:
+    """Wall time of the exact and the approximate graph (features apart), and the share of the
+    approximate neighbours that are no farther than the exact k-th neighbour."""
     from archperf.benchmarks.nb101 import NB101Benchmark
-    from archperf.predictors.ssa import SSAPredictor, neighbour_graph
+    from archperf.predictors.ssa import SSAPredictor, approx_neighbour_graph, neighbour_graph
 
     out = []
     pops: list[tuple[str, Any, list[Any]]] = []
@@ -102,8 +105,13 @@ def knn_times(data: Path) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         feats = model.features_of(archs)
         t1 = time.perf_counter()
-        neighbour_graph(feats, 10)
+        exact = neighbour_graph(feats, 10)
         t2 = time.perf_counter()
+        approx = approx_neighbour_graph(feats, 10)
+        t3 = time.perf_counter()
+        rows = np.arange(len(feats))[:, None]
+        kth = ((feats[exact[:, -1:]] - feats[rows]) ** 2).sum(-1)
+        dist = ((feats[approx] - feats[rows]) ** 2).sum(-1)
         out.append(
             {
                 "population": label,
@@ -112,6 +120,8 @@ def knn_times(data: Path) -> list[dict[str, Any]]:
                 "feature_dim": int(feats.shape[1]),
                 "features_seconds": round(t1 - t0, 2),
                 "knn_seconds": round(t2 - t1, 2),
+                "approx_knn_seconds": round(t3 - t2, 2),
+                "approx_distance_recall": round(float((dist <= kth + 1e-4).mean()), 4),
                 "k": 10,
             }
         )

@@ -15,7 +15,7 @@ from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.errors import NotFittedError, UsageError
 from archperf.interfaces import SemiSupervised
 from archperf.nn.serialization import ComponentFormatError
-from archperf.predictors.ssa import SSAPredictor, neighbour_graph
+from archperf.predictors.ssa import SSAPredictor, approx_neighbour_graph, neighbour_graph
 from archperf.search.guided import NPENAS
 from archperf.spaces.nb201 import NB201Space
 
@@ -64,6 +64,22 @@ def test_neighbours_of_hand_made_cells_are_their_single_edge_mutants() -> None:
     assert float(np.abs(f[0] - f[1]).sum()) == 0.0
 
 
+def test_approximate_graph_finds_nearly_all_true_neighbours() -> None:
+    rng = np.random.default_rng(0)  # 120 columns, nearly all variance in 10 directions
+    ref = rng.normal(size=(3000, 10)) @ rng.normal(size=(10, 120))
+    ref = (ref + 0.01 * rng.normal(size=ref.shape)).astype(np.float32)
+    exact = neighbour_graph(ref, 5)
+    approx = approx_neighbour_graph(ref, 5, dim=16)
+    assert approx.shape == exact.shape and (approx != np.arange(3000)[:, None]).all()
+    d = ((ref[:, None] - ref[exact]) ** 2).sum(-1)[:, -1:]
+    recall = (((ref[:, None] - ref[approx]) ** 2).sum(-1) <= d + 1e-3).mean()
+    assert recall > 0.95
+    query = ref[:7] + 0.01
+    assert np.array_equal(approx_neighbour_graph(ref, 3, query, dim=16)[:, 0], np.arange(7))
+    # narrow features are searched exactly
+    assert np.array_equal(approx_neighbour_graph(ref[:, :10], 4), neighbour_graph(ref[:, :10], 4))
+
+
 def test_ties_do_not_favour_early_rows_and_are_fixed_by_the_seed() -> None:
     ref = np.zeros((50, 3), dtype=np.float32)  # every row equal: all ties
     a = neighbour_graph(ref, 5, tie_seed=0)
@@ -101,6 +117,9 @@ def test_labels_alone_and_a_tiny_graph_work() -> None:
     assert np.isfinite(with_ae.fit(cells, y, unlabeled=SPACE.sample(20, 2)).predict(cells)).all()
     no_graph = SSAPredictor(space="nb201", **{**TINY, "gcn_layers": 0}).fit(cells, y)
     assert np.isfinite(no_graph.predict(SPACE.sample(3, 1))).all()
+    wide = {"features": "onehot+path+canonical-path", "knn": "approx"}  # 154 columns
+    approx = SSAPredictor(space="nb201", **TINY, **wide).fit(cells, y, SPACE.sample(300, 3))
+    assert np.isfinite(approx.predict(SPACE.sample(5, 4))).all()
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
@@ -147,6 +166,7 @@ def test_bad_input_is_one_clear_line() -> None:
         ({"lr": float("nan")}, "lr must be a number > 0"),
         ({"features": "bogus"}, "features 'bogus' is not offered"),
         ({"encoder": "bogus"}, "encoder must be a registered encoder"),
+        ({"knn": "lsh"}, "knn must be one of auto, exact, approx"),
     ]:
         with pytest.raises(UsageError, match=match):
             SSAPredictor(space="nb201", **kw)

@@ -48,13 +48,38 @@ from .._io import atomic_write_bytes, load_json_limited
 from ..errors import InvalidCellError, NotFittedError, UsageError, check_finite_predictions
 from ..interfaces import ArchPredictor, HasFeatures, SearchSpace, SemiSupervised
 
-__all__ = ["SSAPredictor", "neighbour_graph"]
+__all__ = ["EXACT_MAX", "KNN_METHODS", "SSAPredictor", "approx_neighbour_graph", "neighbour_graph"]
+
+#: How the relation graph is searched: ``"auto"`` (exact up to :data:`EXACT_MAX` cells),
+#: ``"exact"`` or ``"approx"``.
+KNN_METHODS = ("auto", "exact", "approx")
 
 FORMAT = "archperf-ssa"
 FORMAT_VERSION = 1
 _CONFIG = "ssa.json"
 _WEIGHTS = "weights.safetensors"
 _GRAPH = "graph.safetensors"
+
+
+#: Above this many fitted cells, ``knn="auto"`` uses :func:`approx_neighbour_graph`.
+EXACT_MAX = 20_000
+
+
+def _tie_jitter(r: Any, tie_seed: int) -> Any:
+    """A fixed pseudo-random tie-breaker per reference row: under 0.1 % of the mean squared
+    distance between two rows (any value when all rows are equal)."""
+    import torch
+
+    scale = 1e-3 * 2.0 * float(r.var(0, unbiased=False).sum()) if r.shape[0] > 1 else 0.0
+    scale = scale if scale > 0 else 1.0  # all rows equal: every distance ties
+    u = np.random.default_rng(tie_seed).random(r.shape[0]).astype(np.float32)
+    return torch.from_numpy(u) * scale
+
+
+def _check_k(k: int, n: int, self_graph: bool) -> None:
+    avail = n - 1 if self_graph else n
+    if k < 1 or k > avail:
+        raise UsageError(f"a {k}-nearest-neighbour graph needs more than {k} cells, got {n}")
 
 
 def neighbour_graph(
@@ -76,24 +101,61 @@ def neighbour_graph(
     n = r.shape[0]
     self_graph = query is None
     q = r if query is None else torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-    avail = n - 1 if self_graph else n
-    if k < 1 or k > avail:
-        raise UsageError(f"a {k}-nearest-neighbour graph needs more than {k} cells, got {n}")
-    r2 = (r * r).sum(1)
-    # the tie-breaker: under 0.1 % of the mean squared distance between two rows
-    scale = 1e-3 * 2.0 * float(r.var(0, unbiased=False).sum())
-    scale = scale if scale > 0 else 1.0  # all rows equal: every distance ties
-    jitter = torch.from_numpy(np.random.default_rng(tie_seed).random(n).astype(np.float32))
-    jitter = jitter * scale
+    _check_k(k, n, self_graph)
     out = np.empty((q.shape[0], k), dtype=np.int64)
     rt = r.T.contiguous()
-    base = r2 + jitter  # |q|^2 is the same for a whole row: it cannot change the order
+    base = (r * r).sum(1) + _tie_jitter(r, tie_seed)  # |q|^2 cannot change a row's order
     for s in range(0, q.shape[0], block):
         d = torch.addmm(base, q[s : s + block], rt, beta=1.0, alpha=-2.0)
         if self_graph:
             rows = torch.arange(d.shape[0])
             d[rows, rows + s] = float("inf")
         out[s : s + block] = torch.topk(d, k, dim=1, largest=False, sorted=True).indices.numpy()
+    return out
+
+
+def approx_neighbour_graph(
+    ref: np.ndarray,
+    k: int,
+    query: np.ndarray | None = None,
+    dim: int = 64,
+    oversample: int = 4,
+    block: int = 256,
+    tie_seed: int = 0,
+) -> np.ndarray:
+    """Approximate :func:`neighbour_graph` for large pools of wide features (same arguments
+    and output).
+
+    The rows are projected on their ``dim`` leading principal directions (an exact
+    eigen-decomposition of the ``d × d`` covariance), the ``oversample · k`` nearest rows are
+    found there exactly, and those candidates are re-ranked by their true distances.  The
+    distances and top-k over all pairs stay, but on ``dim`` columns instead of ``d``; features
+    of at most ``dim`` columns are searched exactly.
+    """
+    import torch
+
+    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
+    n = r.shape[0]
+    self_graph = query is None
+    _check_k(k, n, self_graph)
+    if r.shape[1] <= dim:
+        return neighbour_graph(ref, k, query, block=block, tie_seed=tie_seed)
+    q = r if query is None else torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+    mean = r.mean(0)
+    centred = (r - mean).double()
+    _, vecs = torch.linalg.eigh(centred.T @ centred)
+    basis = vecs[:, -dim:].float()  # the leading principal directions
+    pr = ((r - mean) @ basis).numpy()
+    pq = None if query is None else ((q - mean) @ basis).numpy()
+    m = min(oversample * k, n - 1 if self_graph else n)
+    cand = torch.from_numpy(neighbour_graph(pr, m, pq, block=block, tie_seed=tie_seed))
+    jitter = _tie_jitter(r, tie_seed)
+    out = np.empty((q.shape[0], k), dtype=np.int64)
+    for s in range(0, q.shape[0], block):
+        c = cand[s : s + block]
+        d = ((r[c] - q[s : s + block].unsqueeze(1)) ** 2).sum(-1) + jitter[c]
+        top = torch.topk(d, k, dim=1, largest=False, sorted=True).indices
+        out[s : s + block] = torch.gather(c, 1, top).numpy()
     return out
 
 
@@ -186,6 +248,9 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             distinct cells ``fit`` was given).
         features: ``"auto"``, ``"graph"`` or a kind of the space's ``features`` ability: the
             space in which the neighbour graph's distances are measured.
+        knn: ``"exact"`` (:func:`neighbour_graph`), ``"approx"``
+            (:func:`approx_neighbour_graph`) or ``"auto"``: exact up to :data:`EXACT_MAX`
+            fitted cells.
         gcn_dim, gcn_layers: the GCN's width and depth.
         recon_weight: weight of the reconstruction loss in the joint steps.
         pretrain_steps, steps: auto-encoder-only steps, then joint steps (None:
@@ -207,6 +272,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         latent_dim: int = 32,
         k: int = 10,
         features: str = "auto",
+        knn: str = "auto",
         gcn_dim: int = 64,
         gcn_layers: int = 2,
         recon_weight: float = 0.0,
@@ -231,6 +297,8 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             )
         if threads is not None:
             _check_int(who, "threads", threads, 1)
+        if knn not in KNN_METHODS:
+            raise UsageError(f"{who}: knn must be one of {', '.join(KNN_METHODS)}, got {knn!r}")
         self.settings: dict[str, Any] = {
             "seed": _check_int(who, "seed", seed, 0),
             "encoder": encoder,
@@ -239,6 +307,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             "latent_dim": _check_int(who, "latent_dim", latent_dim, 1),
             "k": _check_int(who, "k", k, 1),
             "features": self._resolve_features(features),
+            "knn": knn,
             "gcn_dim": _check_int(who, "gcn_dim", gcn_dim, 1),
             "gcn_layers": _check_int(who, "gcn_layers", gcn_layers, 0),
             "recon_weight": _check_float(who, "recon_weight", recon_weight, positive=False),
@@ -275,6 +344,14 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
     def to_config(self) -> dict[str, Any]:
         """The settings that rebuild this model (JSON-ready; the space by its name)."""
         return {"space": self.space.name, **self.settings}
+
+    def neighbours(self, ref: np.ndarray, k: int, query: np.ndarray | None = None) -> np.ndarray:
+        """The ``k`` nearest rows of ``ref`` for ``query`` (None: ``ref``'s own graph), by the
+        ``knn`` setting."""
+        method = self.settings["knn"]
+        if method == "approx" or (method == "auto" and ref.shape[0] > EXACT_MAX):
+            return approx_neighbour_graph(ref, k, query, tie_seed=self.settings["seed"])
+        return neighbour_graph(ref, k, query, tie_seed=self.settings["seed"])
 
     def joint_steps(self, labels: int) -> int:
         """The joint steps of a fit on ``labels`` labels: ``steps``, or by default
@@ -366,7 +443,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
 
         s = self.settings
         feats = self.features_of(node_archs)
-        nbr = neighbour_graph(feats, min(s["k"], len(node_archs) - 1), tie_seed=s["seed"])
+        nbr = self.neighbours(feats, min(s["k"], len(node_archs) - 1))
         table = GraphTable(self.space, node_archs)
         n = len(node_archs)
         net = _build_net(len(self.space.op_names), int(self.space.max_nodes), s)
@@ -463,11 +540,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             new_archs = [archs[i] for i in new]
             k = int(self._nbr.shape[1])
             with threads(self.settings["threads"]), torch.no_grad():
-                nbr = torch.from_numpy(
-                    neighbour_graph(
-                        self._feats, k, self.features_of(new_archs), tie_seed=self.settings["seed"]
-                    )
-                )
+                nbr = torch.from_numpy(self.neighbours(self._feats, k, self.features_of(new_archs)))
                 table = GraphTable(self.space, new_archs)
                 h = torch.cat([self._net.codes(b)[1] for b in table.batches(4096, None)])
                 for layer, state in enumerate(self._states):
