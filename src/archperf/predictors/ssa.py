@@ -16,7 +16,8 @@ The model (details and the measured choices: docs/ssa.md):
    cross-entropy.
 2. **Relation graph.**  Every distinct cell of ``fit`` (labeled and unlabeled) is a node; each
    node is joined to its ``k`` nearest other nodes by squared Euclidean distance between the
-   space's fixed features (:func:`neighbour_graph`, exact, blocked matrix products on torch).
+   space's fixed features (:func:`neighbour_graph`, exact, blocked matrix products on torch;
+   :func:`approx_neighbour_graph` above :data:`EXACT_MAX` cells).
    ``features="auto"`` uses the space's ``tree_features`` (NB201: ``canonical-path``, so
    equivalent cells are at distance 0 and become neighbours), else the padded graph features of
    :func:`~archperf.predictors.mlp.graph_features`.  Ties are broken by a fixed pseudo-random
