@@ -132,8 +132,13 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert back.to_config() == m.to_config()
     assert np.array_equal(back.predict(cells + pool), m.predict(cells + pool))
     assert np.array_equal(back.predict(new), m.predict(new))
-    (tmp_path / "m" / "graph.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ComponentFormatError, match="damaged SSAPredictor"):
+    assert (tmp_path / "m" / "manifest.json").is_file()
+    m2 = SSAPredictor(space="nb201", seed=2, **TINY).fit(cells, y, unlabeled=pool)
+    m2.save(tmp_path / "m2")
+    (tmp_path / "m" / "graph.safetensors").write_bytes(
+        (tmp_path / "m2" / "graph.safetensors").read_bytes()
+    )  # a mixed save: the same shapes, another model
+    with pytest.raises(ComponentFormatError, match="is not the file recorded in"):
         SSAPredictor.load(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a saved SSAPredictor"):
         SSAPredictor.load(tmp_path / "nothing")
@@ -167,6 +172,7 @@ def test_bad_input_is_one_clear_line() -> None:
         ({"features": "bogus"}, "features 'bogus' is not offered"),
         ({"encoder": "bogus"}, "encoder must be a registered encoder"),
         ({"knn": "lsh"}, "knn must be one of auto, exact, approx"),
+        ({"hidden_dim": 10**9}, "hidden_dim"),
     ]:
         with pytest.raises(UsageError, match=match):
             SSAPredictor(space="nb201", **kw)

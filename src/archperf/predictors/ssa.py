@@ -319,7 +319,12 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             "weight_decay": _check_float(who, "weight_decay", weight_decay, positive=False),
             "threads": threads,
         }
+        try:  # sizes the encoder refuses, or arguments it does not take: one line now
+            _build_net(len(self.space.op_names), int(self.space.max_nodes), self.settings)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{who}: {str(exc).splitlines()[0]}") from None
         self._net: Any = None
+        self._nbr: np.ndarray | None = None
         self._texts: list[str] = []
         self._index: dict[str, int] = {}
         self._feats: np.ndarray | None = None
@@ -526,7 +531,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         from ..nn.batching import GraphTable
         from ..runtime import threads
 
-        if self._net is None or self._out is None or self._feats is None:
+        if self._net is None or self._out is None or self._feats is None or self._nbr is None:
             raise NotFittedError("this SSAPredictor is not fitted: call fit() or load() first")
         texts = self._texts_of(archs, "archs")
         out = np.empty(len(texts), dtype=np.float64)
@@ -556,11 +561,14 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
     def save(self, path: str | Path) -> None:
         """Write the fitted model to the folder ``path``: ``weights.safetensors`` (the network),
         ``graph.safetensors`` (features, neighbours, kept GCN states and outputs of the fitted
-        nodes) and ``ssa.json`` (settings, target scale and the fitted cells' text forms)."""
+        nodes), ``ssa.json`` (settings, target scale and the fitted cells' text forms) and,
+        last, ``manifest.json`` (their SHA-256, checked on load)."""
         import torch
         from safetensors.torch import save as save_bytes
 
-        if self._net is None or self._out is None or self._feats is None:
+        from ..nn.serialization import write_bundle_manifest
+
+        if self._net is None or self._out is None or self._feats is None or self._nbr is None:
             raise NotFittedError("this SSAPredictor is not fitted: nothing to save")
         out = Path(path)
         state = {k: v.detach().contiguous() for k, v in self._net.state_dict().items()}
@@ -582,6 +590,7 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
             "cells": self._texts,
         }
         atomic_write_bytes(out / _CONFIG, json.dumps(doc, allow_nan=False).encode("utf-8"))
+        write_bundle_manifest(out, [_WEIGHTS, _GRAPH, _CONFIG])  # last: commits the save
 
     @classmethod
     def load(cls, path: str | Path) -> SSAPredictor:
@@ -590,12 +599,14 @@ class SSAPredictor(ArchPredictor[Any], SemiSupervised):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from ..nn.serialization import ComponentFormatError
+        from ..nn.serialization import ComponentFormatError, check_bundle_file
 
         folder = Path(path)
         where = folder / _CONFIG
         if not where.is_file():
             raise FileNotFoundError(f"{where} is missing: not a saved SSAPredictor")
+        for name in (_CONFIG, _WEIGHTS, _GRAPH):  # a damaged or mixed save: one clear line
+            check_bundle_file(folder, name)
         doc = load_json_limited(where.read_bytes(), str(where), ComponentFormatError)
         if (
             not isinstance(doc, dict)
