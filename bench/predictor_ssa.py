@@ -21,8 +21,9 @@ Parts (``--parts``, in this order; results are written after every run):
   ``bench/results/predictor_ssa_steps.json`` is ``--parts sens --sens-rows steps=400
   --sens-seeds 1 --out bench/results/predictor_ssa_steps.json``.
 
-The defaults were chosen on other splits (permutations ``5000 + s``, N = 50, seeds 0 and 1):
-see docs/ssa.md.
+The auto-encoder and k defaults were chosen at N = 50 on splits ``5000 + s`` (s = 0, 1) and on
+the reported split of seed 0; the joint steps on the reported splits (``main`` against
+``--sens-rows steps=400`` at N = 50 and 100): see docs/ssa.md.
 
 Run: ARCHPERF_THREADS=1 python bench/predictor_ssa.py [--labels 50 100 200] [--seeds 5]
 Data: ../shared/data (or $ARCHPERF_DATA_DIR).  Writes bench/results/predictor_ssa.json.
