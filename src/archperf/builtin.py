@@ -75,6 +75,7 @@ def archperf_arch_predictors() -> Targets:
         "gin": "archperf.predictors.gin:GINArchPredictor",
         "xgb": "archperf.predictors.xgb:XGBPredictor",
         "feedforward": "archperf.predictors.mlp:MLPPredictor",
+        "ssa": "archperf.predictors.ssa:SSAPredictor",
     }
 
 
