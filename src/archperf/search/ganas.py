@@ -425,7 +425,7 @@ class GANAS(SearchMethod):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_v = float(loss)
+            loss_v = loss.item()
             epoch(step + 1, self.d_steps, f"D loss {loss_v:.3f}")
         return loss_v
 
