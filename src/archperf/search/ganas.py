@@ -5,22 +5,26 @@ The loop (one *iteration* per batch of counted queries):
 
 1. **Truth set**: the ``top_k`` best cells queried so far (all queried cells are feasible:
    an oracle under a constraint answers feasible cells only, see :mod:`archperf.constraints`).
-2. **Discriminator** D (a graph network over any registered encoder, default ``"gin"``) scores
-   a cell, ``s(x)``.  It is *pairwise* (relativistic, Siamese: one network scores both members
-   of a pair): for pairs ``(t, g)`` of a truth cell and a generator sample it minimises
-   ``−log σ(s(t) − s(g))``, i.e. it learns that truth cells rank above generated ones.
+2. **Discriminator** D (a graph network over any registered encoder, default ``"gin"``, with
+   layer norm where the encoder offers it) scores a cell, ``s(x)``.  It is *pairwise*
+   (relativistic, Siamese: one network scores both members of a pair): for pairs ``(t, g)`` of
+   a truth cell and a generator sample it minimises ``−log σ(s(t) − s(g))``, i.e. it learns
+   that truth cells rank above generated ones.
 3. **Generator** G: an autoregressive policy (a GRU over the space's decision sequence, with
    masks) that builds a cell decision by decision; every decision sequence is turned into a
    cell by the space's registered decoder (:mod:`archperf.nn.decoders`), so every sample is a
    valid cell by construction.  G is trained **without queries** by PPO (clipped objective,
    ``ppo_epochs`` passes over each sampled batch, an entropy bonus) with reward
    ``σ(s(g) − mean_t s(t))``: the probability, under D, that the sample ranks above a typical
-   truth cell.  Samples the oracle cannot answer (infeasible under a constraint, or outside a
-   partial benchmark) get reward 0 (a free look-up, nothing is queried).
+   truth cell.  D and G alternate within an iteration (``g_rounds`` rounds: a fresh batch
+   from G, ``d_steps`` D updates against it, then PPO on it), so D keeps up with G and G
+   cannot exploit a stale D.  Samples the oracle cannot answer (infeasible under a
+   constraint, or outside a partial benchmark) get reward 0 (a free look-up, no query).
 4. ``samples_per_iter`` unique, never-evaluated cells (new functions: not equivalent to a
-   queried cell under ``space.canonical``) are drawn from G and queried; when G cannot produce
-   enough within ``max_sample_batches`` batches, random new cells fill in (counted in
-   ``info["filled_random"]``), so the budget is spent exactly.
+   queried cell under ``space.canonical``) are drawn from G and queried; a G concentrated on
+   evaluated cells is sampled at rising temperature (``1 + temperature_step · batch``); when
+   it cannot produce enough within ``max_sample_batches`` batches, random new cells fill in
+   (counted in ``info["filled_random"]``), so the budget is spent exactly.
 
 The first ``initial`` queries are uniform random cells.  Deviations from the paper, where its
 details are not known here: G's state is a GRU over the previous decisions rather than a graph
@@ -30,6 +34,7 @@ the cell connected and within 9 edges); hyper-parameters are ours (see ``docs/ga
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +50,12 @@ from ..progress import epoch, phase, search_bar
 from ._common import Queried, space_of
 from .base import SearchMethod, SearchOutcome, check_ints, require_budget
 
-__all__ = ["GANAS", "DecisionSchema", "PairwiseDiscriminator", "PolicyGenerator"]
+__all__ = ["GANAS", "REWARDS", "DecisionSchema", "PairwiseDiscriminator", "PolicyGenerator"]
 
 _BIG = 10.0
+#: G's reward from D's relativistic score ``d = s(g) − mean_t s(t)``: ``"sigmoid"`` σ(d) (the
+#: probability that the sample ranks above a truth cell), ``"logit"`` d itself.
+REWARDS = ("sigmoid", "logit")
 
 
 # ------------------------------------------------------------------------ decision schema
@@ -179,8 +187,11 @@ class PolicyGenerator(nn.Module):
         return self.step_embed(steps) + self.action_embed(prev)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``n`` action sequences ``[n, T]`` and their log-probabilities ``[n]``."""
+    def sample(
+        self, n: int, generator: torch.Generator, temperature: float = 1.0
+    ) -> tuple[Tensor, Tensor]:
+        """``n`` action sequences ``[n, T]`` and their log-probabilities ``[n]`` (under the
+        policy's logits divided by ``temperature``)."""
         k = self.schema.max_k
         prev = torch.full((n,), k, dtype=torch.long)
         h: Tensor | None = None
@@ -189,7 +200,7 @@ class PolicyGenerator(nn.Module):
         for t in range(len(self.schema)):
             x = self._inputs(prev, torch.full((n,), t, dtype=torch.long))[:, None, :]
             out, h = self.rnn(x, h)
-            logits = self.head(out[:, 0])
+            logits = self.head(out[:, 0]) / temperature
             mask = self.schema.mask(t, acts[-1] if acts else None)
             logits = logits.masked_fill(~mask, -torch.inf)
             probs = torch.softmax(logits, -1)
@@ -220,9 +231,16 @@ class PairwiseDiscriminator(nn.Module):
 
     def __init__(self, num_ops: int, encoder: str = "gin", hidden_dim: int = 64) -> None:
         super().__init__()
+        from .. import registry
         from ..nn.encoders import build_encoder
 
-        enc, graph_dim, _ = build_encoder("ganas discriminator", None, num_ops, name=encoder)
+        # layer norm where the encoder has a choice: batch statistics would differ between the
+        # all-truth and all-generated batches and tell D which is which
+        cls = registry.get("encoder", encoder)
+        kw: dict[str, Any] = (
+            {"norm": "layer"} if "norm" in inspect.signature(cls).parameters else {}
+        )
+        enc, graph_dim, _ = build_encoder("ganas discriminator", None, num_ops, name=encoder, **kw)
         self.encoder = enc
         self.head = nn.Sequential(
             nn.Linear(graph_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1)
@@ -241,10 +259,10 @@ class GANAS(SearchMethod):
         initial: random cells queried first (default 20).
         top_k: size of the truth set, the best cells queried so far (default 10).
         samples_per_iter: cells drawn from G and queried per iteration (default 20).
-        d_steps: discriminator updates per iteration, each on ``pair_batch`` pairs (default 50).
+        d_steps: discriminator updates per round, each on ``pair_batch`` pairs (default 5).
         pair_batch: (truth, generated) pairs per D update (default 64).
-        g_rounds: PPO rounds per iteration, each on a fresh batch of ``g_batch`` samples
-            (default 8).
+        g_rounds: alternating D/PPO rounds per iteration, each on a fresh batch of ``g_batch``
+            samples from G (default 8).
         g_batch: samples per PPO round (default 64).
         ppo_epochs: passes over each PPO batch (default 4).
         clip: PPO clipping range ``ε`` (default 0.2).
@@ -254,6 +272,12 @@ class GANAS(SearchMethod):
         encoder: registered encoder name of D (default ``"gin"``).
         max_sample_batches: batches of ``g_batch`` samples drawn from G per iteration to find
             new cells before random cells fill in (default 20).
+        reward: ``"sigmoid"`` (default) or ``"logit"`` (see :data:`REWARDS`).
+        temperature_step: sampling temperature added per batch while looking for new cells
+            (default 0.25).
+        uniform_negatives: fraction of D's negatives per round drawn uniformly from the space
+            (free, nothing queried) on top of G's batch (default 0: G's samples only, as in
+            the paper).
     """
 
     name = "ganas"
@@ -263,7 +287,7 @@ class GANAS(SearchMethod):
         initial: int = 20,
         top_k: int = 10,
         samples_per_iter: int = 20,
-        d_steps: int = 50,
+        d_steps: int = 5,
         pair_batch: int = 64,
         g_rounds: int = 8,
         g_batch: int = 64,
@@ -275,6 +299,9 @@ class GANAS(SearchMethod):
         hidden_dim: int = 64,
         encoder: str = "gin",
         max_sample_batches: int = 20,
+        reward: str = "sigmoid",
+        temperature_step: float = 0.25,
+        uniform_negatives: float = 0.0,
     ) -> None:
         check_ints(
             ("initial", initial, 1),
@@ -293,6 +320,8 @@ class GANAS(SearchMethod):
             ("entropy", entropy, 0.0, 10.0),
             ("lr_g", lr_g, 0.0, 1.0),
             ("lr_d", lr_d, 0.0, 1.0),
+            ("temperature_step", temperature_step, 0.0, 10.0),
+            ("uniform_negatives", uniform_negatives, 0.0, 1.0),
         ):
             if (
                 isinstance(value, bool)
@@ -300,6 +329,8 @@ class GANAS(SearchMethod):
                 or not (lo <= float(value) <= hi)
             ):
                 raise UsageError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        if reward not in REWARDS:
+            raise UsageError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
         if not isinstance(encoder, str) or not encoder:
             raise UsageError(f"encoder must be a registered encoder name, got {encoder!r}")
         from .. import registry
@@ -323,6 +354,9 @@ class GANAS(SearchMethod):
         self.hidden_dim = int(hidden_dim)
         self.encoder = encoder
         self.max_sample_batches = int(max_sample_batches)
+        self.reward = reward
+        self.temperature_step = float(temperature_step)
+        self.uniform_negatives = float(uniform_negatives)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -341,6 +375,9 @@ class GANAS(SearchMethod):
             "hidden_dim": self.hidden_dim,
             "encoder": self.encoder,
             "max_sample_batches": self.max_sample_batches,
+            "reward": self.reward,
+            "temperature_step": self.temperature_step,
+            "uniform_negatives": self.uniform_negatives,
         }
 
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
@@ -371,14 +408,12 @@ class GANAS(SearchMethod):
         while not oracle.exhausted:
             it += 1
             truth = queried.top(self.top_k)
-            phase(f"iteration {it}: discriminator")
-            d_loss = self._train_d(disc, opt_d, space, truth, policy, gen, rng)
-            phase(f"iteration {it}: generator (PPO)")
-            reward = self._train_g(disc, opt_g, space, schema, truth, policy, gen, oracle)
+            phase(f"iteration {it}: D and G (PPO)")
+            d_loss, reward = self._train(disc, opt_d, opt_g, space, truth, policy, gen, rng, oracle)
             phase(f"iteration {it}: sampling")
             n = min(self.samples_per_iter, int(oracle.remaining or 0))
             cells, batches = self._sample_new(policy, schema, queried, n, gen)
-            queried.query(cells)
+            got = queried.query(cells)
             fill, _ = queried.random_fresh(n - len(cells), rng)
             filled += len(fill)
             queried.query(fill)
@@ -388,6 +423,7 @@ class GANAS(SearchMethod):
                     "d_loss": round(d_loss, 5),
                     "g_reward": round(reward, 5),
                     "from_generator": len(cells),
+                    "generator_mean": round(float(np.mean(got)), 4) if got else None,
                     "filled_random": len(fill),
                     "sample_batches": batches,
                 }
@@ -399,71 +435,63 @@ class GANAS(SearchMethod):
     def _graphs(self, space: SearchSpace[Any], archs: list[Any]) -> CellBatch:
         return CellBatch.from_cells([space.to_graph(a) for a in archs], len(space.op_names))
 
-    def _train_d(
+    def _train(
         self,
         disc: PairwiseDiscriminator,
-        opt: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        opt_g: torch.optim.Optimizer,
         space: SearchSpace[Any],
         truth: list[Any],
         policy: PolicyGenerator,
         gen: torch.Generator,
         rng: np.random.Generator,
-    ) -> float:
-        """Pairwise (relativistic) D loss ``−log σ(s(t) − s(g))`` over random pairs."""
-        if self.d_steps == 0:
-            return 0.0
-        actions, _ = policy.sample(max(self.pair_batch, len(truth)), gen)
-        fake = self._graphs(space, policy.schema.to_archs(actions.numpy()))
-        real = self._graphs(space, truth)
-        disc.train()
-        loss_v = 0.0
-        for step in range(self.d_steps):
-            ti = torch.from_numpy(rng.integers(len(truth), size=self.pair_batch))
-            gi = torch.from_numpy(rng.integers(fake.batch_size, size=self.pair_batch))
-            s_real, s_fake = disc(real), disc(fake)
-            loss = nn.functional.softplus(-(s_real[ti] - s_fake[gi])).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss_v = loss.item()
-            epoch(step + 1, self.d_steps, f"D loss {loss_v:.3f}")
-        return loss_v
-
-    def _train_g(
-        self,
-        disc: PairwiseDiscriminator,
-        opt: torch.optim.Optimizer,
-        space: SearchSpace[Any],
-        schema: DecisionSchema,
-        truth: list[Any],
-        policy: PolicyGenerator,
-        gen: torch.Generator,
         oracle: Oracle[Any],
-    ) -> float:
-        """PPO on D's reward; returns the mean reward of the last round (no queries)."""
-        disc.eval()
-        with torch.no_grad():
-            ref = disc(self._graphs(space, truth)).mean()
-        mean_r = 0.0
+    ) -> tuple[float, float]:
+        """``g_rounds`` alternating rounds, no queries: sample a batch from G; ``d_steps``
+        pairwise D updates, ``−log σ(s(t) − s(g))`` over random (truth, negative) pairs, the
+        negatives being that batch (plus ``uniform_negatives · g_batch`` uniform cells); then
+        ``ppo_epochs`` clipped PPO passes of G over the batch with D's reward.  Returns D's
+        last loss and the batch's mean reward."""
+        schema = policy.schema
+        real = self._graphs(space, truth)
+        d_loss = reward = 0.0
         for rnd in range(self.g_rounds):
             actions, old_lp = policy.sample(self.g_batch, gen)
             archs = schema.to_archs(actions.numpy())
+            n_uniform = round(self.uniform_negatives * self.g_batch)
+            extra = list(space.sample(n_uniform, rng)) if n_uniform else []
+            fake = self._graphs(space, archs + extra)
+            disc.train()
+            for _ in range(self.d_steps):
+                ti = torch.from_numpy(rng.integers(len(truth), size=self.pair_batch))
+                gi = torch.from_numpy(rng.integers(fake.batch_size, size=self.pair_batch))
+                loss = nn.functional.softplus(-(disc(real)[ti] - disc(fake)[gi])).mean()
+                opt_d.zero_grad()
+                loss.backward()
+                opt_d.step()
+                d_loss = loss.item()
+            disc.eval()
             with torch.no_grad():
-                r = torch.sigmoid(disc(self._graphs(space, archs)) - ref)
-            _, known, _ = oracle.status(archs)  # free: infeasible / unanswerable cells get 0
-            r = r * torch.from_numpy(known.astype(np.float32))
-            mean_r = float(r.mean())
+                r = disc(self._graphs(space, archs)) - disc(real).mean()
+            if self.reward == "sigmoid":
+                r = torch.sigmoid(r)
+            _, known, _ = oracle.status(archs)  # free look-up: infeasible cells get the least
+            bad = torch.from_numpy(~known)
+            if bool(bad.any()):
+                floor = 0.0 if self.reward == "sigmoid" else float(r[~bad].min()) - 1.0
+                r = r.masked_fill(bad, floor if bool((~bad).any()) else 0.0)
+            reward = float(r.mean())
             adv = (r - r.mean()) / (r.std() + 1e-8)
             for _ in range(self.ppo_epochs):
                 lp, ent = policy.log_prob(actions)
                 ratio = torch.exp(lp - old_lp)
                 clipped = torch.clamp(ratio, 1 - self.clip, 1 + self.clip)
                 loss = -torch.min(ratio * adv, clipped * adv).mean() - self.entropy * ent.mean()
-                opt.zero_grad()
+                opt_g.zero_grad()
                 loss.backward()
-                opt.step()
-            epoch(rnd + 1, self.g_rounds, f"reward {mean_r:.3f}")
-        return mean_r
+                opt_g.step()
+            epoch(rnd + 1, self.g_rounds, f"D loss {d_loss:.3f}, reward {reward:.3f}")
+        return d_loss, reward
 
     def _sample_new(
         self,
@@ -478,8 +506,11 @@ class GANAS(SearchMethod):
         keys: set[str] = set()
         batches = 0
         while len(out) < n and batches < self.max_sample_batches:
+            # a concentrated G repeats evaluated cells: widen it step by step (temperature
+            # 1, 1.25, 1.5, ...), still sampling from G, before random cells fill in
+            temperature = 1.0 + self.temperature_step * batches
             batches += 1
-            actions, _ = policy.sample(self.g_batch, gen)
+            actions, _ = policy.sample(self.g_batch, gen, temperature)
             for a in queried.fresh(schema.to_archs(actions.numpy())):
                 k = queried.key(a)
                 if k not in keys:
