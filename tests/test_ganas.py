@@ -145,7 +145,7 @@ def test_budget_spent_exactly_and_deterministic(space: str) -> None:
     charged = [q for q in rec["queries"] if q["charged"]]
     assert len(charged) == 17 and len({q["arch"] for q in charged}) == 17
     assert rec["final"]["value"] == max(q["value"] for q in rec["queries"])
-    rounds = rec["outcome_info"]["rounds"]
+    rounds = rec["outcome_info"]["per_iteration"]
     assert sum(r["from_generator"] + r["filled_random"] for r in rounds) == 17 - TINY["initial"]
     assert rec["outcome_info"]["filled_random"] == sum(r["filled_random"] for r in rounds)
     again = run_one(spec)

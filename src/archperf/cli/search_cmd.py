@@ -245,6 +245,13 @@ def run(args: argparse.Namespace) -> int:
                 f"candidates + {rnd.get('mutants', 0)} mutants ({rnd.get('proposed')} picked, "
                 f"{rnd.get('filled_uniform', 0)} filled); {top}"
             )
+    for i, it in enumerate(record["outcome_info"].get("per_iteration", [])):  # ganas
+        mean = it.get("generator_mean")
+        from_g = f"{it.get('from_generator')} from G" + (f" (mean {mean:.2f})" if mean else "")
+        print(
+            f"iteration {i + 1}:{' ' * max(1, 2 - len(str(i + 1)))}{from_g}, "
+            f"{it.get('filled_random')} random; incumbent {it.get('best', float('nan')):.2f}"
+        )
     if final["reported"] is not None:
         print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")
     else:

@@ -429,7 +429,7 @@ class GANAS(SearchMethod):
                 }
             )
         return SearchOutcome.from_oracle(
-            oracle, iterations=len(rounds), filled_random=filled, rounds=rounds
+            oracle, iterations=len(rounds), filled_random=filled, per_iteration=rounds
         )
 
     def _graphs(self, space: SearchSpace[Any], archs: list[Any]) -> CellBatch:
