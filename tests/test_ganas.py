@@ -315,3 +315,52 @@ def test_nb201_params_constraint(data_dir: Any) -> None:
     assert float(bench.lookup([out.best], "params_mb")[0]) <= 0.3
     with pytest.raises(UsageError, match="cifar10_test"):  # accuracies are not properties
         constrain(bench.oracle(budget=3), bench, ["cifar10_test>=90"])
+
+
+# ------------------------------------------------------------------------------------- CLI
+def test_cli_search_ganas_with_a_constraint(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``archperf search --method ganas --constraint ...`` (real NB201 table, else the
+    embedded data: both have ``params_mb``)."""
+    import json
+
+    from archperf.benchmarks.nb201 import NB201Benchmark
+    from archperf.cli import main
+
+    out = tmp_path / "rec.json"
+    argv = ["search", "--method", "ganas", "--benchmark", "nb201", "--budget", "14"]
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+    flags = ["--no-progress", "--no-save", "--no-journal", "-o", str(out)]
+    rc = main([*argv, *sets, "--constraint", "params_mb<=0.5", *flags])
+    text = capsys.readouterr().out
+    assert rc == 0
+    rec = json.loads(out.read_text())
+    assert rec["spec"]["constraints"] == ["params_mb<=0.5"] and rec["num_queries"] == 14
+    assert "queries:      14 of budget 14" in text and "constraint:   params_mb<=0.5" in text
+    assert "iteration 1:" in text
+    bench = NB201Benchmark("cifar10", data_dir=rec["data_dir"])
+    sp = bench.space
+    params = bench.lookup([sp.from_text(q["arch"]) for q in rec["queries"]], "params_mb")
+    assert float(params.max()) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--constraint", "params_mb=1"], "bad constraint 'params_mb=1'"),
+        (["--constraint", "flops<=1"], "unknown constraint property 'flops'"),
+        (["--set", "clip=5"], "clip must be a number in [0.0, 1.0]"),
+        (["--set", "encoder=nope"], "unknown encoder 'nope'"),
+    ],
+)
+def test_cli_bad_input_is_one_line(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archperf.cli import main
+
+    argv = ["search", "--method", "ganas", "--benchmark", "nb201", "--budget", "5"]
+    rc = main([*argv, *extra, "--no-progress", "--no-save", "--no-journal"])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert rc == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
