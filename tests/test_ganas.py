@@ -364,3 +364,20 @@ def test_cli_bad_input_is_one_line(
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ": error: " in ln]
     assert rc == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
+
+
+def test_a_constrained_oracle_holds_no_other_column(data_dir: Any) -> None:
+    """The feasibility mask is not the params column, and nothing reaches the benchmark."""
+    from archperf.benchmarks.nb201 import NB201Benchmark
+    from test_honesty import assert_isolated
+
+    bench = NB201Benchmark(dataset="cifar10", data_dir=data_dir)
+    oracle = bench.oracle(budget=5)
+    space = bench.space
+    constrain(
+        oracle,
+        bench,
+        ["params_mb<=0.5", "ops.nor_conv_3x3<=3"],
+        predicate=lambda cell: "avg_pool_3x3" not in space.to_text(cell),
+    )
+    assert_isolated(oracle, bench, bench.search_metric)
