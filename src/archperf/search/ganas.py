@@ -27,9 +27,10 @@ The loop (one *iteration* per batch of counted queries):
    (counted in ``info["filled_random"]``), so the budget is spent exactly.
 
 The first ``initial`` queries are uniform random cells.  Deviations from the paper, where its
-details are not known here: G's state is a GRU over the previous decisions rather than a graph
-encoder of the partial graph; NB101 edges are independent yes/no decisions (the decoder keeps
-the cell connected and within 9 edges); hyper-parameters are ours (see ``docs/ganas.md``).
+details are not known here: by default G's state is a GRU over the previous decisions only
+(``g_encoder=`` adds an encoder of the partial graph, as the paper's G has); NB101 edges are
+independent yes/no decisions (the decoder keeps the cell connected and within 9 edges);
+hyper-parameters are ours (see ``docs/ganas.md``).
 """
 
 from __future__ import annotations
@@ -136,21 +137,28 @@ class DecisionSchema:
             out[:, t] &= ~torch.nn.functional.one_hot(actions[:, t - 1], self.max_k).bool()
         return out
 
-    def to_archs(self, actions: np.ndarray) -> list[Any]:
-        """Valid cells of the space for a batch of action sequences ``[B, T]``."""
+    def _logits(
+        self, actions: Tensor, decided: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Decoder logits for action sequences ``[B, T]``.  ``decided`` ``[B]``: only the
+        first ``decided[b]`` steps of row ``b`` are applied, the others left undecided (zero
+        logits: uniform ops, edges at probability ½); None: every step, the rest of the
+        logits at ``−BIG`` (a complete cell)."""
         dec = self.decoder
         b, n = actions.shape[0], dec.num_nodes
+        fill = -_BIG if decided is None else 0.0
         if dec.pair_ops:
-            op_logits = torch.full((b, n, n, dec.op_dim), -_BIG)
+            op_logits = torch.full((b, n, n, dec.op_dim), fill)
         else:
-            op_logits = torch.full((b, n, dec.op_dim), -_BIG)
-        edge_logits = torch.full((b, n, n), -_BIG) if dec.uses_edges else None
-        rows = np.arange(b)
-        ins: dict[int, np.ndarray] = {}
+            op_logits = torch.full((b, n, dec.op_dim), fill)
+        edge_logits = torch.full((b, n, n), fill) if dec.uses_edges else None
+        ins: dict[int, Tensor] = {}
         slot = 0
         for t, s in enumerate(self.steps):
-            act = torch.from_numpy(actions[:, t].astype(np.int64))
+            rows = torch.arange(b) if decided is None else torch.nonzero(decided > t)[:, 0]
+            act = actions[rows, t]
             if s.kind == "op":
+                op_logits[rows, s.a] = -_BIG
                 op_logits[rows, s.a, act] = _BIG
             elif s.kind == "edge":
                 assert edge_logits is not None
@@ -161,19 +169,47 @@ class DecisionSchema:
                 ins[0 if s.kind == "in1" else 1] = actions[:, t]
                 slot = 0
             else:  # "pop": the op of the edge from the node's input of this slot
-                src = torch.from_numpy(s.a + ins[slot].astype(np.int64))
-                op_logits[rows, src, s.b, act] = _BIG
+                op_logits[rows, s.a + ins[slot][rows], s.b] = -_BIG
+                op_logits[rows, s.a + ins[slot][rows], s.b, act] = _BIG
                 slot += 1
-        relaxed = dec.relax(op_logits, edge_logits, hard=True, gumbel=False)
-        return list(dec.decode(relaxed))
+        return op_logits, edge_logits
+
+    def to_archs(self, actions: np.ndarray) -> list[Any]:
+        """Valid cells of the space for a batch of action sequences ``[B, T]``."""
+        op_logits, edge_logits = self._logits(torch.from_numpy(actions.astype(np.int64)))
+        relaxed = self.decoder.relax(op_logits, edge_logits, hard=True, gumbel=False)
+        return list(self.decoder.decode(relaxed))
+
+    def partial(self, actions: Tensor, decided: Tensor) -> CellBatch:
+        """The partial cells (first ``decided[b]`` decisions of row ``b``) as relaxed graphs in
+        the space's graph form: decided choices one-hot, undecided ones uniform."""
+        op_logits, edge_logits = self._logits(actions, decided)
+        return self.decoder.relax(op_logits, edge_logits, hard=False, gumbel=False)
 
 
 # ------------------------------------------------------------------------------ networks
+def _encoder(name: str, num_ops: int) -> tuple[nn.Module, int]:
+    """The registered encoder ``name`` and its ``graph_dim``, with layer norm where the encoder
+    offers a choice: batch statistics would differ between all-truth and all-generated batches
+    and tell D which is which."""
+    from .. import registry
+    from ..nn.encoders import build_encoder
+
+    cls = registry.get("encoder", name)
+    kw: dict[str, Any] = {"norm": "layer"} if "norm" in inspect.signature(cls).parameters else {}
+    enc, graph_dim, _ = build_encoder("ganas", None, num_ops, name=name, **kw)
+    return enc, graph_dim
+
+
 class PolicyGenerator(nn.Module):
     """G: an autoregressive policy over a :class:`DecisionSchema` (GRU over the decisions;
-    input per step = a step embedding plus an embedding of the previous action)."""
+    input per step = a step embedding plus an embedding of the previous action, plus, with
+    ``encoder`` (a registered encoder name), the encoder's embedding of the partial cell built
+    so far, as the paper's G has)."""
 
-    def __init__(self, schema: DecisionSchema, hidden_dim: int = 64) -> None:
+    def __init__(
+        self, schema: DecisionSchema, hidden_dim: int = 64, encoder: str | None = None
+    ) -> None:
         super().__init__()
         self.schema = schema
         self.hidden_dim = hidden_dim
@@ -182,9 +218,25 @@ class PolicyGenerator(nn.Module):
         self.action_embed = nn.Embedding(k + 1, hidden_dim)  # index k: the start token
         self.rnn = nn.GRU(hidden_dim, hidden_dim, batch_first=True)
         self.head = nn.Linear(hidden_dim, k)
+        self.encoder: nn.Module | None = None
+        self.graph_in: nn.Module | None = None
+        if encoder is not None:
+            enc, graph_dim = _encoder(encoder, len(schema.space.op_names))
+            self.encoder, self.graph_in = enc, nn.Linear(graph_dim, hidden_dim)
 
-    def _inputs(self, prev: Tensor, steps: Tensor) -> Tensor:
-        return self.step_embed(steps) + self.action_embed(prev)
+    def _inputs(self, prev: Tensor, steps: Tensor, actions: Tensor | None = None) -> Tensor:
+        """Step inputs ``[B, L, H]`` for ``prev``/``steps`` ``[B, L]``; ``actions`` (the
+        decisions so far, ``[B, ≥ steps]``) feed the partial-cell encoder when there is one."""
+        x = self.step_embed(steps) + self.action_embed(prev)
+        if self.encoder is None or self.graph_in is None or actions is None:
+            return x
+        b, length = steps.shape
+        full = torch.zeros(b, len(self.schema), dtype=torch.long)
+        full[:, : actions.shape[1]] = actions
+        rep = full.repeat_interleave(length, 0)
+        graphs = self.schema.partial(rep, steps.reshape(-1))
+        emb = self.graph_in(self.encoder(graphs).graph).view(b, length, -1)
+        return x + emb
 
     @torch.no_grad()
     def sample(
@@ -198,7 +250,9 @@ class PolicyGenerator(nn.Module):
         acts: list[Tensor] = []
         logp = torch.zeros(n)
         for t in range(len(self.schema)):
-            x = self._inputs(prev, torch.full((n,), t, dtype=torch.long))[:, None, :]
+            steps = torch.full((n, 1), t, dtype=torch.long)
+            so_far = torch.stack(acts, 1) if acts else torch.zeros(n, 0, dtype=torch.long)
+            x = self._inputs(prev[:, None], steps, so_far)
             out, h = self.rnn(x, h)
             logits = self.head(out[:, 0]) / temperature
             mask = self.schema.mask(t, acts[-1] if acts else None)
@@ -216,7 +270,7 @@ class PolicyGenerator(nn.Module):
         k = self.schema.max_k
         prev = torch.cat([torch.full((b, 1), k, dtype=torch.long), actions[:, :-1]], 1)
         steps = torch.arange(t)[None, :].expand(b, -1)
-        out, _ = self.rnn(self._inputs(prev, steps))
+        out, _ = self.rnn(self._inputs(prev, steps, actions))
         logits = self.head(out).masked_fill(~self.schema.masks(actions), -torch.inf)
         logsm = torch.log_softmax(logits, -1)
         lp = logsm.gather(2, actions[..., None])[..., 0].sum(1)
@@ -231,17 +285,7 @@ class PairwiseDiscriminator(nn.Module):
 
     def __init__(self, num_ops: int, encoder: str = "gin", hidden_dim: int = 64) -> None:
         super().__init__()
-        from .. import registry
-        from ..nn.encoders import build_encoder
-
-        # layer norm where the encoder has a choice: batch statistics would differ between the
-        # all-truth and all-generated batches and tell D which is which
-        cls = registry.get("encoder", encoder)
-        kw: dict[str, Any] = (
-            {"norm": "layer"} if "norm" in inspect.signature(cls).parameters else {}
-        )
-        enc, graph_dim, _ = build_encoder("ganas discriminator", None, num_ops, name=encoder, **kw)
-        self.encoder = enc
+        self.encoder, graph_dim = _encoder(encoder, num_ops)
         self.head = nn.Sequential(
             nn.Linear(graph_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1)
         )
@@ -278,6 +322,9 @@ class GANAS(SearchMethod):
         uniform_negatives: fraction of D's negatives per round drawn uniformly from the space
             (free, nothing queried) on top of G's batch (default 0: G's samples only, as in
             the paper).
+        g_encoder: a registered encoder name: G also sees that encoder's embedding of the
+            partial cell at every step (the paper's G encodes the partial graph); default None
+            (GRU over the decisions only; see ``docs/ganas.md``).
     """
 
     name = "ganas"
@@ -302,6 +349,7 @@ class GANAS(SearchMethod):
         reward: str = "sigmoid",
         temperature_step: float = 0.25,
         uniform_negatives: float = 0.0,
+        g_encoder: str | None = None,
     ) -> None:
         check_ints(
             ("initial", initial, 1),
@@ -331,14 +379,14 @@ class GANAS(SearchMethod):
                 raise UsageError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
         if reward not in REWARDS:
             raise UsageError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
-        if not isinstance(encoder, str) or not encoder:
-            raise UsageError(f"encoder must be a registered encoder name, got {encoder!r}")
         from .. import registry
 
-        if encoder not in registry.names("encoder"):
-            raise UsageError(
-                f"unknown encoder {encoder!r}; encoders: {', '.join(registry.names('encoder'))}"
-            )
+        known = registry.names("encoder")
+        for what, enc_name in (("encoder", encoder), ("g_encoder", g_encoder)):
+            if enc_name is None and what == "g_encoder":
+                continue
+            if not isinstance(enc_name, str) or enc_name not in known:
+                raise UsageError(f"unknown {what} {enc_name!r}; encoders: {', '.join(known)}")
         self.initial = int(initial)
         self.top_k = int(top_k)
         self.samples_per_iter = int(samples_per_iter)
@@ -357,6 +405,7 @@ class GANAS(SearchMethod):
         self.reward = reward
         self.temperature_step = float(temperature_step)
         self.uniform_negatives = float(uniform_negatives)
+        self.g_encoder = g_encoder
 
     def config(self) -> dict[str, Any]:
         return {
@@ -378,6 +427,7 @@ class GANAS(SearchMethod):
             "reward": self.reward,
             "temperature_step": self.temperature_step,
             "uniform_negatives": self.uniform_negatives,
+            "g_encoder": self.g_encoder,
         }
 
     def search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
@@ -394,7 +444,7 @@ class GANAS(SearchMethod):
         rng = np.random.default_rng(seed)
         gen = torch.Generator().manual_seed(int(seed))
         with init_seeded(int(seed)):
-            policy = PolicyGenerator(schema, self.hidden_dim)
+            policy = PolicyGenerator(schema, self.hidden_dim, self.g_encoder)
             disc = PairwiseDiscriminator(len(space.op_names), self.encoder, self.hidden_dim)
         opt_g = torch.optim.Adam(policy.parameters(), lr=self.lr_g)
         opt_d = torch.optim.Adam(disc.parameters(), lr=self.lr_d)
