@@ -404,3 +404,13 @@ def test_a_constrained_oracle_holds_no_other_column(data_dir: Any) -> None:
         predicate=lambda cell: "avg_pool_3x3" not in space.to_text(cell),
     )
     assert_isolated(oracle, bench, bench.search_metric)
+
+
+def test_tables_keep_constrained_runs_apart() -> None:
+    from archperf.experiments.tables import summarize
+
+    plain = run_one(_spec("nb201", "rs", budget=5, seed=0))
+    bound = run_one(_spec("nb201", "rs", budget=5, seed=1, constraints=["vertices<=8"]))
+    assert len(summarize([plain])) == 1
+    with pytest.raises(ValueError, match="give each configuration its own label"):
+        summarize([plain, bound])
