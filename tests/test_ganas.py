@@ -414,3 +414,29 @@ def test_tables_keep_constrained_runs_apart() -> None:
     assert len(summarize([plain])) == 1
     with pytest.raises(ValueError, match="give each configuration its own label"):
         summarize([plain, bound])
+
+
+def test_cli_config_file_constraints(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from archperf.cli import main
+
+    cfg = tmp_path / "run.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "method": "rs",
+                "benchmark": "nb201",
+                "budget": 6,
+                "constraint": ["params_mb<=0.5", "ops.nor_conv_3x3<=2"],
+            }
+        )
+    )
+    out = tmp_path / "rec.json"
+    flags = ["--no-progress", "--no-save", "--no-journal", "-o", str(out)]
+    assert main(["search", "--config", str(cfg), "--constraint", "edges<=20", *flags]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["spec"]["constraints"] == ["params_mb<=0.5", "ops.nor_conv_3x3<=2", "edges<=20"]
+    cfg.write_text(json.dumps({"method": "rs", "benchmark": "nb201", "budget": 6, "constraint": 3}))
+    assert main(["search", "--config", str(cfg), *flags]) == 2
+    assert "constraint must be a string or a list of strings" in capsys.readouterr().err
