@@ -39,7 +39,13 @@ from typing import Any, Generic, NamedTuple
 import numpy as np
 
 from ..cell import Cell
-from ..errors import BudgetExhaustedError, DataFileError, QueryContractError, UnknownCellError
+from ..errors import (
+    BudgetExhaustedError,
+    DataFileError,
+    QueryContractError,
+    UnknownCellError,
+    UsageError,
+)
 from ..interfaces import Arch, Benchmark, SearchSpace
 
 __all__ = [
@@ -339,6 +345,7 @@ class Oracle(Generic[Arch]):
         "_info",
         "_listeners",
         "_metric",
+        "_properties",
         "_records",
         "_sealed",
         "_seen",
@@ -354,6 +361,7 @@ class Oracle(Generic[Arch]):
     _chunks: list[_Chunk]
     _listeners: list[Callable[[Oracle[Arch]], None]]
     _sealed: bool
+    _properties: dict[str, MetricSource]
 
     def __init__(
         self,
@@ -362,6 +370,7 @@ class Oracle(Generic[Arch]):
         metric: MetricSource,
         info: Mapping[str, Any],
         budget: int | None = None,
+        properties: Mapping[str, MetricSource] | None = None,
     ) -> None:
         if budget is not None:
             if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
@@ -380,6 +389,7 @@ class Oracle(Generic[Arch]):
         init(self, "_chunks", [])
         init(self, "_listeners", [])
         init(self, "_sealed", False)
+        init(self, "_properties", dict(properties or {}))
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Refused: a search must not rewrite the oracle's accounting (``_count = 0``,
@@ -497,6 +507,28 @@ class Oracle(Generic[Arch]):
         idx = self._records.indices(archs)
         uniq = np.unique(idx[idx >= 0])
         return int((~self._is_seen(uniq)).sum())
+
+    # ----------------------------------------------------------------- cell properties
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """Names of the free cell properties (e.g. ``"params"``): what a cell *is*, not how it
+        trained, so reading them charges nothing and reveals no accuracy."""
+        return tuple(self._properties)
+
+    def property_values(self, archs: Sequence[Arch], name: str) -> np.ndarray:
+        """Property ``name`` per arch (``float64``, NaN where the benchmark has no record);
+        free, nothing charged.  A name the oracle lacks is a ``UsageError`` naming the ones
+        it has."""
+        source = self._properties.get(name)
+        if source is None:
+            have = ", ".join(self._properties) or "none"
+            raise UsageError(f"unknown cell property {name!r}; this benchmark has: {have}")
+        idx = self._records.indices(tuple(archs))
+        out = np.full(len(idx), np.nan)
+        ok = idx >= 0
+        if ok.any():
+            out[ok] = np.asarray(source.values(idx[ok], None), dtype=np.float64)
+        return out
 
     # -------------------------------------------------------------------------- queries
     def query(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -670,6 +702,9 @@ class TabularBenchmark(Benchmark[Arch]):
     """
 
     name = "tabular"
+    #: Columns that are cell properties (parameters, FLOPs), not trained metrics: oracles
+    #: expose them for free through :meth:`Oracle.property_values` (multi-objective search).
+    property_columns: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -759,7 +794,16 @@ class TabularBenchmark(Benchmark[Arch]):
         search, _ = self._metrics_for(protocol)
         info = self.describe(protocol)
         info.pop("report_metric")  # the oracle only knows what it answers with
-        return Oracle(self.space, self._records, ArrayMetric(self._columns[search]), info, budget)
+        cols = [c for c in self.property_columns if c in self._columns]
+        props = {c: ArrayMetric(self._columns[c]) for c in cols}
+        return Oracle(
+            self.space,
+            self._records,
+            ArrayMetric(self._columns[search]),
+            info,
+            budget,
+            properties=props,
+        )
 
     # ----------------------------------------------------------------------- look-ups
     def index_of(self, archs: Sequence[Arch]) -> np.ndarray:
