@@ -343,9 +343,7 @@ class GraphVAE(nn.Module):
     def _codes(self, codes: Any) -> Tensor:
         z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise UsageError(
-                f"codes must have shape [B, {self.latent_dim}], got {tuple(z.shape)}"
-            )
+            raise UsageError(f"codes must have shape [B, {self.latent_dim}], got {tuple(z.shape)}")
         if not bool(torch.isfinite(z).all()):
             raise UsageError("codes hold NaN or inf values")
         return z
@@ -362,9 +360,13 @@ class GraphVAE(nn.Module):
     def predict(self, codes: Any) -> tuple[np.ndarray, np.ndarray]:
         """Predicted performance and complexity per code, in the targets' units."""
         p, c = self.predict_std(self._codes(codes))
-        perf = p.double() * self.perf_std.double() + self.perf_mean.double()
-        cost = c.double() * self.cost_std.double() + self.cost_mean.double()
-        return perf.numpy(), cost.numpy()
+        perf = p.double().numpy() * self._scale("perf_std") + self._scale("perf_mean")
+        cost = c.double().numpy() * self._scale("cost_std") + self._scale("cost_mean")
+        return perf, cost
+
+    def _scale(self, name: str) -> float:
+        value: Tensor = getattr(self, name)
+        return float(value)
 
     def ascend(
         self, codes: Any, steps: int = 100, step_size: float = 0.1, lam: float = 0.0
@@ -406,5 +408,6 @@ class GraphVAE(nn.Module):
                 valid += 1
             except Exception:  # any validation failure counts as invalid
                 pass
-        same = sum(self.space.to_text(a) == self.space.to_text(b) for a, b in zip(archs, out, strict=True))
+        text = self.space.to_text
+        same = sum(text(a) == text(b) for a, b in zip(archs, out, strict=True))
         return {"accuracy": same / len(archs), "valid": valid / len(out), "cells": len(archs)}
