@@ -66,6 +66,7 @@ def archperf_search_methods() -> Targets:
         "bananas": "archperf.search.guided:Bananas",
         "npenas": "archperf.search.guided:NPENAS",
         "npenas-space": "archperf.search.guided:npenas_space",
+        "gvae-nao": "archperf.search.gvae_nao:GVAENAO",
     }
 
 
