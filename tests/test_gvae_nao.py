@@ -63,7 +63,7 @@ class _HashMetric(MetricSource):
 def synthetic_oracle(space_name: str, budget: int) -> Oracle[Any]:
     """Every valid cell answerable; value in [50, 100) and ``params`` in [1, 3) per function."""
     space = registry.create("search_space", space_name)
-    records = GrowingRecordIndex(space.canonical, key_name="canonical")
+    records: GrowingRecordIndex[Any] = GrowingRecordIndex(space.canonical, key_name="canonical")
     info = {"benchmark": f"synthetic-{space_name}", "search_metric": "hash"}
     props = {"params": _HashMetric(records, "params", 1.0, 2.0)}
     return Oracle(space, records, _HashMetric(records, "", 50.0, 50.0), info, budget, props)
