@@ -225,3 +225,22 @@ def test_pareto_invariants(pts: tuple[np.ndarray, np.ndarray], extra: tuple[int,
     more = hypervolume_2d(np.append(acc, extra[0]), np.append(cost, extra[1]), ref)
     assert more >= hv - 1e-9  # adding a point never lowers the hypervolume
     assert hv <= (acc.max() - ref[0]) * (ref[1] - cost.min()) + 1e-9
+
+
+def test_runner_records_both_objectives() -> None:
+    from archperf.experiments.runner import run_one
+    from archperf.experiments.spec import RunSpec
+
+    spec = RunSpec(
+        method="gvae-nao",
+        method_kwargs={**TINY, "cost": "params_mb", "lam": 1.0},
+        benchmark="nb201",
+        dataset="cifar10",
+        budget=12,
+        seed=0,
+        benchmark_kwargs={"data_dir": "none"},
+    )
+    rec = run_one(spec)
+    params = rec["cell_properties"]["params_mb"]
+    assert len(params) == len(rec["queries"]) and all(p > 0 for p in params)
+    assert rec["outcome_info"]["cost"] == "params_mb"
