@@ -9,7 +9,8 @@ Under an exact query budget:
    cell property of the benchmark such as ``"params_mb"``, see
    :meth:`~archperf.benchmarks.base.Oracle.property_values`) every cell trains the complexity
    predictor.
-3. Each round: encode the ``parents`` best queried cells (by the round's objective), run
+3. Each round: encode the ``parents`` best queried cells (by the round's objective), add
+   ``random_starts`` codes drawn from the prior, run
    ``steps`` steps of gradient ascent on ``predicted performance − λ · predicted complexity``
    (both standardised), decode the codes at ``checkpoints`` points along each path into valid
    cells, keep the new ones (not queried, not equivalent to a queried cell), rank them by the
@@ -71,6 +72,7 @@ class GVAENAO(SearchMethod):
         step_size: float = 0.05,
         checkpoints: int = 10,
         max_doublings: int = 6,
+        random_starts: int = 10,
         cost: str | None = None,
         lam: float = 0.0,
         lambdas: Sequence[float] | None = None,
@@ -94,6 +96,7 @@ class GVAENAO(SearchMethod):
             ("steps", steps, 1),
             ("checkpoints", checkpoints, 1),
             ("max_doublings", max_doublings, 0),
+            ("random_starts", random_starts, 0),
             ("latent_dim", latent_dim, 1),
             ("hidden_dim", hidden_dim, 1),
             ("epochs", epochs, 1),
@@ -122,6 +125,7 @@ class GVAENAO(SearchMethod):
         self.parents, self.steps, self.checkpoints = int(parents), int(steps), int(checkpoints)
         self.step_size = _number("step_size", step_size, strict=True)
         self.max_doublings = int(max_doublings)
+        self.random_starts = int(random_starts)
         self.cost = cost
         self.lambdas = None if lambdas is None else list(lambdas)
         self.latent_dim, self.encoder, self.hidden_dim = int(latent_dim), encoder, int(hidden_dim)
@@ -143,6 +147,7 @@ class GVAENAO(SearchMethod):
             "step_size": self.step_size,
             "checkpoints": self.checkpoints,
             "max_doublings": self.max_doublings,
+            "random_starts": self.random_starts,
             "cost": self.cost,
             "lam": self.lam,
             "lambdas": self.lambdas,
@@ -231,7 +236,7 @@ class GVAENAO(SearchMethod):
             )
             fit_seconds += time.perf_counter() - t_fit
             phase(f"round {r + 1}/{n_rounds}: gradient ascent (lambda={lam:g})")
-            chosen, predicted, n_cands, step = self._propose(model, seen, oracle, lam, k)
+            chosen, predicted, n_cands, step = self._propose(model, seen, oracle, lam, k, rng)
             fill, rep = seen.random_fresh(k - len(chosen), rng)
             repeats += rep
             values = seen.query(chosen + fill)
@@ -261,7 +266,13 @@ class GVAENAO(SearchMethod):
         return [seen.archs[int(i)] for i in order]
 
     def _propose(
-        self, model: Any, seen: Queried, oracle: Oracle[Any], lam: float, k: int
+        self,
+        model: Any,
+        seen: Queried,
+        oracle: Oracle[Any],
+        lam: float,
+        k: int,
+        rng: np.random.Generator,
     ) -> tuple[list[Any], list[float], int, float]:
         """Up to ``k`` new cells decoded along the ascent paths, best predicted first.
 
@@ -271,6 +282,9 @@ class GVAENAO(SearchMethod):
         import torch
 
         starts = model.encode(self._parents(seen, oracle, lam))
+        if self.random_starts:  # codes drawn from the prior N(0, I) start ascents too
+            prior = rng.normal(size=(self.random_starts, starts.shape[1]))
+            starts = np.concatenate([starts, prior])
         marks = np.unique(np.linspace(1, self.steps, self.checkpoints).round().astype(int))
         decoded: list[Any] = []
         cands: list[Any] = []
