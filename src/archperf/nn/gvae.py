@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..cell import CellBatch
 from ..errors import UsageError
 from ..interfaces import SearchSpace
+from ..runtime import with_threads
 from .batching import cells_to_batch
 from .decoders import SpaceDecoder, decoder_for
 from .encoders import build_encoder
@@ -270,6 +271,7 @@ class GraphVAE(nn.Module):
             (v - float(getattr(self, f"{which}_mean"))) / float(getattr(self, f"{which}_std"))
         ).float()
 
+    @with_threads
     def fit(
         self,
         archs: Sequence[Any],
@@ -285,7 +287,8 @@ class GraphVAE(nn.Module):
 
         Targets are standardised on the given values (the scale is kept for :meth:`predict`).
         Returns the mean loss terms per epoch.  Pass the same ``optimizer`` again to continue
-        training (see :meth:`make_optimizer`).
+        training (see :meth:`make_optimizer`).  Runs with the library's thread count
+        (:func:`archperf.runtime.threads`).
         """
         _check_int("epochs", epochs, 0)
         _check_int("batch_size", batch_size, 1)
