@@ -244,3 +244,22 @@ def test_runner_records_both_objectives() -> None:
     params = rec["cell_properties"]["params_mb"]
     assert len(params) == len(rec["queries"]) and all(p > 0 for p in params)
     assert rec["outcome_info"]["cost"] == "params_mb"
+
+
+# ------------------------------------------------------------- two-objective RE baseline
+def test_re_pareto_budget_determinism_and_front() -> None:
+    from archperf.search.pareto_evolution import ParetoEvolution
+
+    a, b = synthetic_oracle("nb201", 30), synthetic_oracle("nb201", 30)
+    out = ParetoEvolution(cost="params", population_size=8, sample_size=3).search(a, seed=1)
+    ParetoEvolution(cost="params", population_size=8, sample_size=3).search(b, seed=1)
+    assert a.num_queries == 30
+    assert [r.record for r in a.history] == [r.record for r in b.history]
+    archs = [r.arch for r in a.history]
+    acc = np.array([r.value for r in a.history])
+    cost = a.property_values(archs, "params")
+    assert len(out.info["front"]) == int(non_dominated(acc, cost).sum())
+    assert out.value == acc.max()
+    with pytest.raises(UsageError, match="no cell property 'flops'"):
+        ParetoEvolution(cost="flops").search(synthetic_oracle("nb201", 5), seed=0)
+    assert registry.create("search_method", "re-pareto", cost="params_mb").config()["cost"]
