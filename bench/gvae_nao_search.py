@@ -37,7 +37,6 @@ from archperf.experiments.spec import RunSpec
 from archperf.nn.gvae import GraphVAE
 from archperf.pareto import hypervolume_2d, pareto_front, reference_point
 
-
 PARETO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "gvae-nao (lambdas 0,0.5,1,2)": (
         "gvae-nao",
