@@ -51,6 +51,7 @@ from ..interfaces import Arch, Benchmark, SearchSpace
 __all__ = [
     "PROTOCOLS",
     "ArrayMetric",
+    "CellProperty",
     "GrowingRecordIndex",
     "MetricSource",
     "Oracle",
@@ -273,6 +274,27 @@ class ArrayMetric(MetricSource):
 
 
 # ------------------------------------------------------------------------------ the oracle
+class CellProperty(MetricSource):
+    """A free cell property (parameters, FLOPs) as one ``float64`` array over records: what
+    :meth:`Oracle.property_values` reads.  Kept apart from :class:`ArrayMetric`, whose reads are
+    answers to queries."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        arr = np.array(values, dtype=np.float64, copy=True)
+        if arr.ndim != 1:
+            raise ValueError(f"a property array must be 1-D, got shape {arr.shape}")
+        arr.setflags(write=False)
+        self._values = arr
+
+    def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
+        return self._values[indices]
+
+    def known(self, indices: np.ndarray) -> np.ndarray:
+        return ~np.isnan(self._values[indices])
+
+
 class QueryLedger:
     """The experiment's own log of what an oracle evaluated, kept apart from its counter.
 
@@ -795,7 +817,7 @@ class TabularBenchmark(Benchmark[Arch]):
         info = self.describe(protocol)
         info.pop("report_metric")  # the oracle only knows what it answers with
         cols = [c for c in self.property_columns if c in self._columns]
-        props = {c: ArrayMetric(self._columns[c]) for c in cols}
+        props = {c: CellProperty(self._columns[c]) for c in cols}
         return Oracle(
             self.space,
             self._records,
