@@ -35,7 +35,7 @@ from archperf.errors import ArchperfError
 from archperf.experiments.runner import run_one
 from archperf.experiments.spec import RunSpec
 from archperf.nn.gvae import GraphVAE
-from archperf.pareto import hypervolume_2d, pareto_front, reference_point
+from archperf.pareto import hypervolume_2d, pareto_front, plot_fronts, reference_point
 
 PARETO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "gvae-nao (lambdas 0,0.5,1,2)": (
@@ -97,6 +97,7 @@ def main() -> int:
         default=["gvae-nao (lambdas 0,0.5,1,2)", "rs"],
         choices=list(PARETO_METHODS),
     )
+    ap.add_argument("--plot", help="save the seed-0 fronts beside the true front (PNG)")
     ap.add_argument("--recon-train", type=int, default=2000)
     ap.add_argument("--recon-epochs", type=int, default=100)
     ap.add_argument("--out", required=True)
@@ -174,6 +175,7 @@ def main() -> int:
             "runs": [],
         }
         methods = {k: v for k, v in PARETO_METHODS.items() if k in args.pareto_methods}
+        seed0: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for label, (method, kwargs) in methods.items():
             for seed in range(args.pareto_seeds):
                 rec = run(method, kwargs, args.budget, seed)
@@ -188,17 +190,31 @@ def main() -> int:
                     ]
                 )
                 hv = hypervolume_2d(acc, cost, ref)
+                front = pareto_front(acc, cost)
+                if seed == 0:
+                    seed0[label] = (acc, cost)
                 r = {
                     "method": label,
                     "seed": seed,
                     "hypervolume": round(hv, 4),
                     "share_of_true": round(hv / true_hv, 4),
-                    "front_size": len(pareto_front(acc, cost)),
+                    "front_size": len(front),
+                    "front": [[float(acc[i]), float(cost[i])] for i in front],
                     "wall_seconds": rec["bench_wall"],
                 }
                 pareto["runs"].append(r)
                 print(json.dumps(r), flush=True)
 
+        if args.plot:
+            fig = plot_fronts(
+                seed0,
+                (acc_all[true_front], cost_all[true_front]),
+                cost_name="params_mb",
+                acc_name="validation accuracy (%)",
+                title=f"NB201 CIFAR-10, {args.budget} queries, seed 0",
+            )
+            fig.savefig(args.plot, dpi=120)
+            pareto["plot"] = args.plot
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(

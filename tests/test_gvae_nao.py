@@ -263,3 +263,13 @@ def test_re_pareto_budget_determinism_and_front() -> None:
     with pytest.raises(UsageError, match="no cell property 'flops'"):
         ParetoEvolution(cost="flops").search(synthetic_oracle("nb201", 5), seed=0)
     assert registry.create("search_method", "re-pareto", cost="params_mb").config()["cost"]
+
+
+def test_plot_fronts(tmp_path: Any) -> None:
+    pytest.importorskip("matplotlib")
+    from archperf.pareto import plot_fronts
+
+    fig = plot_fronts({"a": ([90, 92, 85], [1.0, 2.0, 0.5])}, ([93, 88], [1.5, 0.4]), "params")
+    fig.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "true front"]

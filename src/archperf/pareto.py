@@ -2,6 +2,7 @@
 
 * :func:`non_dominated`: the mask of points no other point dominates;
 * :func:`pareto_front`: the indices of the front, by increasing cost;
+* :func:`plot_fronts`: fronts as staircases beside the true front (matplotlib);
 * :func:`hypervolume_2d`: the area dominated by a set of points and bounded by a reference
   point ``(ref_acc, ref_cost)``: the region ``{(a, c): a ≥ ref_acc, c ≤ ref_cost}`` that some
   point ``(acc_i, cost_i)`` dominates (``a ≤ acc_i`` and ``c ≥ cost_i``).  Points that do not
@@ -15,13 +16,14 @@ A point dominates another when it is at least as good in both objectives and bet
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["hypervolume_2d", "non_dominated", "pareto_front", "reference_point"]
+__all__ = ["hypervolume_2d", "non_dominated", "pareto_front", "plot_fronts", "reference_point"]
 
 
 def _points(acc: Sequence[float] | np.ndarray, cost: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -96,3 +98,34 @@ def hypervolume_2d(
         next_c = front[k + 1, 1] if k + 1 < len(front) else ref_c
         area += (a - ref_a) * (next_c - c)
     return float(area)
+
+
+def plot_fronts(
+    fronts: Mapping[str, tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]],
+    true_front: tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray] | None = None,
+    cost_name: str = "cost",
+    acc_name: str = "accuracy",
+    title: str = "",
+) -> Any:
+    """A matplotlib figure of the fronts of labelled point sets (cost on x, accuracy on y, as
+    staircases), with ``true_front`` (e.g. of the whole space) dashed in black.  Needs the
+    ``plot`` extra; save it with :func:`archperf.analysis.plots.save_figure`."""
+    from .analysis.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    sets = list(fronts.items())
+    if true_front is not None:
+        sets.append(("true front", true_front))
+    for label, (acc, cost) in sets:
+        p = _points(acc, cost)
+        f = p[pareto_front(p[:, 0], p[:, 1])]
+        style = {"color": "black", "linestyle": "--"} if label == "true front" else {}
+        ax.step(f[:, 1], f[:, 0], where="post", marker="o", markersize=3, label=label, **style)
+    ax.set_xlabel(cost_name)
+    ax.set_ylabel(acc_name)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
