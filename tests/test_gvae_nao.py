@@ -245,6 +245,18 @@ def test_runner_records_both_objectives() -> None:
     assert len(params) == len(rec["queries"]) and all(p > 0 for p in params)
     assert rec["outcome_info"]["cost"] == "params_mb"
 
+    from archperf.experiments.tables import hypervolume_markdown, summarize_hypervolume
+
+    rs = run_one(RunSpec("rs", "nb201", "cifar10", 12, 0, benchmark_kwargs={"data_dir": "none"}))
+    rows = summarize_hypervolume([rec, rs], "params_mb", (0.0, 2.0))
+    assert [r["label"] for r in rows] == ["gvae-nao", "rs"]
+    acc = [q["value"] for q in rs["queries"] if q["charged"]]
+    cost = [c for q, c in zip(rs["queries"], rs["cell_properties"]["params_mb"], strict=True)]
+    assert rows[1]["hv_mean"] == pytest.approx(hypervolume_2d(acc, cost, (0.0, 2.0)))
+    assert "| rs | 12 | 1 |" in hypervolume_markdown(rows)
+    with pytest.raises(ValueError, match="no cell property 'flops'"):
+        summarize_hypervolume([rs], "flops", (0.0, 1.0))
+
 
 # ------------------------------------------------------------- two-objective RE baseline
 def test_re_pareto_budget_determinism_and_front() -> None:
