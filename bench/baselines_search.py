@@ -47,6 +47,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budgets", type=int, nargs="+", default=[100])
     ap.add_argument("--methods", nargs="+", default=["rs", "re", "ls", "bananas"])
+    ap.add_argument("--constraint", action="append", default=[], help="e.g. params_mb<=0.5")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -67,6 +68,7 @@ def main() -> int:
                         protocol=args.protocol,
                         budget=budget,
                         seed=seed,
+                        constraints=list(args.constraint),
                     )
                     t0 = time.perf_counter()
                     try:
@@ -148,6 +150,7 @@ def main() -> int:
                 "started": started,
                 "benchmark": args.benchmark,
                 "protocol": args.protocol,
+                **({"constraints": args.constraint} if args.constraint else {}),
                 "data": sources,
                 "seeds": args.seeds,
                 "machine": {

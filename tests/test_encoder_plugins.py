@@ -231,6 +231,7 @@ def test_trainer_with_the_encoder_is_seeded(name: str) -> None:
     h1, tr1 = _train(name, 0)
     assert type(tr1.predictor.encoder).registry_name == name
     assert type(tr1.discriminator.encoder).registry_name == name
+    assert type(tr1.generator.encoder).registry_name == name  # TrainerConfig.encoder reaches AG
     assert all(np.isfinite(h1.loss_predictor))
     h2, tr2 = _train(name, 0)
     assert h1.loss_predictor == h2.loss_predictor
@@ -245,20 +246,38 @@ def test_trainer_with_the_encoder_is_seeded(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_trainer_generator_with_the_encoder_saves_and_loads(name: str, tmp_path: Path) -> None:
-    """AG takes the plugin encoder as a spec in generator_kwargs; the saved generator names it
-    and loads to the same samples."""
+    """AG takes the plugin encoder by name (TrainerConfig.encoder) or as a spec in
+    generator_kwargs; the saved generator names it and loads to the same samples."""
     cells, y = _synthetic(16, 0)
     spec = {"kind": "encoder", "name": name, "config": {"num_ops": NUM_OPS, "in_dim": 40}}
-    cfg: TrainerConfig = tiny_trainer_config(  # type: ignore[assignment]
-        epochs=1, seed=0, encoder=name, generator_kwargs={"hidden_dim": 8, "encoder": spec}
-    )
-    tr = BiArch2Perf(cfg)
-    tr.fit(cells, y, cells)
-    assert type(tr.generator.encoder).registry_name == name
-    tr.save(tmp_path)
-    loaded = load_component(tmp_path / "generator", expected_kind="generator")
-    assert type(loaded.encoder).registry_name == name
-    assert loaded.sample(0, 6, seed=1) == tr.generator.sample(0, 6, seed=1)
+    for gen_kwargs in ({"hidden_dim": 8}, {"hidden_dim": 8, "encoder": spec}):
+        cfg: TrainerConfig = tiny_trainer_config(  # type: ignore[assignment]
+            epochs=1, seed=0, encoder=name, generator_kwargs=gen_kwargs
+        )
+        tr = BiArch2Perf(cfg)
+        tr.fit(cells, y, cells)
+        assert type(tr.generator.encoder).registry_name == name
+        assert tr.generator.encoder.in_dim == 40
+        tr.save(tmp_path / str(len(gen_kwargs)))
+        loaded = load_component(tmp_path / str(len(gen_kwargs)) / "generator", "generator")
+        assert type(loaded.encoder).registry_name == name
+        assert loaded.sample(0, 6, seed=1) == tr.generator.sample(0, 6, seed=1)
+
+
+def test_generator_encoder_by_name_errors() -> None:
+    """A name-built encoder gets the generator's in_dim; wrong arguments are named."""
+    g = registry.create("generator", "semigan", "nb201", 3, hidden_dim=8, seed=0, encoder="mlp")
+    assert g.encoder.in_dim == 16 + 16 + 8 and g.config()["encoder"]["name"] == "mlp"
+    with pytest.raises(ValueError, match="in_dim is set by the generator"):
+        registry.create(
+            "generator", "semigan", "nb201", 3, encoder="mlp", encoder_kwargs={"in_dim": 3}
+        )
+    with pytest.raises(ValueError, match="takes no argument"):
+        registry.create(
+            "generator", "semigan", "nb201", 3, encoder="mlp", encoder_kwargs={"bogus": 1}
+        )
+    with pytest.raises(ValueError, match="encoder_kwargs go with"):
+        registry.create("generator", "semigan", "nb201", 3, encoder_kwargs={"hidden_dim": 4})
 
 
 # ----------------------------------------------------------------------------- shortest paths

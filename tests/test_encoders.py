@@ -420,3 +420,35 @@ def test_runs_on_cuda(backend: str) -> None:
     assert out.graph.device.type == "cuda" and out.nodes.device.type == "cuda"
     ref = to_backend(enc, "gin").cpu()(random_batch("nb201", 4, seed=0)).graph
     torch.testing.assert_close(out.graph.cpu(), ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if getattr(b, "values", [b])[0] != "gin"])
+def test_trainer_builds_every_backend_like_the_dense_gin(backend: str) -> None:
+    """PP's encoder gets the same arguments on every backend (a PyG/DGL GIN's forwarding
+    ``__init__(*args, **kwargs)`` once hid them, so the trainer built a smaller default GIN),
+    and the trained predictors agree with the dense one."""
+    from archperf.spaces.nb201 import NB201Space
+    from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+    cells = NB201Space().sample(24, seed=3)
+    y = np.linspace(60.0, 90.0, len(cells))
+    preds, configs = [], []
+    for name in ("gin", backend):
+        cfg = TrainerConfig(
+            space="nb201",
+            encoder=name,
+            epochs=2,
+            labeled_batch_size=8,
+            adversarial=False,
+            progress=False,
+            device="cpu",
+            seed=0,
+            predictor_kwargs={"hidden_dim": 16},
+        )
+        tr = BiArch2Perf(cfg)
+        tr.fit(cells[:16], y[:16], unlabeled=cells[:16])
+        configs.append(tr.predictor.encoder.config())
+        preds.append(tr.predict(cells[16:]))
+    assert configs[0] == configs[1]
+    assert configs[0]["hidden_dim"] == 16 and configs[0]["num_layers"] == 4
+    np.testing.assert_allclose(preds[0], preds[1], rtol=0, atol=1e-3)

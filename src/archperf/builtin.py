@@ -66,6 +66,7 @@ def archperf_search_methods() -> Targets:
         "bananas": "archperf.search.guided:Bananas",
         "npenas": "archperf.search.guided:NPENAS",
         "npenas-space": "archperf.search.guided:npenas_space",
+        "ganas": "archperf.search.ganas:GANAS",
         "gvae-nao": "archperf.search.gvae_nao:GVAENAO",
         "re-pareto": "archperf.search.pareto_evolution:ParetoEvolution",
     }
@@ -77,6 +78,7 @@ def archperf_arch_predictors() -> Targets:
         "gin": "archperf.predictors.gin:GINArchPredictor",
         "xgb": "archperf.predictors.xgb:XGBPredictor",
         "feedforward": "archperf.predictors.mlp:MLPPredictor",
+        "ssa": "archperf.predictors.ssa:SSAPredictor",
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Cell", "CellBatch", "pad_cells"]
+__all__ = ["Cell", "CellBatch", "check_fixed_graph", "pad_cells"]
 
 
 def _integer_array(values: Any, what: str) -> np.ndarray:
@@ -220,3 +220,58 @@ def pad_cells(
         ops[i, :n] = c.ops
         mask[i, :n] = True
     return adj, ops, mask
+
+
+def check_fixed_graph(
+    arch: Any,
+    adjacency: np.ndarray,
+    input_id: int,
+    output_id: int,
+    *,
+    cell_name: str,
+    graph_name: str,
+    size_note: str = "",
+) -> np.ndarray:
+    """The shared rules of a space whose cells all have one graph (NB201, a chain of layers):
+    ``type`` (a :class:`Cell`), ``num-vertices``, ``adjacency`` (equal to ``adjacency``, the
+    error naming unexpected and missing edges), ``input-op`` and ``output-op`` (first / last
+    vertex).  Raises :class:`~archperf.errors.InvalidCellError` naming the first broken rule;
+    returns the cell's ops for the space's own op rules.
+
+    ``cell_name`` starts the messages ("an NB201 cell"), ``graph_name`` describes the graph
+    ("has a fixed op-on-node adjacency"), ``size_note`` explains the size (" (input, 8 layers,
+    output)").
+    """
+    from .errors import InvalidCellError
+
+    n = int(adjacency.shape[0])
+    if not isinstance(arch, Cell):
+        article, _, space = cell_name.partition(" ")
+        raise InvalidCellError(
+            "type",
+            f"{article} {space.removesuffix(' cell')} architecture is a Cell, got "
+            f"{type(arch).__name__}",
+        )
+    if arch.num_vertices != n:
+        raise InvalidCellError(
+            "num-vertices",
+            f"{cell_name} has exactly {n} vertices{size_note}, got {arch.num_vertices}",
+        )
+    adj = arch.adjacency
+    if not np.array_equal(adj, adjacency):
+        extra = [(int(i), int(j)) for i, j in np.argwhere(adj > adjacency)]
+        missing = [(int(i), int(j)) for i, j in np.argwhere(adj < adjacency)]
+        parts = [f"unexpected edges {extra}"] if extra else []
+        parts += [f"missing edges {missing}"] if missing else []
+        raise InvalidCellError("adjacency", f"{cell_name} {graph_name}: " + "; ".join(parts))
+    ops = arch.ops
+    if int(ops[0]) != input_id:
+        raise InvalidCellError(
+            "input-op", f"vertex 0 must be 'input' (op id {input_id}), got op id {ops[0]}"
+        )
+    if int(ops[-1]) != output_id:
+        raise InvalidCellError(
+            "output-op",
+            f"vertex {n - 1} must be 'output' (op id {output_id}), got op id {ops[-1]}",
+        )
+    return ops

@@ -15,6 +15,7 @@ __all__ = [
     "CheckpointError",
     "DataFileError",
     "DataMismatchError",
+    "InfeasibleCellError",
     "InvalidCellError",
     "NonFinitePredictionError",
     "NotEnoughCellsError",
@@ -58,6 +59,11 @@ class UnknownCellError(ArchperfError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class InfeasibleCellError(UnknownCellError):
+    """A cell breaks the oracle's constraint (:mod:`archperf.constraints`): never evaluated,
+    never charged."""
 
 
 class BudgetExhaustedError(ArchperfError, RuntimeError):

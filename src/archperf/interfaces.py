@@ -10,7 +10,8 @@ knows what to implement.  Optional abilities are small interfaces of their own, 
 ``isinstance``: :class:`HasClassHead` (a discriminator's AC-GAN class head),
 :class:`HasChoiceProbs` (a generator's choice probabilities, for the diversity terms),
 :class:`DenseEncoder` (an encoder of dense node features, used inside a generator),
-:class:`HasFeatures` and :class:`HasEdgeOps` (spaces).
+:class:`HasFeatures` and :class:`HasEdgeOps` (spaces), :class:`SemiSupervised` (an
+``ArchPredictor`` that learns from unlabeled architectures too).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "HasFeatures",
     "Predictor",
     "SearchSpace",
+    "SemiSupervised",
     "as_rng",
 ]
 
@@ -435,3 +437,20 @@ class ArchPredictor(abc.ABC, Generic[Arch]):
     def to_config(self) -> dict[str, Any]:
         """The settings that rebuild this model (JSON-ready)."""
         return {}
+
+
+class SemiSupervised(abc.ABC):
+    """Ability of an :class:`ArchPredictor`: ``fit`` also learns from unlabeled architectures
+    of the space.  The predictor-guided searches (:mod:`archperf.search.guided`) pass each
+    round's candidates as ``unlabeled`` to predictors with this ability, and nothing else to
+    the others."""
+
+    @abc.abstractmethod
+    def fit(
+        self,
+        archs: Sequence[Any],
+        y: Sequence[float] | np.ndarray,
+        unlabeled: Sequence[Any] | None = None,
+    ) -> Any:
+        """Train on ``archs`` with targets ``y`` and the ``unlabeled`` architectures (any
+        number, possibly overlapping ``archs``); returns ``self``."""

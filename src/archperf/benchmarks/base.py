@@ -42,6 +42,7 @@ from ..cell import Cell
 from ..errors import (
     BudgetExhaustedError,
     DataFileError,
+    InfeasibleCellError,
     QueryContractError,
     UnknownCellError,
     UsageError,
@@ -363,7 +364,9 @@ class Oracle(Generic[Arch]):
         "__weakref__",
         "_budget",
         "_chunks",
+        "_constraint",
         "_count",
+        "_feasible",
         "_info",
         "_listeners",
         "_metric",
@@ -383,6 +386,8 @@ class Oracle(Generic[Arch]):
     _chunks: list[_Chunk]
     _listeners: list[Callable[[Oracle[Arch]], None]]
     _sealed: bool
+    _feasible: Callable[[RecordIndex[Arch], np.ndarray], np.ndarray] | None
+    _constraint: str | None
     _properties: dict[str, MetricSource]
 
     def __init__(
@@ -411,6 +416,8 @@ class Oracle(Generic[Arch]):
         init(self, "_chunks", [])
         init(self, "_listeners", [])
         init(self, "_sealed", False)
+        init(self, "_feasible", None)
+        init(self, "_constraint", None)
         init(self, "_properties", dict(properties or {}))
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -451,6 +458,35 @@ class Oracle(Generic[Arch]):
         it to a search, so the search cannot put its own answers in front of the metric)."""
         object.__setattr__(self, "_sealed", True)
 
+    def constrain(
+        self, feasible: Callable[[RecordIndex[Arch], np.ndarray], np.ndarray], description: str
+    ) -> None:
+        """Answer feasible cells only: ``feasible(records, indices)`` gives a boolean mask per
+        record index.  Infeasible cells are never evaluated nor charged: :meth:`status` says
+        they are not known (so every search skips them for free) and :meth:`query` raises
+        :class:`~archperf.errors.InfeasibleCellError`.  Set once, before any query and before
+        :meth:`seal` (see :func:`archperf.constraints.constrain`)."""
+        if self._sealed or self._chunks or self._feasible is not None:
+            raise QueryContractError(
+                "a constraint is set once, on a fresh oracle, before the search gets it"
+            )
+        object.__setattr__(self, "_feasible", feasible)
+        object.__setattr__(self, "_constraint", str(description))
+
+    @property
+    def constraint(self) -> str | None:
+        """The oracle's constraint, as text (None: unconstrained)."""
+        return self._constraint
+
+    def _feasible_mask(self, idx: np.ndarray) -> np.ndarray:
+        """Feasibility per record index (indices must be valid, ``>= 0``)."""
+        if self._feasible is None or not len(idx):
+            return np.ones(len(idx), dtype=bool)
+        mask = np.asarray(self._feasible(self._records, idx), dtype=bool)
+        if mask.shape != idx.shape:
+            raise RuntimeError(f"constraint returned shape {mask.shape} for {idx.shape}")
+        return mask
+
     def subscribe(self, listener: Callable[[Oracle[Arch]], None]) -> None:
         """Call ``listener(oracle)`` after every answered query batch (e.g. a progress bar)."""
         self._listeners.append(listener)
@@ -480,7 +516,10 @@ class Oracle(Generic[Arch]):
         if self._records.open_ended:
             return None
         n = len(self._records)
-        return int(self._metric.known(np.arange(n, dtype=np.int64)).sum()) if n else 0
+        if not n:
+            return 0
+        every = np.arange(n, dtype=np.int64)
+        return int((self._metric.known(every) & self._feasible_mask(every)).sum())
 
     @property
     def exhausted(self) -> bool:
@@ -511,6 +550,8 @@ class Oracle(Generic[Arch]):
         known = idx >= 0
         if known.any():
             known[known] = self._metric.known(idx[known])
+        if known.any() and self._feasible is not None:
+            known[known] = self._feasible_mask(idx[known])
         queried = np.zeros(len(idx), dtype=bool)
         ok = idx >= 0
         queried[ok] = self._is_seen(idx[ok])
@@ -615,6 +656,13 @@ class Oracle(Generic[Arch]):
             unknown[~unknown] = ~self._metric.known(idx[~unknown])
         if unknown.any():
             raise UnknownCellError(self._describe_unknown(idx, archs, unknown))
+        if self._feasible is not None and idx.size:
+            bad = ~self._feasible_mask(idx)
+            if bad.any():
+                raise InfeasibleCellError(
+                    f"{int(bad.sum())} queried arch(s) break the constraint {self._constraint}; "
+                    "nothing in this batch was evaluated or charged"
+                )
         uniq, first = np.unique(idx, return_index=True)
         new = ~self._is_seen(uniq)
         n_new = int(new.sum())
@@ -685,6 +733,7 @@ class Oracle(Generic[Arch]):
             "budget": self._budget,
             "queries": self._count,
             "record_key": self._records.key_name,
+            **({} if self._constraint is None else {"constraint": self._constraint}),
         }
 
     def __repr__(self) -> str:

@@ -5,7 +5,8 @@ A config file is a TOML (``.toml``), JSON (``.json``) or, when PyYAML is install
 (``method``, ``benchmark``, ``dataset``, ``budget``, ``seed``, ``protocol``, ``data-dir`` or
 ``data_dir``, ``no-progress``, ...).  ``set`` is a table of method hyper-parameters (nested tables
 are dotted keys: ``[set.trainer] epochs = 30`` is ``--set trainer.epochs=30``); ``methods`` may be
-a list.  Flags given on the command line win over the file; for ``set``, a key given with
+a list, and so may ``constraint`` (flags given with ``--constraint`` are added to the file's).
+Other flags given on the command line win over the file; for ``set``, a key given with
 ``--set`` replaces the file's value of that key.  An unknown key is an error naming it.
 """
 
@@ -104,6 +105,11 @@ def _value(where: str, key: str, action: argparse.Action, value: Any) -> Any:
         if not isinstance(value, bool):
             raise UsageError(f"{where}: {key} must be true or false, got {value!r}")
         return value
+    if isinstance(action, argparse._AppendAction):  # e.g. constraint: one text or a list
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, str) for v in items):
+            raise UsageError(f"{where}: {key} must be a string or a list of strings, got {value!r}")
+        return list(items)
     if isinstance(action, argparse._CountAction):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UsageError(f"{where}: {key} must be a count (0, 1, 2, ...), got {value!r}")

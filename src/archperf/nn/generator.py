@@ -59,7 +59,10 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             :class:`~archperf.interfaces.DenseEncoder` module (or a saved encoder spec) with
             ``in_dim = z_dim + cond_dim + num_nodes``; its ``node_dim`` replaces ``hidden_dim``
             in the decoders.  Default: a :class:`DenseGIN` of ``hidden_dim`` × ``num_layers``
-            (layer norm, both directions).
+            (layer norm, both directions).  A registry name (``encoder="my-encoder"``) builds that
+            encoder with this ``in_dim``, the generator's ``hidden_dim``/``num_layers`` where it
+            takes them, and ``encoder_kwargs``.
+        encoder_kwargs: arguments of an encoder given by name.
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -80,7 +83,8 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         gumbel: bool = True,
         latent_ops: bool = False,
         seed: int | None = None,
-        encoder: DenseEncoder | Mapping[str, Any] | None = None,
+        encoder: DenseEncoder | Mapping[str, Any] | str | None = None,
+        encoder_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if num_classes is not None:
@@ -119,7 +123,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             )
             self.adj_query = nn.Linear(z_dim + n, hidden_dim)
             self.adj_key = nn.Linear(z_dim + n, hidden_dim)
-            self.gin: nn.Module = self._build_encoder(encoder, z_dim + cond_dim + n)
+            self.gin: nn.Module = self._build_encoder(encoder, z_dim + cond_dim + n, encoder_kwargs)
             node_dim = self.node_dim
             self.op_node = nn.Linear(node_dim, k)
             self.op_cond = nn.Linear(cond_dim, k, bias=False)
@@ -137,11 +141,22 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             )
 
     def _build_encoder(
-        self, encoder: DenseEncoder | Mapping[str, Any] | None, in_dim: int
+        self,
+        encoder: DenseEncoder | Mapping[str, Any] | str | None,
+        in_dim: int,
+        encoder_kwargs: Mapping[str, Any] | None,
     ) -> nn.Module:
+        if encoder_kwargs is not None and not isinstance(encoder, str):
+            raise ValueError(
+                "encoder_kwargs go with an encoder given by its registry name (encoder='x')"
+            )
+        if encoder == "gin" and not encoder_kwargs:
+            encoder = None  # the registered GIN with the generator's own settings
         self._encoder_given = encoder is not None
         enc: Any
-        if encoder is None:
+        if isinstance(encoder, str):
+            enc = self._registered_encoder(encoder, in_dim, dict(encoder_kwargs or {}))
+        elif encoder is None:
             enc = DenseGIN(
                 len(self.space.op_names),
                 hidden_dim=self.hidden_dim,
@@ -167,6 +182,31 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             )
         assert isinstance(enc, nn.Module)
         return enc
+
+    def _registered_encoder(self, name: str, in_dim: int, kwargs: dict[str, Any]) -> nn.Module:
+        """The registered encoder ``name`` over this space's ops with ``in_dim`` node inputs:
+        the generator's ``hidden_dim``/``num_layers`` where the encoder takes them, then
+        ``kwargs`` (its ``in_dim`` is fixed by the generator)."""
+        from .. import registry
+        from .encoders import encoder_arguments, init_parameters
+
+        if "in_dim" in kwargs:
+            raise ValueError(
+                f"encoder_kwargs.in_dim is set by the generator (z_dim + cond_dim + num_nodes "
+                f"= {in_dim}); remove it"
+            )
+        cls = registry.get("encoder", name)
+        if "in_dim" not in init_parameters(cls):
+            raise ValueError(
+                f"encoder {name!r} takes no in_dim argument, so it cannot read the generator's "
+                "node features (z, condition, position); give the generator another encoder"
+            )
+        own = {"hidden_dim": self.hidden_dim, "num_layers": self.num_layers, **kwargs}
+        args = encoder_arguments(type(self), name, {}, own)  # pops what the encoder takes
+        refused = sorted(k for k in own if k in kwargs)
+        if refused:
+            raise ValueError(f"encoder {name!r} takes no argument(s) {', '.join(refused)}")
+        return cls(len(self.space.op_names), in_dim=in_dim, **args)
 
     @property
     def encoder(self) -> nn.Module:

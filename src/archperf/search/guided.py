@@ -26,7 +26,7 @@ import numpy as np
 
 from ..benchmarks.base import Oracle
 from ..errors import UsageError
-from ..interfaces import EnumerableSpace, SearchSpace
+from ..interfaces import EnumerableSpace, SearchSpace, SemiSupervised
 from ..progress import phase, search_bar
 from ._common import Queried, check_mutation_kwargs, space_of
 from .base import SearchMethod, SearchOutcome, check_ints, require_budget
@@ -78,6 +78,9 @@ class PredictorGuided(SearchMethod):
         ``max_space`` cells).
     mutation_kwargs:
         Passed to ``space.mutate``.
+
+    A predictor with the :class:`~archperf.interfaces.SemiSupervised` ability (``ssa``) gets
+    the round's new candidates as its ``unlabeled`` cells.
 
     Candidates are filtered to new cells: answerable, not queried, not equivalent
     (``space.canonical``) to a queried cell or to each other.  When fewer than a round needs are
@@ -230,16 +233,20 @@ class PredictorGuided(SearchMethod):
         while oracle.remaining:
             k = min(self.top_k, int(oracle.remaining))
             phase(f"round {r + 1}/{n_rounds}: fitting {self.ensemble} {self.predictor}")
-            t_fit = time.perf_counter()
             seeds = (member_seeds + r * 7919) % (2**31 - 1)
+            # candidates first (fitting draws nothing from rng): a SemiSupervised predictor
+            # learns from them as its unlabeled cells
+            drawn = pool if pool is not None else self._draw(space, seen, rng, mkw)
+            cands = seen.fresh(drawn)
+            t_fit = time.perf_counter()
             members = [
-                m.fit(list(seen.archs), np.asarray(seen.values))
+                m.fit(list(seen.archs), np.asarray(seen.values), unlabeled=cands)
+                if isinstance(m, SemiSupervised)
+                else m.fit(list(seen.archs), np.asarray(seen.values))
                 for m in self._members(space, seeds.tolist())
             ]
             fit_seconds += time.perf_counter() - t_fit
             phase(f"round {r + 1}/{n_rounds}: ranking candidates")
-            drawn = pool if pool is not None else self._draw(space, seen, rng, mkw)
-            cands = seen.fresh(drawn)
             if cands:
                 preds = np.stack([np.asarray(m.predict(cands), dtype=np.float64) for m in members])
                 score = self._score(preds, rng)

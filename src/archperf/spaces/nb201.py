@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..cell import Cell
+from ..cell import Cell, check_fixed_graph
 from ..errors import InvalidCellError
 from ..interfaces import EnumerableSpace, HasEdgeOps, HasFeatures, as_rng
 from ._features import build_features
@@ -203,39 +203,14 @@ class NB201Space(EnumerableSpace[Cell], HasFeatures[Cell], HasEdgeOps[Cell]):
         ``input-op`` / ``output-op`` (vertex 0 / 7), ``edge-op`` (vertices 1..6 hold one of the
         five edge ops).
         """
-        if not isinstance(arch, Cell):
-            raise InvalidCellError(
-                "type", f"an NB201 architecture is a Cell, got {type(arch).__name__}"
-            )
-        if arch.num_vertices != NUM_VERTICES:
-            raise InvalidCellError(
-                "num-vertices",
-                f"an NB201 cell has exactly {NUM_VERTICES} vertices, got {arch.num_vertices}",
-            )
-        adj = arch.adjacency
-        if not np.array_equal(adj, ADJACENCY):
-            extra = [(int(i), int(j)) for i, j in zip(*np.nonzero(adj > ADJACENCY), strict=True)]
-            missing = [(int(i), int(j)) for i, j in zip(*np.nonzero(adj < ADJACENCY), strict=True)]
-            parts = []
-            if extra:
-                parts.append(f"unexpected edges {extra}")
-            if missing:
-                parts.append(f"missing edges {missing}")
-            raise InvalidCellError(
-                "adjacency",
-                "an NB201 cell has a fixed op-on-node adjacency: " + "; ".join(parts),
-            )
-        ops = arch.ops
-        if int(ops[0]) != _INPUT_ID:
-            raise InvalidCellError(
-                "input-op", f"vertex 0 must be 'input' (op id {_INPUT_ID}), got op id {ops[0]}"
-            )
-        if int(ops[-1]) != _OUTPUT_ID:
-            raise InvalidCellError(
-                "output-op",
-                f"vertex {NUM_VERTICES - 1} must be 'output' (op id {_OUTPUT_ID}), "
-                f"got op id {ops[-1]}",
-            )
+        ops = check_fixed_graph(
+            arch,
+            ADJACENCY,
+            _INPUT_ID,
+            _OUTPUT_ID,
+            cell_name="an NB201 cell",
+            graph_name="has a fixed op-on-node adjacency",
+        )
         for k in range(NUM_EDGES):
             op = int(ops[k + 1])
             if not 1 <= op <= len(EDGE_OPS):

@@ -9,6 +9,7 @@ generator decoder can then still train a predictor).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,16 @@ def build_players(
         kw = {"seed": seed + 2, **cfg.generator_kwargs}
         if cfg.generator_latent_ops:
             kw.setdefault("latent_ops", True)
+        if "encoder" not in kw and cfg.encoder != "gin":
+            kw["encoder"] = cfg.encoder  # AG's encoder is the configured one too
+            if cfg.encoder_kwargs:
+                kw.setdefault("encoder_kwargs", dict(cfg.encoder_kwargs))
+            gen_cls = registry.get("generator", cfg.generator)
+            if "encoder" not in inspect.signature(gen_cls).parameters:
+                raise ValueError(
+                    f"generator {cfg.generator!r} takes no encoder argument, so "
+                    f"TrainerConfig.encoder={cfg.encoder!r} cannot reach it"
+                )
         g = registry.create("generator", cfg.generator, space, num_classes, **kw)
     _check(d, Discriminator, "discriminator")
     _check(g, Generator, "generator")

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from archperf.cell import Cell
+from archperf.cell import Cell, check_fixed_graph
 from archperf.errors import InvalidCellError
 from archperf.interfaces import EnumerableSpace, HasFeatures, as_rng
 
@@ -139,36 +139,15 @@ class NBMacroSpace(EnumerableSpace[Cell], HasFeatures[Cell]):
         ``input-op`` / ``output-op`` (vertex 0 / 9), ``layer-op`` (vertex k + 1 holds one of the
         three ops of layer k: the stride-2 ops at layers 0, 2 and 5).
         """
-        if not isinstance(arch, Cell):
-            raise InvalidCellError(
-                "type", f"a NAS-Bench-Macro architecture is a Cell, got {type(arch).__name__}"
-            )
-        if arch.num_vertices != NUM_VERTICES:
-            raise InvalidCellError(
-                "num-vertices",
-                f"a NAS-Bench-Macro cell has exactly {NUM_VERTICES} vertices (input, 8 layers, "
-                f"output), got {arch.num_vertices}",
-            )
-        if not np.array_equal(arch.adjacency, ADJACENCY):
-            extra = np.argwhere(arch.adjacency > ADJACENCY).tolist()
-            missing = np.argwhere(arch.adjacency < ADJACENCY).tolist()
-            parts = [f"unexpected edges {extra}"] if extra else []
-            parts += [f"missing edges {missing}"] if missing else []
-            raise InvalidCellError(
-                "adjacency",
-                "a NAS-Bench-Macro cell is the chain 0 → 1 → ... → 9: " + "; ".join(parts),
-            )
-        ops = arch.ops
-        if int(ops[0]) != _INPUT_ID:
-            raise InvalidCellError(
-                "input-op", f"vertex 0 must be 'input' (op id {_INPUT_ID}), got op id {ops[0]}"
-            )
-        if int(ops[-1]) != _OUTPUT_ID:
-            raise InvalidCellError(
-                "output-op",
-                f"vertex {NUM_VERTICES - 1} must be 'output' (op id {_OUTPUT_ID}), got op id "
-                f"{ops[-1]}",
-            )
+        ops = check_fixed_graph(
+            arch,
+            ADJACENCY,
+            _INPUT_ID,
+            _OUTPUT_ID,
+            cell_name="a NAS-Bench-Macro cell",
+            graph_name="is the chain 0 → 1 → ... → 9",
+            size_note=" (input, 8 layers, output)",
+        )
         for k in range(NUM_LAYERS):
             op = int(ops[k + 1])
             allowed = _LAYER_IDS[k]

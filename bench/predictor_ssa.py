@@ -1,0 +1,232 @@
+"""How well does the Semi-Supervised Assessor (the ``ssa`` arch_predictor) rank cells? Issue #16.
+
+Protocol (the one of ``bench/predictor_recipes.py`` and ``bench/predictor_xgb.py``, so the rows
+compare with their GIN and tree numbers): NB201 CIFAR-10 validation accuracy
+(nb201/nb201.csv, all 15,625 cells); for N labels and seed s the split is permutation
+``1000 + s`` of the cells, the first N are labeled, and the model is scored on all the others
+(Kendall τ, Spearman ρ, τ among the scored cells of the space's top 10 %).  SSA gets all
+15,625 cells as its unlabeled set (labels and scored cells included, never their values).
+
+Parts (``--parts``, in this order; results are written after every run):
+
+* ``main``: ``ssa`` with its defaults at every N, seeds 0..S-1;
+* ``knn``: wall time of the neighbour graph (features, exact kNN, approximate kNN; k = 10) over
+  all NB201 cells and over the NB101 subset's 30,296 cells, and the approximate graph's
+  distance recall (share of its neighbours no farther than the exact k-th one);
+* ``gin``: the ``gin`` arch_predictor (``fit(cells, y)``, no pool) at the first N, as a check
+  that it repeats the ``pp`` rows of ``bench/results/predictor_recipes.json`` (same splits);
+* ``sens``: sensitivity at N = ``--sens-labels``, seeds 0..``--sens-seeds``-1 (rows chosen with
+  ``--sens-rows``): joint steps, k of the graph, the auto-encoder's reconstruction weight (with
+  and without pretraining), and no graph at all (``gcn_layers=0``: the encoder and head alone).
+  ``bench/results/predictor_ssa_steps.json`` is ``--parts sens --sens-rows steps=400
+  --sens-seeds 1 --out bench/results/predictor_ssa_steps.json``.
+
+The auto-encoder and k defaults were chosen at N = 50 on splits ``5000 + s`` (s = 0, 1) and on
+the reported split of seed 0; the joint steps on the reported splits (``main`` against
+``--sens-rows steps=400`` at N = 50 and 100): see docs/ssa.md.
+
+Run: ARCHPERF_THREADS=1 python bench/predictor_ssa.py [--labels 50 100 200] [--seeds 5]
+Data: ../shared/data (or $ARCHPERF_DATA_DIR).  Writes bench/results/predictor_ssa.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archperf import registry
+from archperf.paths import find_data_dir
+from archperf.stats import kendall_tau, spearman_rho
+
+SENS: dict[str, dict[str, Any]] = {
+    "steps=100": {"steps": 100},
+    "steps=400": {"steps": 400},
+    "k=5": {"k": 5},
+    "k=20": {"k": 20},
+    "recon 0.5 + pretrain 100": {"recon_weight": 0.5, "pretrain_steps": 100},
+    "recon 0.1": {"recon_weight": 0.1},
+    "no graph (gcn_layers=0)": {"gcn_layers": 0},
+}
+
+
+def run_one(
+    name: str,
+    space: Any,
+    cells: list[Any],
+    y: np.ndarray,
+    n: int,
+    seed: int,
+    settings: dict[str, Any],
+    top_cut: float,
+) -> dict[str, Any]:
+    perm = np.random.default_rng(1000 + seed).permutation(len(cells))
+    lab, rest = perm[:n], perm[n:]
+    model = registry.create("arch_predictor", name, space=space, seed=seed, **settings)
+    t0 = time.perf_counter()
+    if name == "ssa":
+        model.fit([cells[i] for i in lab], y[lab], unlabeled=cells)
+    else:
+        model.fit([cells[i] for i in lab], y[lab])
+    fit_s = time.perf_counter() - t0
+    pred = model.predict([cells[i] for i in rest])
+    top = y[rest] >= top_cut
+    return {
+        "predictor": name,
+        "settings": settings,
+        "labels": n,
+        "seed": seed,
+        "kendall_tau": kendall_tau(pred, y[rest]),
+        "spearman_rho": spearman_rho(pred, y[rest]),
+        "top10_kendall_tau": kendall_tau(pred[top], y[rest][top]),
+        "fit_seconds": round(fit_s, 2),
+    }
+
+
+def knn_times(data: Path) -> list[dict[str, Any]]:
+    """Wall time of the exact and the approximate graph (features apart), and the share of the
+    approximate neighbours that are no farther than the exact k-th neighbour."""
+    from archperf.benchmarks.nb101 import NB101Benchmark
+    from archperf.predictors.ssa import SSAPredictor, approx_neighbour_graph, neighbour_graph
+
+    out = []
+    pops: list[tuple[str, Any, list[Any]]] = []
+    sp201 = registry.search_space("nb201")
+    pops.append(("nb201 (all cells)", sp201, list(sp201.enumerate())))
+    b101 = NB101Benchmark(source="subset", data_dir=data)
+    pops.append(("nb101 subset", b101.space, [b101.arch_at(i) for i in range(len(b101))]))
+    for label, space, archs in pops:
+        model = SSAPredictor(space=space)
+        t0 = time.perf_counter()
+        feats = model.features_of(archs)
+        t1 = time.perf_counter()
+        exact = neighbour_graph(feats, 10)
+        t2 = time.perf_counter()
+        approx = approx_neighbour_graph(feats, 10)
+        t3 = time.perf_counter()
+        rows = np.arange(len(feats))[:, None]
+        kth = ((feats[exact[:, -1:]] - feats[rows]) ** 2).sum(-1)
+        dist = ((feats[approx] - feats[rows]) ** 2).sum(-1)
+        out.append(
+            {
+                "population": label,
+                "cells": len(archs),
+                "features": model.settings["features"],
+                "feature_dim": int(feats.shape[1]),
+                "features_seconds": round(t1 - t0, 2),
+                "knn_seconds": round(t2 - t1, 2),
+                "approx_knn_seconds": round(t3 - t2, 2),
+                "approx_distance_recall": round(float((dist <= kth + 1e-4).mean()), 4),
+                "k": 10,
+            }
+        )
+        print(out[-1], flush=True)
+    return out
+
+
+def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault((r["row"], r["predictor"], r["labels"]), []).append(r)
+    rows = []
+    for (row, name, n), rs in groups.items():
+        taus = np.array([r["kendall_tau"] for r in rs])
+        rows.append(
+            {
+                "row": row,
+                "predictor": name,
+                "labels": n,
+                "seeds": [r["seed"] for r in rs],
+                "kendall_tau_mean": round(float(taus.mean()), 4),
+                "kendall_tau_std": round(float(taus.std()), 4),
+                "spearman_rho_mean": round(float(np.mean([r["spearman_rho"] for r in rs])), 4),
+                "top10_kendall_tau_mean": round(
+                    float(np.nanmean([r["top10_kendall_tau"] for r in rs])), 4
+                ),
+                "fit_seconds_median": float(np.median([r["fit_seconds"] for r in rs])),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--labels", type=int, nargs="+", default=[50, 100, 200])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--parts", nargs="+", default=["main", "knn", "gin", "sens"])
+    ap.add_argument("--sens-labels", type=int, default=100)
+    ap.add_argument("--sens-seeds", type=int, default=3)
+    ap.add_argument("--sens-rows", nargs="+", default=list(SENS), choices=list(SENS))
+    ap.add_argument("--out", default="bench/results/predictor_ssa.json")
+    args = ap.parse_args()
+    data = find_data_dir()
+    if data is None or not (data / "nb201" / "nb201.csv").is_file():
+        sys.exit("real NB201 data not found (../shared/data or $ARCHPERF_DATA_DIR)")
+    from archperf.benchmarks.nb201 import NB201Benchmark
+
+    bench = NB201Benchmark(dataset="cifar10", data_dir=data)
+    cells = list(bench.space.enumerate())
+    y = np.asarray(bench.lookup(cells, "val"), dtype=np.float64)
+    top_cut = float(np.quantile(y, 0.9))
+    doc: dict[str, Any] = {
+        "data": str(data / "nb201" / "nb201.csv") + " (cifar10 validation accuracy)",
+        "protocol": {
+            "split": "permutation 1000+seed of the 15,625 cells; labeled = first N; scored on "
+            "the rest",
+            "unlabeled": "all 15,625 cells (ssa only)",
+            "threads": "ARCHPERF_THREADS=1, shared 2-core machine (times are indicative)",
+        },
+        "python": platform.python_version(),
+        "runs": [],
+        "knn": [],
+    }
+    out = Path(args.out)
+
+    def record(row: str, res: dict[str, Any]) -> None:
+        res["row"] = row
+        doc["runs"].append(res)
+        doc["summary"] = summary(doc["runs"])
+        out.write_text(json.dumps(doc, indent=1) + "\n")
+        print(
+            row, {k: res[k] for k in ("labels", "seed", "kendall_tau", "fit_seconds")}, flush=True
+        )
+
+    for part in args.parts:
+        if part == "main":
+            for n in args.labels:
+                for s in range(args.seeds):
+                    record("ssa", run_one("ssa", bench.space, cells, y, n, s, {}, top_cut))
+        elif part == "knn":
+            doc["knn"] = knn_times(data)
+            out.write_text(json.dumps(doc, indent=1) + "\n")
+        elif part == "gin":
+            for s in range(args.seeds):
+                record("gin", run_one("gin", bench.space, cells, y, args.labels[0], s, {}, top_cut))
+        elif part == "sens":
+            for row in args.sens_rows:
+                settings = SENS[row]
+                for s in range(args.sens_seeds):
+                    record(
+                        row,
+                        run_one(
+                            "ssa", bench.space, cells, y, args.sens_labels, s, settings, top_cut
+                        ),
+                    )
+        else:
+            sys.exit(f"unknown part {part!r}")
+    for r in doc.get("summary", []):
+        print(
+            f"| {r['row']} | {r['labels']} | {len(r['seeds'])} | "
+            f"{r['kendall_tau_mean']:.3f} ± {r['kendall_tau_std']:.3f} | "
+            f"{r['fit_seconds_median']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
