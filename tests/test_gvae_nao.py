@@ -285,3 +285,15 @@ def test_plot_fronts(tmp_path: Any) -> None:
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 0
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "true front"]
+
+
+def test_search_under_a_constraint_queries_feasible_cells_only() -> None:
+    from archperf.constraints import constrain
+
+    bench = NB201Benchmark("cifar10", data_dir="none")
+    oracle = bench.oracle(budget=15)
+    constrain(oracle, bench, ["params_mb<=0.3"])
+    GVAENAO(**TINY, cost="params_mb", lam=1.0).search(oracle, seed=0)
+    archs = [r.arch for r in oracle.history]
+    assert oracle.num_queries == 15
+    assert max(oracle.property_values(archs, "params_mb")) <= 0.3
