@@ -104,9 +104,11 @@ def _other_columns(bench: Any, search: str) -> dict[str, np.ndarray]:
         return {}
     ref = bench.column(search)
     out = {}
+    free = set(bench.property_columns)  # cell properties (params, FLOPs): offered on purpose
+    assert not free & {bench.val_metric, bench.test_metric, bench.paper_metric}
     for name in bench.metrics:
         col = bench.column(name)
-        if name != search and not np.array_equal(col, ref, equal_nan=True):
+        if name != search and name not in free and not np.array_equal(col, ref, equal_nan=True):
             out[name] = col
     return out
 

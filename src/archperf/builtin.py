@@ -67,6 +67,8 @@ def archperf_search_methods() -> Targets:
         "npenas": "archperf.search.guided:NPENAS",
         "npenas-space": "archperf.search.guided:npenas_space",
         "ganas": "archperf.search.ganas:GANAS",
+        "gvae-nao": "archperf.search.gvae_nao:GVAENAO",
+        "re-pareto": "archperf.search.pareto_evolution:ParetoEvolution",
     }
 
 

@@ -45,12 +45,14 @@ from ..errors import (
     InfeasibleCellError,
     QueryContractError,
     UnknownCellError,
+    UsageError,
 )
 from ..interfaces import Arch, Benchmark, SearchSpace
 
 __all__ = [
     "PROTOCOLS",
     "ArrayMetric",
+    "CellProperty",
     "GrowingRecordIndex",
     "MetricSource",
     "Oracle",
@@ -273,6 +275,27 @@ class ArrayMetric(MetricSource):
 
 
 # ------------------------------------------------------------------------------ the oracle
+class CellProperty(MetricSource):
+    """A free cell property (parameters, FLOPs) as one ``float64`` array over records: what
+    :meth:`Oracle.property_values` reads.  Kept apart from :class:`ArrayMetric`, whose reads are
+    answers to queries."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        arr = np.array(values, dtype=np.float64, copy=True)
+        if arr.ndim != 1:
+            raise ValueError(f"a property array must be 1-D, got shape {arr.shape}")
+        arr.setflags(write=False)
+        self._values = arr
+
+    def values(self, indices: np.ndarray, archs: Sequence[Any] | None) -> np.ndarray:
+        return self._values[indices]
+
+    def known(self, indices: np.ndarray) -> np.ndarray:
+        return ~np.isnan(self._values[indices])
+
+
 class QueryLedger:
     """The experiment's own log of what an oracle evaluated, kept apart from its counter.
 
@@ -347,6 +370,7 @@ class Oracle(Generic[Arch]):
         "_info",
         "_listeners",
         "_metric",
+        "_properties",
         "_records",
         "_sealed",
         "_seen",
@@ -364,6 +388,7 @@ class Oracle(Generic[Arch]):
     _sealed: bool
     _feasible: Callable[[RecordIndex[Arch], np.ndarray], np.ndarray] | None
     _constraint: str | None
+    _properties: dict[str, MetricSource]
 
     def __init__(
         self,
@@ -372,6 +397,7 @@ class Oracle(Generic[Arch]):
         metric: MetricSource,
         info: Mapping[str, Any],
         budget: int | None = None,
+        properties: Mapping[str, MetricSource] | None = None,
     ) -> None:
         if budget is not None:
             if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
@@ -392,6 +418,7 @@ class Oracle(Generic[Arch]):
         init(self, "_sealed", False)
         init(self, "_feasible", None)
         init(self, "_constraint", None)
+        init(self, "_properties", dict(properties or {}))
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Refused: a search must not rewrite the oracle's accounting (``_count = 0``,
@@ -543,6 +570,28 @@ class Oracle(Generic[Arch]):
         idx = self._records.indices(archs)
         uniq = np.unique(idx[idx >= 0])
         return int((~self._is_seen(uniq)).sum())
+
+    # ----------------------------------------------------------------- cell properties
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """Names of the free cell properties (e.g. ``"params"``): what a cell *is*, not how it
+        trained, so reading them charges nothing and reveals no accuracy."""
+        return tuple(self._properties)
+
+    def property_values(self, archs: Sequence[Arch], name: str) -> np.ndarray:
+        """Property ``name`` per arch (``float64``, NaN where the benchmark has no record);
+        free, nothing charged.  A name the oracle lacks is a ``UsageError`` naming the ones
+        it has."""
+        source = self._properties.get(name)
+        if source is None:
+            have = ", ".join(self._properties) or "none"
+            raise UsageError(f"unknown cell property {name!r}; this benchmark has: {have}")
+        idx = self._records.indices(tuple(archs))
+        out = np.full(len(idx), np.nan)
+        ok = idx >= 0
+        if ok.any():
+            out[ok] = np.asarray(source.values(idx[ok], None), dtype=np.float64)
+        return out
 
     # -------------------------------------------------------------------------- queries
     def query(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -724,6 +773,9 @@ class TabularBenchmark(Benchmark[Arch]):
     """
 
     name = "tabular"
+    #: Columns that are cell properties (parameters, FLOPs), not trained metrics: oracles
+    #: expose them for free through :meth:`Oracle.property_values` (multi-objective search).
+    property_columns: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -813,7 +865,16 @@ class TabularBenchmark(Benchmark[Arch]):
         search, _ = self._metrics_for(protocol)
         info = self.describe(protocol)
         info.pop("report_metric")  # the oracle only knows what it answers with
-        return Oracle(self.space, self._records, ArrayMetric(self._columns[search]), info, budget)
+        cols = [c for c in self.property_columns if c in self._columns]
+        props = {c: CellProperty(self._columns[c]) for c in cols}
+        return Oracle(
+            self.space,
+            self._records,
+            ArrayMetric(self._columns[search]),
+            info,
+            budget,
+            properties=props,
+        )
 
     # ----------------------------------------------------------------------- look-ups
     def index_of(self, archs: Sequence[Arch]) -> np.ndarray:

@@ -340,6 +340,7 @@ class NB101Benchmark(TabularBenchmark[Cell]):
     """
 
     name = "nb101"
+    property_columns = ("params",)
 
     def __init__(
         self,

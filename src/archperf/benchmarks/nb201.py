@@ -607,6 +607,7 @@ class NB201Benchmark(TabularBenchmark[Cell]):
     """
 
     name = "nb201"
+    property_columns = ("params_mb",)
 
     def __init__(
         self,

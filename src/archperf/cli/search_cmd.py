@@ -128,7 +128,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--method",
         required=True,
         help="search method: semigan-nad, nacg, nacg-mr, rs (alias random), re (alias "
-        "evolution), ... (archperf plugins)",
+        "evolution), gvae-nao, ... (archperf plugins)",
     )
     add_benchmark_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -238,6 +238,13 @@ def run(args: argparse.Namespace) -> int:
                 f"generated:    round {i + 1}: {rnd['generated']} cells generated, "
                 f"{rnd.get('new_answerable')} new; {top}"
             )
+        elif "lam" in rnd:  # gvae-nao
+            print(
+                f"round {i + 1}:{' ' * max(1, 6 - len(str(i + 1)))}lambda {rnd['lam']:g}: "
+                f"{rnd.get('new_candidates')} new cells decoded (step {rnd.get('step_size'):g}), "
+                f"{rnd.get('proposed')} picked, {rnd.get('filled_random', 0)} random; "
+                f"values {vals}"
+            )
         else:  # semigan-nad
             source = record["method_config"].get("candidates", "candidates")
             print(
@@ -252,6 +259,10 @@ def run(args: argparse.Namespace) -> int:
             f"iteration {i + 1}:{' ' * max(1, 2 - len(str(i + 1)))}{from_g}, "
             f"{it.get('filled_random')} random; incumbent {it.get('best', float('nan')):.2f}"
         )
+    front = record["outcome_info"].get("front")
+    if front is not None:  # a search with a cost (gvae-nao cost=...)
+        cost = record["outcome_info"].get("cost")
+        print(f"front:        {len(front)} queried cells non-dominated in (value, {cost})")
     if final["reported"] is not None:
         print(f"reported:     {final['reported']:.4f} ({final['report_metric']})")
     else:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR", help="record folders or record files")
     p.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     p.add_argument("-o", "--output", metavar="FILE", help="write the table here")
+    p.add_argument(
+        "--hypervolume",
+        metavar="COST",
+        help="instead: the hypervolume of the queried cells in (search value, cell property "
+        "COST, e.g. params_mb), per method; needs --reference",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="ACC,COST",
+        help="the hypervolume's reference point: worst accuracy and largest cost, e.g. "
+        "9.712,1.5315 (the whole NB201 space's)",
+    )
     p.set_defaults(func=run)
 
 
@@ -31,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     records = load_records(args.paths)
     if not records:
         raise ValueError(f"no run records (*.json) in {', '.join(args.paths)}")
+    if args.hypervolume is not None:
+        return _hypervolume(args, records)
     rows = summarize(records)
     text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
     if args.output:
@@ -38,6 +53,27 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).info(
             f"{len(rows)} row(s) from {len(records)} run(s) written to {args.output}"
         )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _hypervolume(args: argparse.Namespace, records: list[dict[str, Any]]) -> int:
+    from ..experiments.tables import hypervolume_markdown, summarize_hypervolume
+
+    if args.format != "markdown":
+        raise ValueError("--hypervolume writes Markdown only (drop --format csv)")
+    try:
+        acc, cost = (float(x) for x in str(args.reference).split(","))
+    except ValueError:
+        raise ValueError(
+            f"--reference must be two numbers ACC,COST (e.g. 9.712,1.5315), got {args.reference!r}"
+        ) from None
+    text = hypervolume_markdown(summarize_hypervolume(records, args.hypervolume, (acc, cost)))
+    if args.output:
+        from .._io import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     return 0

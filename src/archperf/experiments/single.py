@@ -387,6 +387,10 @@ def run_one(
             {"arch": space.to_text(q.arch), "value": q.value, "charged": q.charged} for q in history
         ],
         "trajectory": trajectory,
+        "cell_properties": {  # free cell properties (params, FLOPs): the second objectives
+            name: [float(v) for v in oracle.property_values([q.arch for q in history], name)]
+            for name in oracle.properties
+        },
         "final": {
             "arch": space.to_text(outcome.best),
             "canonical": space.canonical(outcome.best),

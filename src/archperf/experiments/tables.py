@@ -21,10 +21,12 @@ from .spec import RunSpec, canonical_json
 __all__ = [
     "CSV_DIGITS",
     "ROW_FIELDS",
+    "hypervolume_markdown",
     "load_records",
     "paper_results",
     "runs_csv",
     "summarize",
+    "summarize_hypervolume",
     "to_csv",
     "to_markdown",
 ]
@@ -183,6 +185,83 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows.append(row)
     rows.sort(key=lambda r: (r["benchmark"], r["dataset"], r["protocol"], r["budget"], r["label"]))
     return rows
+
+
+def summarize_hypervolume(
+    records: Iterable[Mapping[str, Any]], cost: str, ref: tuple[float, float]
+) -> list[dict[str, Any]]:
+    """Hypervolume of the queried cells per (benchmark, dataset, protocol, label, budget).
+
+    Each run's points are its charged queries: (search value, cell property ``cost`` from the
+    record's ``cell_properties``); :func:`archperf.pareto.hypervolume_2d` with reference point
+    ``ref = (accuracy, cost)``.  Rows: ``seeds``, ``hv_mean``, ``hv_std`` (n − 1; None for one
+    seed), ``front_mean`` (mean front size).  A record without ``cost`` is a ``ValueError``.
+    """
+    from ..pareto import hypervolume_2d, non_dominated
+
+    groups: dict[tuple[Any, ...], list[tuple[float, int]]] = {}
+    for rec in records:
+        props = rec.get("cell_properties") or {}
+        if cost not in props:
+            have = ", ".join(props) or "none"
+            raise ValueError(
+                f"run {rec.get('key')} has no cell property {cost!r} in its record (it has: "
+                f"{have}); records from before cell properties were kept cannot say"
+            )
+        pairs = [
+            (float(q["value"]), float(c))
+            for q, c in zip(rec["queries"], props[cost], strict=True)
+            if q["charged"] and c is not None and math.isfinite(float(c))
+        ]
+        acc = [a for a, _ in pairs]
+        cs = [c for _, c in pairs]
+        hv = hypervolume_2d(acc, cs, ref)
+        spec = RunSpec.from_dict(rec["spec"])
+        key = (spec.benchmark, spec.dataset, spec.protocol, spec.label, spec.budget)
+        groups.setdefault(key, []).append((hv, int(non_dominated(acc, cs).sum()) if acc else 0))
+    rows = []
+    for (bench, dataset, protocol, label, budget), runs in sorted(groups.items()):
+        mean, std = _mean_std([h for h, _ in runs])
+        rows.append(
+            {
+                "benchmark": bench,
+                "dataset": dataset,
+                "protocol": protocol,
+                "label": label,
+                "budget": budget,
+                "cost": cost,
+                "reference": list(ref),
+                "seeds": len(runs),
+                "hv_mean": mean,
+                "hv_std": std,
+                "front_mean": statistics.fmean(n for _, n in runs),
+            }
+        )
+    return rows
+
+
+def hypervolume_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
+    """A Markdown table of :func:`summarize_hypervolume` rows."""
+    lines = [
+        "| Benchmark | Dataset | Protocol | Method | Budget | Seeds | Hypervolume (mean ± std) "
+        "| Front size | Cost | Reference (accuracy, cost) |",
+        "|" + "---|" * 10,
+    ]
+    for r in rows:
+        cells = [
+            r["benchmark"],
+            r["dataset"],
+            r["protocol"],
+            r["label"],
+            str(r["budget"]),
+            str(r["seeds"]),
+            _pm(r["hv_mean"], r["hv_std"], digits),
+            f"{r['front_mean']:.1f}",
+            r["cost"],
+            f"({r['reference'][0]:g}, {r['reference'][1]:g})",
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _pm(mean: float | None, std: float | None, digits: int) -> str:

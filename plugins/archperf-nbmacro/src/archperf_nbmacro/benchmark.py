@@ -186,6 +186,7 @@ class NBMacroBenchmark(TabularBenchmark[Cell]):
     """
 
     name = "nbmacro"
+    property_columns = ("params", "flops")
 
     def __init__(
         self,
