@@ -17,8 +17,10 @@ Constraints are text, ``<property> <op> <number>`` with ``op`` one of ``<= < >= 
     edges<=7                # any space: edges of the cell's graph form (space.to_graph)
     vertices<=6             # any space: vertices of the graph form
 
-Benchmark columns usable as properties are the cost columns :data:`COST_COLUMNS` (never an
-accuracy: a constraint must not read the search or test metric).  From Python, a predicate
+Benchmark columns usable as properties are the ones the benchmark declares free to read,
+``benchmark.property_columns`` (costs such as parameters or FLOPs, the same columns
+:meth:`Oracle.property_values <archperf.benchmarks.base.Oracle.property_values>` serves; never
+an accuracy: a constraint must not read the search or test metric).  From Python, a predicate
 ``arch -> bool`` is accepted as well (:func:`constrain`).
 """
 
@@ -34,10 +36,7 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["CELL_PROPERTIES", "COST_COLUMNS", "Constraint", "constrain", "parse_constraints"]
-
-#: Benchmark columns a constraint may bound (costs, never accuracies).
-COST_COLUMNS: tuple[str, ...] = ("params_mb", "params", "flops", "latency")
+__all__ = ["CELL_PROPERTIES", "Constraint", "constrain", "parse_constraints"]
 #: Properties of the cell itself, for every space (``ops.<name>`` counts an op).
 CELL_PROPERTIES: tuple[str, ...] = ("edges", "vertices", "ops.<op name>")
 
@@ -147,10 +146,13 @@ def constrain(
     space = oracle.space
     columns = tuple(getattr(benchmark, "metrics", ()))
     protected = {getattr(benchmark, a, None) for a in ("val_metric", "test_metric", "paper_metric")}
+    free = [
+        n for n in getattr(benchmark, "property_columns", ()) if n in columns and n not in protected
+    ]
     by_column: list[tuple[Constraint, np.ndarray]] = []
     by_cell: list[tuple[Constraint, Callable[[Any], float]]] = []
     for c in cons:
-        if c.prop in COST_COLUMNS and c.prop in columns and c.prop not in protected:
+        if c.prop in free:
             by_column.append((c, np.asarray(benchmark.column(c.prop), dtype=np.float64)))
             continue
         if space is None:
@@ -158,10 +160,9 @@ def constrain(
         try:
             by_cell.append((c, _cell_property(space, c.prop)))
         except KeyError:
-            costs = [n for n in COST_COLUMNS if n in columns and n not in protected]
             raise UsageError(
                 f"unknown constraint property {c.prop!r} for {getattr(benchmark, 'name', '?')}; "
-                f"properties: {', '.join([*costs, *CELL_PROPERTIES])}"
+                f"properties: {', '.join([*free, *CELL_PROPERTIES])}"
             ) from None
     column_mask: np.ndarray | None = None
     for c, col in by_column:

@@ -774,7 +774,8 @@ class TabularBenchmark(Benchmark[Arch]):
 
     name = "tabular"
     #: Columns that are cell properties (parameters, FLOPs), not trained metrics: oracles
-    #: expose them for free through :meth:`Oracle.property_values` (multi-objective search).
+    #: expose them for free through :meth:`Oracle.property_values` (multi-objective search),
+    #: and constraints may bound them (:mod:`archperf.constraints`).
     property_columns: tuple[str, ...] = ()
 
     def __init__(
