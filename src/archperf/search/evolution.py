@@ -20,7 +20,25 @@ from .base import (
     require_budget,
 )
 
-__all__ = ["RegularizedEvolution"]
+__all__ = ["RegularizedEvolution", "mutate_new"]
+
+
+def mutate_new(
+    space: Any,
+    oracle: Oracle[Any],
+    parent: Any,
+    rng: np.random.Generator,
+    mutation_kwargs: dict[str, Any],
+    tries: int,
+) -> Any | None:
+    """A mutant of ``parent`` the oracle can answer and has not queried, from at most ``tries``
+    draws of ``space.mutate`` (None when every draw missed): the child step of an evolution."""
+    for _ in range(tries):
+        cand = space.mutate(parent, rng, **mutation_kwargs)
+        _, known, queried = oracle.status([cand])
+        if known[0] and not queried[0]:
+            return cand
+    return None
 
 
 class RegularizedEvolution(SearchMethod):
@@ -106,13 +124,7 @@ class RegularizedEvolution(SearchMethod):
                 len(population), size=min(self.sample_size, len(population)), replace=False
             )
             parent = max((population[int(i)] for i in picks), key=lambda pv: pv[1])[0]
-            child = None
-            for _ in range(self.max_redraws):
-                cand = space.mutate(parent, rng, **mkw)
-                _, known, queried = oracle.status([cand])
-                if known[0] and not queried[0]:
-                    child = cand
-                    break
+            child = mutate_new(space, oracle, parent, rng, mkw, self.max_redraws)
             if child is None:
                 failures += 1
                 if failures > 100 * self.population_size:

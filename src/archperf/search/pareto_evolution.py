@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..pareto import non_dominated, pareto_front
 from ..progress import phase, search_bar
 from .base import NotEnoughCellsError, SearchOutcome, draw_new, require_budget
-from .evolution import RegularizedEvolution, _check_mutation_kwargs
+from .evolution import RegularizedEvolution, _check_mutation_kwargs, mutate_new
 
 __all__ = ["ParetoEvolution"]
 
@@ -85,13 +85,7 @@ class ParetoEvolution(RegularizedEvolution):
             cost = np.where(np.isnan(cost), np.inf, cost)  # unknown cost: never preferred
             front = np.flatnonzero(non_dominated(acc, np.minimum(cost, np.finfo(float).max)))
             parent = sample[int(front[rng.integers(len(front))])][0]
-            child = None
-            for _ in range(self.max_redraws):
-                cand = space.mutate(parent, rng, **mkw)
-                _, known, queried = oracle.status([cand])
-                if known[0] and not queried[0]:
-                    child = cand
-                    break
+            child = mutate_new(space, oracle, parent, rng, mkw, self.max_redraws)
             if child is None:
                 failures += 1
                 if failures > 100 * self.population_size:
