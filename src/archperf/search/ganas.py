@@ -301,8 +301,8 @@ class GANAS(SearchMethod):
 
     Args:
         initial: random cells queried first (default 20).
-        top_k: size of the truth set, the best cells queried so far (default 10).
-        samples_per_iter: cells drawn from G and queried per iteration (default 20).
+        top_k: size of the truth set, the best cells queried so far (default 5).
+        samples_per_iter: cells drawn from G and queried per iteration (default 10).
         d_steps: discriminator updates per round, each on ``pair_batch`` pairs (default 5).
         pair_batch: (truth, generated) pairs per D update (default 64).
         g_rounds: alternating D/PPO rounds per iteration, each on a fresh batch of ``g_batch``
@@ -332,8 +332,8 @@ class GANAS(SearchMethod):
     def __init__(
         self,
         initial: int = 20,
-        top_k: int = 10,
-        samples_per_iter: int = 20,
+        top_k: int = 5,
+        samples_per_iter: int = 10,
         d_steps: int = 5,
         pair_batch: int = 64,
         g_rounds: int = 8,
