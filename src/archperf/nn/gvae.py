@@ -46,8 +46,9 @@ _EPS = 1e-6
 
 #: The decoder kinds of :class:`GraphVAE`.
 DECODERS = ("mlp", "autoregressive")
-#: Per-space default decoder (measured, see docs/gvae_nao.md); other spaces use ``"mlp"``.
-_DEFAULT_DECODER: dict[str, str] = {}
+#: Per-space default decoder, chosen on held-out reconstruction (docs/gvae_nao.md,
+#: bench/results/gvae_recon.json); other spaces use ``"mlp"``.
+_DEFAULT_DECODER: dict[str, str] = {"nb101": "autoregressive"}
 
 
 def default_decoder(space_name: str) -> str:
@@ -152,7 +153,8 @@ class ARDecoder(nn.Module):
                     else:
                         into = (edge_l > 0).to(z.dtype)
                 else:
-                    into = self.fixed_adj[:v, v].to(z.dtype).expand(b, v)
+                    fixed = self.get_buffer("fixed_adj")
+                    into = fixed[:v, v].to(z.dtype).expand(b, v)
                 if not teach and 0 < v < n - 1:
                     op_in = op_in * (into.sum(1, keepdim=True) > 0).to(z.dtype)
                 agg = (into[..., None] * prev).sum(1)
