@@ -106,6 +106,68 @@ def test_nb201_reconstruction_learns_and_is_deterministic() -> None:
     assert ha[-1]["recon"] < ha[0]["recon"] and after > before
 
 
+# ------------------------------------------------------------- autoregressive decoder
+AR_SPACES = ("nb201", "nb101")
+
+
+@pytest.mark.parametrize("space", AR_SPACES)
+def test_autoregressive_decoding_is_valid_and_teacher_forced_loss_finite(space: str) -> None:
+    model = GraphVAE(space, seed=0, decoder="autoregressive", **TINY_MODEL)
+    assert model.config()["decoder"] == "autoregressive"
+    cells = model.space.sample(12, seed=1)
+    codes = np.random.default_rng(0).normal(0.0, 3.0, (30, model.latent_dim))
+    out = model.decode(codes)
+    assert len(out) == 30
+    for cell in out:
+        model.space.validate(cell)
+    batch = model.batch(cells)
+    z = torch.randn(12, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    forced = model.scores(z, batch)
+    free = model.scores(z)
+    assert forced[0].shape == free[0].shape
+    assert not torch.equal(forced[0], free[0])  # the target's choices are fed forward
+    terms = model.loss(batch, generator=torch.Generator().manual_seed(0))
+    assert all(torch.isfinite(terms[k]) for k in ("recon", "kl", "total"))
+    terms["total"].backward()
+    grads = [p.grad for p in model.decoder_net.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_autoregressive_is_deterministic_under_a_seed() -> None:
+    cells = GraphVAE("nb101", **TINY_MODEL).space.sample(40, seed=2)
+    runs = []
+    for _ in range(2):
+        model = GraphVAE("nb101", seed=3, decoder="autoregressive", **TINY_MODEL)
+        hist = model.fit(cells, epochs=3, seed=4)
+        codes = np.random.default_rng(1).normal(size=(8, model.latent_dim))
+        runs.append((hist, [model.space.to_text(c) for c in model.decode(codes)]))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("space", AR_SPACES)
+def test_autoregressive_reconstructs_a_tiny_training_set(space: str) -> None:
+    model = GraphVAE(space, seed=0, decoder="autoregressive", **TINY_MODEL)
+    cells = model.space.sample(16, seed=5)
+    before = model.reconstruction(cells)["accuracy"]
+    hist = model.fit(cells, epochs=100, batch_size=8, lr=1e-2, seed=0)
+    after = model.reconstruction(cells)
+    assert hist[-1]["recon"] < 0.5 * hist[0]["recon"]
+    assert after["valid"] == 1.0 and after["accuracy"] >= 0.875 > before
+
+
+def test_decoder_choice_bad_input_is_one_line() -> None:
+    # per-space defaults, as measured in docs/gvae_nao.md
+    assert GraphVAE("nb101", **TINY_MODEL).decoder_kind == "autoregressive"
+    assert GraphVAE("nb201", **TINY_MODEL).decoder_kind == "mlp"
+    assert GraphVAE("darts", **TINY_MODEL).decoder_kind == "mlp"
+    with pytest.raises(UsageError, match="decoder must be one of mlp, autoregressive"):
+        GraphVAE("nb201", decoder="rnn", **TINY_MODEL)
+    with pytest.raises(UsageError, match="'darts' does not, use decoder='mlp'"):
+        GraphVAE("darts", decoder="autoregressive", **TINY_MODEL)
+    with pytest.raises(UsageError, match="decoder must be one of"):
+        GVAENAO(decoder="gru")
+
+
 @pytest.mark.parametrize("lam", [0.0, 1.0])
 def test_gradient_steps_increase_the_predicted_objective(lam: float) -> None:
     model = GraphVAE("nb201", seed=0, **TINY_MODEL)

@@ -5,9 +5,13 @@ Four parts, trained jointly:
 
 * **encoder**: a registered encoder (default ``"gin"``) over the space's graph form, then two
   linear heads giving the mean and log-variance of a ``latent_dim``-dimensional Gaussian;
-* **decoder**: an MLP from the code to the scores of the space's registered
+* **decoder**: from the code to the scores of the space's registered
   :class:`~archperf.nn.decoders.SpaceDecoder` (hook ``archperf_decoders``), which turns them
-  into *valid* cells by construction, so every decoded code is a cell of the space;
+  into *valid* cells by construction, so every decoded code is a cell of the space.  Either a
+  one-shot MLP (``decoder="mlp"``) or an autoregressive GRU (``decoder="autoregressive"``,
+  :class:`ARDecoder`) that scores node by node: the op of vertex ``v``, then its incoming
+  edges from earlier vertices, conditioned on the code and on the partial graph (trained with
+  teacher forcing, decoded greedily);
 * **performance** and **complexity predictors**: MLPs from the code to a scalar each, trained on
   standardised targets (the raw unit is kept in buffers).
 
@@ -36,9 +40,20 @@ from .decoders import SpaceDecoder, decoder_for
 from .encoders import build_encoder
 from .gin import init_seeded
 
-__all__ = ["GraphVAE", "VAELoss"]
+__all__ = ["DECODERS", "ARDecoder", "GraphVAE", "VAELoss", "default_decoder"]
 
 _EPS = 1e-6
+
+#: The decoder kinds of :class:`GraphVAE`.
+DECODERS = ("mlp", "autoregressive")
+#: Per-space default decoder, chosen on held-out reconstruction (docs/gvae_nao.md,
+#: bench/results/gvae_recon.json); other spaces use ``"mlp"``.
+_DEFAULT_DECODER: dict[str, str] = {"nb101": "autoregressive"}
+
+
+def default_decoder(space_name: str) -> str:
+    """The decoder kind :class:`GraphVAE` uses for ``space_name`` when none is named."""
+    return _DEFAULT_DECODER.get(space_name, "mlp")
 
 
 def _check_float(name: str, value: Any, low: float = 0.0, strict: bool = False) -> float:
@@ -69,6 +84,87 @@ class VAELoss(dict[str, Tensor]):
     """The loss terms of one batch (``total``, ``recon``, ``kl``, ``perf``, ``cost``)."""
 
 
+class ARDecoder(nn.Module):
+    """Autoregressive decoder: a GRU over the vertices that scores, for vertex ``v`` in order,
+    its op and then its incoming edges ``i → v`` (``i < v``), conditioned on the code and on
+    the partial graph.
+
+    The graph state ``g`` starts from the code.  At vertex ``v``: op scores from ``[g, z]``;
+    edge scores from ``[s_i, g, z, op_v]`` for every earlier vertex state ``s_i``; then the
+    vertex state ``s_v = GRU([op_v, onehot(v), Σ_{i → v} s_i], g)`` and ``g = GRU(s_v, g)``.
+    ``op_v`` and the edges fed forward are the target's (teacher forcing) or the greedy
+    choices (op argmax, edge score > 0).  A generated vertex without incoming edges, and the
+    first and last vertex (fixed ops), feed a zero op, as empty vertices of a target do.
+    Spaces with fixed edges (NB201) feed their fixed adjacency and score no edges.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden: int,
+        num_nodes: int,
+        op_dim: int,
+        uses_edges: bool,
+        fixed_adj: Tensor,
+    ) -> None:
+        super().__init__()
+        self.num_nodes, self.op_dim, self.uses_edges = num_nodes, op_dim, uses_edges
+        self.register_buffer("fixed_adj", fixed_adj.float())
+        self.init = nn.Linear(latent_dim, hidden)
+        self.op_head = _mlp(hidden + latent_dim, hidden, op_dim, layers=1)
+        self.edge_head = _mlp(2 * hidden + latent_dim + op_dim, hidden, 1, layers=1)
+        self.node_cell = nn.GRUCell(op_dim + num_nodes + hidden, hidden)
+        self.graph_cell = nn.GRUCell(hidden, hidden)
+
+    def forward(
+        self, z: Tensor, teacher_ops: Tensor | None = None, teacher_adj: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Op scores ``[B, N, op_dim]`` and edge scores ``[B, N, N]`` (row ``i``, column
+        ``v``; zero on and below the diagonal).  ``teacher_ops [B, N, op_dim]`` (zero rows for
+        empty or fixed vertices) and ``teacher_adj [B, N, N]`` switch on teacher forcing."""
+        b, n = z.shape[0], self.num_nodes
+        teach = teacher_ops is not None
+        g = torch.tanh(self.init(z))
+        pos = torch.eye(n, dtype=z.dtype)
+        states: list[Tensor] = []
+        op_rows: list[Tensor] = []
+        edge_cols: list[Tensor] = []
+        for v in range(n):
+            op_l = self.op_head(torch.cat([g, z], -1))
+            op_rows.append(op_l)
+            if teach:
+                assert teacher_ops is not None
+                op_in = teacher_ops[:, v]
+            elif 0 < v < n - 1:
+                op_in = nn.functional.one_hot(op_l.argmax(-1), self.op_dim).to(z.dtype)
+            else:
+                op_in = z.new_zeros(b, self.op_dim)
+            col = z.new_zeros(b, n)
+            if v == 0:
+                agg = g.new_zeros(g.shape)
+            else:
+                prev = torch.stack(states, 1)  # [B, v, H]
+                if self.uses_edges:
+                    ctx = torch.cat([g, z, op_in], -1)[:, None].expand(b, v, -1)
+                    edge_l = self.edge_head(torch.cat([prev, ctx], -1)).squeeze(-1)  # [B, v]
+                    col = nn.functional.pad(edge_l, (0, n - v))
+                    if teacher_adj is not None:
+                        into = teacher_adj[:, :v, v].to(z.dtype)
+                    else:
+                        into = (edge_l > 0).to(z.dtype)
+                else:
+                    fixed = self.get_buffer("fixed_adj")
+                    into = fixed[:v, v].to(z.dtype).expand(b, v)
+                if not teach and 0 < v < n - 1:
+                    op_in = op_in * (into.sum(1, keepdim=True) > 0).to(z.dtype)
+                agg = (into[..., None] * prev).sum(1)
+            edge_cols.append(col)
+            s_v = self.node_cell(torch.cat([op_in, pos[v].expand(b, n), agg], -1), g)
+            g = self.graph_cell(s_v, g)
+            states.append(s_v)
+        return torch.stack(op_rows, 1), torch.stack(edge_cols, 2)
+
+
 class GraphVAE(nn.Module):
     """Graph VAE with performance and complexity predictors (see the module docstring).
 
@@ -81,7 +177,12 @@ class GraphVAE(nn.Module):
     encoder, encoder_kwargs:
         The registered encoder's name and its arguments (``num_ops`` and ``seed`` set here).
     hidden_dim:
-        Width of the decoder MLP (two hidden layers); predictors use ``predictor_hidden``.
+        Width of the decoder (the MLP's two hidden layers, or the GRU states of the
+        autoregressive decoder); predictors use ``predictor_hidden``.
+    decoder:
+        ``"mlp"`` (one-shot) or ``"autoregressive"`` (:class:`ARDecoder`; spaces whose decoder
+        scores one op per graph vertex: NB101, NB201); ``None``: the space's default
+        (:func:`default_decoder`).
     beta, perf_weight, cost_weight:
         Weights of the KL term and of the two predictors' MSE in the loss.
     seed:
@@ -100,6 +201,7 @@ class GraphVAE(nn.Module):
         perf_weight: float = 1.0,
         cost_weight: float = 1.0,
         seed: int = 0,
+        decoder: str | None = None,
     ) -> None:
         super().__init__()
         from ..registry import search_space
@@ -123,13 +225,25 @@ class GraphVAE(nn.Module):
         self._op_shape = (n, n, d.op_dim) if d.pair_ops else (n, d.op_dim)
         self._edge_shape = (n, n) if d.uses_edges else None
         n_out = int(np.prod(self._op_shape)) + (n * n if d.uses_edges else 0)
+        kind = default_decoder(self.space.name) if decoder is None else decoder
+        if kind not in DECODERS:
+            raise UsageError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        self.decoder_kind = kind
+        if kind == "autoregressive":
+            fixed_adj = self._probe_decoder()
         with init_seeded(self.seed):
             self.encoder, graph_dim, _ = build_encoder(
                 "GraphVAE", None, self.num_ops, name=encoder, **self.encoder_kwargs
             )
             self.mean_head = nn.Linear(graph_dim, self.latent_dim)
             self.logvar_head = nn.Linear(graph_dim, self.latent_dim)
-            self.decoder_net = _mlp(self.latent_dim, self.hidden_dim, n_out)
+            self.decoder_net: nn.Module
+            if kind == "mlp":
+                self.decoder_net = _mlp(self.latent_dim, self.hidden_dim, n_out)
+            else:
+                self.decoder_net = ARDecoder(
+                    self.latent_dim, self.hidden_dim, n, d.op_dim, d.uses_edges, fixed_adj
+                )
             self.perf_net = _mlp(self.latent_dim, self.predictor_hidden, 1)
             self.cost_net = _mlp(self.latent_dim, self.predictor_hidden, 1)
         for name in ("perf_mean", "cost_mean"):
@@ -150,7 +264,32 @@ class GraphVAE(nn.Module):
             "perf_weight": self.perf_weight,
             "cost_weight": self.cost_weight,
             "seed": self.seed,
+            "decoder": self.decoder_kind,
         }
+
+    def _probe_decoder(self) -> Tensor:
+        """For the autoregressive decoder: the map from graph op ids to the decoder's op
+        choices (``self._op_map [num_ops, op_dim]``, read off the space decoder by scoring one
+        choice at a time) and the adjacency of a cell with all edge scores zero (the fixed
+        adjacency of spaces without edge choices)."""
+        d = self.decoder
+        n = d.num_nodes
+        if d.pair_ops or n != self.space.max_nodes:
+            raise UsageError(
+                f"decoder='autoregressive' needs a space whose decoder scores one op per graph "
+                f"vertex (nb101, nb201); {self.space.name!r} does not, use decoder='mlp'"
+            )
+        op_map = torch.zeros(self.num_ops, d.op_dim)
+        edge = torch.zeros(1, n, n) if d.uses_edges else None
+        for k in range(d.op_dim):
+            logits = torch.zeros(1, n, d.op_dim)
+            logits[0, 1, k] = 50.0
+            soft = d.relax(logits, edge, hard=False, gumbel=False)
+            op_map[int(soft.op_onehot()[0, 1].argmax()), k] = 1.0
+        if int(op_map.sum()) != d.op_dim:
+            raise UsageError(f"the {self.space.name!r} decoder maps two op choices to one op")
+        self._op_map = op_map
+        return d.relax(torch.zeros(1, n, d.op_dim), edge, hard=False, gumbel=False).adj[0]
 
     # ------------------------------------------------------------------------- pieces
     def batch(self, archs: Sequence[Any]) -> CellBatch:
@@ -164,8 +303,16 @@ class GraphVAE(nn.Module):
         g = self.encoder(batch).graph
         return self.mean_head(g), self.logvar_head(g).clamp(-10.0, 10.0)
 
-    def scores(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The decoder's op and edge scores for codes ``z``."""
+    def scores(self, z: Tensor, target: CellBatch | None = None) -> tuple[Tensor, Tensor | None]:
+        """The decoder's op and edge scores for codes ``z``; ``target`` (cells, one per code)
+        teacher-forces the autoregressive decoder (the MLP ignores it)."""
+        if self.decoder_kind == "autoregressive":
+            t_ops = t_adj = None
+            if target is not None:
+                t_adj, full = self._aligned(target, self.decoder.num_nodes)
+                t_ops = full @ self._op_map
+            op_l, edge_l = self.decoder_net(z, t_ops, t_adj)
+            return op_l, edge_l if self._edge_shape is not None else None
         out = self.decoder_net(z)
         b = z.shape[0]
         n_op = int(np.prod(self._op_shape))
@@ -175,9 +322,10 @@ class GraphVAE(nn.Module):
             edge = out[:, n_op:].reshape(b, *self._edge_shape)
         return op_logits, edge
 
-    def relaxed(self, z: Tensor) -> CellBatch:
-        """Noise-free soft cells (probabilities) decoded from ``z``, in the space's graph form."""
-        op_logits, edge = self.scores(z)
+    def relaxed(self, z: Tensor, target: CellBatch | None = None) -> CellBatch:
+        """Noise-free soft cells (probabilities) decoded from ``z``, in the space's graph form
+        (``target``: teacher forcing, see :meth:`scores`)."""
+        op_logits, edge = self.scores(z, target)
         return self.decoder.relax(op_logits, edge, hard=False, gumbel=False)
 
     def predict_std(self, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -213,7 +361,7 @@ class GraphVAE(nn.Module):
 
     def reconstruction_loss(self, z: Tensor, target: CellBatch) -> Tensor:
         """Per-cell reconstruction loss ``[B]`` of ``target`` from codes ``z``."""
-        soft = self.relaxed(z)
+        soft = self.relaxed(z, target)
         n = soft.max_nodes
         t_adj, t_ops = self._aligned(target, n)
         p = soft.adj.clamp(_EPS, 1.0 - _EPS)
@@ -399,8 +547,9 @@ class GraphVAE(nn.Module):
 
     def reconstruction(self, archs: Sequence[Any]) -> dict[str, float]:
         """Share of ``archs`` decoded back exactly from their codes (``accuracy``, by
-        ``space.to_text``) and share of decoded cells that are valid (``valid``; 1.0 by
-        construction, checked here with ``space.validate``)."""
+        ``space.to_text``), share decoded to an equivalent cell (``equivalent``, by
+        ``space.canonical``: NB101 isomorphs count) and share of decoded cells that are valid
+        (``valid``; 1.0 by construction, checked here with ``space.validate``)."""
         if len(archs) == 0:
             raise UsageError("reconstruction needs at least one architecture")
         out = self.decode(self.encode(archs))
@@ -413,4 +562,11 @@ class GraphVAE(nn.Module):
                 pass
         text = self.space.to_text
         same = sum(text(a) == text(b) for a, b in zip(archs, out, strict=True))
-        return {"accuracy": same / len(archs), "valid": valid / len(out), "cells": len(archs)}
+        canon = self.space.canonical
+        equiv = sum(canon(a) == canon(b) for a, b in zip(archs, out, strict=True))
+        return {
+            "accuracy": same / len(archs),
+            "equivalent": equiv / len(archs),
+            "valid": valid / len(out),
+            "cells": len(archs),
+        }

@@ -58,7 +58,8 @@ def _number(name: str, value: Any, low: float = 0.0, strict: bool = False) -> fl
 
 class GVAENAO(SearchMethod):
     """Graph-VAE NAO (see the module docstring); model settings are those of
-    :class:`~archperf.nn.gvae.GraphVAE` (latent size 56, ``beta=0.005``, encoder ``"gin"``)."""
+    :class:`~archperf.nn.gvae.GraphVAE` (latent size 56, ``beta=0.005``, encoder ``"gin"``,
+    ``decoder=None``: the space's default, autoregressive on NB101, MLP elsewhere)."""
 
     name = "gvae-nao"
 
@@ -80,6 +81,7 @@ class GVAENAO(SearchMethod):
         encoder: str = "gin",
         encoder_kwargs: dict[str, Any] | None = None,
         hidden_dim: int = 128,
+        decoder: str | None = None,
         beta: float = 0.005,
         perf_weight: float = 1.0,
         cost_weight: float = 1.0,
@@ -121,6 +123,11 @@ class GVAENAO(SearchMethod):
         from .. import registry
 
         registry.default_registry().entry("encoder", encoder)  # unknown: names the known ones
+        from ..nn.gvae import DECODERS
+
+        if decoder is not None and decoder not in DECODERS:
+            raise UsageError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        self.decoder = decoder
         self.initial, self.top_k, self.pool = int(initial), int(top_k), int(pool)
         self.parents, self.steps, self.checkpoints = int(parents), int(steps), int(checkpoints)
         self.step_size = _number("step_size", step_size, strict=True)
@@ -155,6 +162,7 @@ class GVAENAO(SearchMethod):
             "encoder": self.encoder,
             "encoder_kwargs": dict(self.encoder_kwargs),
             "hidden_dim": self.hidden_dim,
+            "decoder": self.decoder,
             "beta": self.beta,
             "perf_weight": self.perf_weight,
             "cost_weight": self.cost_weight,
@@ -174,6 +182,7 @@ class GVAENAO(SearchMethod):
             encoder=self.encoder,
             encoder_kwargs=self.encoder_kwargs,
             hidden_dim=self.hidden_dim,
+            decoder=self.decoder,
             beta=self.beta,
             perf_weight=self.perf_weight,
             cost_weight=self.cost_weight if self.cost is not None else 0.0,
