@@ -13,7 +13,8 @@ Run: python bench/gvae_nao_search.py --seeds 5 --budget 100 --pareto-seeds 3
      (``--seeds 0 --recon-train 0 --pareto-methods re-pareto``: the two-objective RE only)
      ``--benchmark nb101`` searches the NB101 subset table (accuracy only; its test accuracy
      exists for 30 cells, so runs report the final cell's validation accuracy and ``reported``
-     is mostly None); ``--gvae KEY=JSON`` sets a ``gvae-nao`` argument (e.g. ``decoder="mlp"``).
+     is mostly None); ``--gvae KEY=JSON`` sets a ``gvae-nao`` argument
+     (e.g. ``decoder="one-shot"``).
 Needs nb201/nb201.csv (or nb101/nb101_subset.csv.gz) in the data folder (../shared/data or
 $ARCHPERF_DATA_DIR); skips with a message when it is absent.
 """

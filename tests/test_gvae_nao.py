@@ -158,11 +158,11 @@ def test_autoregressive_reconstructs_a_tiny_training_set(space: str) -> None:
 def test_decoder_choice_bad_input_is_one_line() -> None:
     # per-space defaults, as measured in docs/gvae_nao.md
     assert GraphVAE("nb101", **TINY_MODEL).decoder_kind == "autoregressive"
-    assert GraphVAE("nb201", **TINY_MODEL).decoder_kind == "mlp"
-    assert GraphVAE("darts", **TINY_MODEL).decoder_kind == "mlp"
-    with pytest.raises(UsageError, match="decoder must be one of mlp, autoregressive"):
+    assert GraphVAE("nb201", **TINY_MODEL).decoder_kind == "one-shot"
+    assert GraphVAE("darts", **TINY_MODEL).decoder_kind == "one-shot"
+    with pytest.raises(UsageError, match="decoder must be one of one-shot, autoregressive"):
         GraphVAE("nb201", decoder="rnn", **TINY_MODEL)
-    with pytest.raises(UsageError, match="'darts' does not, use decoder='mlp'"):
+    with pytest.raises(UsageError, match="'darts' does not, use decoder='one-shot'"):
         GraphVAE("darts", decoder="autoregressive", **TINY_MODEL)
     with pytest.raises(UsageError, match="decoder must be one of"):
         GVAENAO(decoder="gru")

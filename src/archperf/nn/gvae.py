@@ -8,7 +8,7 @@ Four parts, trained jointly:
 * **decoder**: from the code to the scores of the space's registered
   :class:`~archperf.nn.decoders.SpaceDecoder` (hook ``archperf_decoders``), which turns them
   into *valid* cells by construction, so every decoded code is a cell of the space.  Either a
-  one-shot MLP (``decoder="mlp"``) or an autoregressive GRU (``decoder="autoregressive"``,
+  one-shot MLP (``decoder="one-shot"``) or an autoregressive GRU (``decoder="autoregressive"``,
   :class:`ARDecoder`) that scores node by node: the op of vertex ``v``, then its incoming
   edges from earlier vertices, conditioned on the code and on the partial graph (trained with
   teacher forcing, decoded greedily);
@@ -45,15 +45,15 @@ __all__ = ["DECODERS", "ARDecoder", "GraphVAE", "VAELoss", "default_decoder"]
 _EPS = 1e-6
 
 #: The decoder kinds of :class:`GraphVAE`.
-DECODERS = ("mlp", "autoregressive")
+DECODERS = ("one-shot", "autoregressive")
 #: Per-space default decoder, chosen on held-out reconstruction (docs/gvae_nao.md,
-#: bench/results/gvae_recon.json); other spaces use ``"mlp"``.
+#: bench/results/gvae_recon.json); other spaces use ``"one-shot"``.
 _DEFAULT_DECODER: dict[str, str] = {"nb101": "autoregressive"}
 
 
 def default_decoder(space_name: str) -> str:
     """The decoder kind :class:`GraphVAE` uses for ``space_name`` when none is named."""
-    return _DEFAULT_DECODER.get(space_name, "mlp")
+    return _DEFAULT_DECODER.get(space_name, "one-shot")
 
 
 def _check_float(name: str, value: Any, low: float = 0.0, strict: bool = False) -> float:
@@ -180,7 +180,7 @@ class GraphVAE(nn.Module):
         Width of the decoder (the MLP's two hidden layers, or the GRU states of the
         autoregressive decoder); predictors use ``predictor_hidden``.
     decoder:
-        ``"mlp"`` (one-shot) or ``"autoregressive"`` (:class:`ARDecoder`; spaces whose decoder
+        ``"one-shot"`` (an MLP) or ``"autoregressive"`` (:class:`ARDecoder`; spaces whose decoder
         scores one op per graph vertex: NB101, NB201); ``None``: the space's default
         (:func:`default_decoder`).
     beta, perf_weight, cost_weight:
@@ -238,7 +238,7 @@ class GraphVAE(nn.Module):
             self.mean_head = nn.Linear(graph_dim, self.latent_dim)
             self.logvar_head = nn.Linear(graph_dim, self.latent_dim)
             self.decoder_net: nn.Module
-            if kind == "mlp":
+            if kind == "one-shot":
                 self.decoder_net = _mlp(self.latent_dim, self.hidden_dim, n_out)
             else:
                 self.decoder_net = ARDecoder(
@@ -277,7 +277,7 @@ class GraphVAE(nn.Module):
         if d.pair_ops or n != self.space.max_nodes:
             raise UsageError(
                 f"decoder='autoregressive' needs a space whose decoder scores one op per graph "
-                f"vertex (nb101, nb201); {self.space.name!r} does not, use decoder='mlp'"
+                f"vertex (nb101, nb201); {self.space.name!r} does not, use decoder='one-shot'"
             )
         op_map = torch.zeros(self.num_ops, d.op_dim)
         edge = torch.zeros(1, n, n) if d.uses_edges else None
