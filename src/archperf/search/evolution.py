@@ -101,16 +101,22 @@ class RegularizedEvolution(SearchMethod):
         with search_bar(oracle, self.name):  # a bar on a terminal unless one is already shown
             return self._search(oracle, seed)
 
+    def _mutation_kwargs(self, space: Any) -> dict[str, Any]:
+        """``mutation_kwargs``, else the space's original mutation, checked against
+        ``space.mutate``."""
+        mkw = self.mutation_kwargs
+        if mkw is None:
+            mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
+        _check_mutation_kwargs(space, mkw)
+        return mkw
+
     def _search(self, oracle: Oracle[Any], seed: int) -> SearchOutcome:
         space = oracle.space
         if space is None:
             raise ValueError("regularized evolution needs the oracle's search space")
         rng = np.random.default_rng(seed)
         remaining = require_budget(oracle, self.name)
-        mkw = self.mutation_kwargs
-        if mkw is None:
-            mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
-        _check_mutation_kwargs(space, mkw)
+        mkw = self._mutation_kwargs(space)
         phase("initial population")
         init = draw_new(oracle, min(self.population_size, remaining), rng)
         values = oracle.query(init) if init else np.zeros(0)

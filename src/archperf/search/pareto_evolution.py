@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..pareto import non_dominated, pareto_front
 from ..progress import phase, search_bar
 from .base import NotEnoughCellsError, SearchOutcome, draw_new, require_budget
-from .evolution import RegularizedEvolution, _check_mutation_kwargs, mutate_new
+from .evolution import RegularizedEvolution, mutate_new
 
 __all__ = ["ParetoEvolution"]
 
@@ -62,10 +62,7 @@ class ParetoEvolution(RegularizedEvolution):
             )
         rng = np.random.default_rng(seed)
         remaining = require_budget(oracle, self.name)
-        mkw = self.mutation_kwargs
-        if mkw is None:
-            mkw = self.ORIGINAL_MUTATION.get(getattr(space, "name", ""), {})
-        _check_mutation_kwargs(space, mkw)
+        mkw = self._mutation_kwargs(space)
         phase("initial population")
         init = draw_new(oracle, min(self.population_size, remaining), rng)
         values = oracle.query(init) if init else np.zeros(0)
