@@ -10,6 +10,11 @@ the whole string).
 Run: python bench/baselines_search.py --benchmark nb201 --datasets cifar10 cifar100
      imagenet16-120 --budgets 100 --seeds 10 --methods rs re ls bananas
      --out bench/results/baselines_nb201.json
+``--resume FILE`` reuses the runs of an earlier output (its JSON, or a file of its per-run output
+lines) with the same method label, dataset, budget and seed, so a stopped sweep can finish; the
+lowest reused seed of every group is run again first and must give the same cell and value, or
+the script stops (the code changed since).
+
 Needs the benchmark's data in the data folder (../shared/data or $ARCHPERF_DATA_DIR); skips with
 a message when it is absent.
 """
@@ -39,6 +44,23 @@ def parse_method(text: str) -> tuple[str, dict[str, Any]]:
     return name, (json.loads(kwargs) if sep else {})
 
 
+def load_runs(path: Path) -> dict[tuple[str, str, int, int], dict[str, Any]]:
+    """Runs of an earlier output keyed by (method label, dataset, budget, seed)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        rows = data["runs"] if isinstance(data, dict) else data
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    keys = ("method", "dataset", "budget", "seed", "arch", "search_value", "reported")
+    out = {}
+    for row in rows:
+        if all(k in row for k in keys):
+            run = {k: v for k, v in row.items() if k != "reused"}
+            out[(row["method"], row["dataset"], row["budget"], row["seed"])] = run
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--benchmark", default="nb201")
@@ -48,8 +70,11 @@ def main() -> int:
     ap.add_argument("--budgets", type=int, nargs="+", default=[100])
     ap.add_argument("--methods", nargs="+", default=["rs", "re", "ls", "bananas"])
     ap.add_argument("--constraint", action="append", default=[], help="e.g. params_mb<=0.5")
+    ap.add_argument("--resume", help="earlier output (JSON or per-run lines) whose runs to reuse")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    reused = load_runs(Path(args.resume)) if args.resume else {}
+    checked: set[tuple[str, str, int]] = set()
     torch.set_num_threads(1)
     runs: list[dict[str, Any]] = []
     sources: dict[str, dict[str, str]] = {}
@@ -60,6 +85,12 @@ def main() -> int:
             for label in args.methods:
                 method, kwargs = parse_method(label)
                 for seed in range(args.seeds):
+                    old = reused.get((label, dataset, budget, seed))
+                    group = (label, dataset, budget)
+                    if old is not None and group in checked:
+                        runs.append(old)
+                        print(json.dumps({**old, "reused": True}), flush=True)
+                        continue
                     spec = RunSpec(
                         method=method,
                         method_kwargs=kwargs,
@@ -94,6 +125,22 @@ def main() -> int:
                         "reported": final.get("reported"),
                         "wall_seconds": round(time.perf_counter() - t0, 3),
                     }
+                    if old is not None:
+                        checked.add(group)
+                        same = (old["arch"], old["search_value"], old["reported"]) == (
+                            run["arch"],
+                            run["search_value"],
+                            run["reported"],
+                        )
+                        if not same:
+                            print(
+                                f"error: --resume: {label} {dataset} {budget} seed {seed} gives "
+                                f"{run['arch']} ({run['search_value']}) now, {old['arch']} "
+                                f"({old['search_value']}) in {args.resume}: the code changed",
+                                file=sys.stderr,
+                            )
+                            return 1
+                        print(f"resume check passed for {label} {dataset} {budget}", flush=True)
                     runs.append(run)
                     print(json.dumps(run), flush=True)
     summary: list[dict[str, Any]] = []
@@ -147,6 +194,7 @@ def main() -> int:
             {
                 "script": "bench/baselines_search.py",
                 "argv": sys.argv[1:],
+                **({"resumed_from": args.resume} if args.resume else {}),
                 "started": started,
                 "benchmark": args.benchmark,
                 "protocol": args.protocol,
