@@ -23,6 +23,7 @@ from ..errors import ArchperfError
 from ..paths import DATA_RULE
 from . import (
     analyze_cmd,
+    front_cmd,
     generate_cmd,
     plot_cmd,
     plugins_cmd,
@@ -44,6 +45,7 @@ COMMAND_MODULES = [
     run_cmd,
     table_cmd,
     plot_cmd,
+    front_cmd,
     reproduce_cmd,
     analyze_cmd,
 ]

@@ -30,9 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--reference",
-        metavar="ACC,COST",
+        metavar="ACC,COST|space",
         help="the hypervolume's reference point: worst accuracy and largest cost, e.g. "
-        "9.712,1.5315 (the whole NB201 space's)",
+        "9.712,1.5315, or 'space': the whole space's (tabular benchmarks), which also adds "
+        "each row's share of the true front's hypervolume",
     )
     p.set_defaults(func=run)
 
@@ -63,13 +64,19 @@ def _hypervolume(args: argparse.Namespace, records: list[dict[str, Any]]) -> int
 
     if args.format != "markdown":
         raise ValueError("--hypervolume writes Markdown only (drop --format csv)")
-    try:
-        acc, cost = (float(x) for x in str(args.reference).split(","))
-    except ValueError:
-        raise ValueError(
-            f"--reference must be two numbers ACC,COST (e.g. 9.712,1.5315), got {args.reference!r}"
-        ) from None
-    text = hypervolume_markdown(summarize_hypervolume(records, args.hypervolume, (acc, cost)))
+    ref: tuple[float, float] | str
+    if args.reference == "space":
+        ref = "space"
+    else:
+        try:
+            acc, cost = (float(x) for x in str(args.reference).split(","))
+        except ValueError:
+            raise ValueError(
+                "--reference must be two numbers ACC,COST (e.g. 9.712,1.5315) or 'space', got "
+                f"{args.reference!r}"
+            ) from None
+        ref = (acc, cost)
+    text = hypervolume_markdown(summarize_hypervolume(records, args.hypervolume, ref))
     if args.output:
         from .._io import atomic_write_bytes
 

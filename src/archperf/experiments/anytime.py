@@ -112,13 +112,9 @@ def incumbent_values(
 
 
 def _benchmark_of(record: Mapping[str, Any]) -> Any:
-    from .runner import build_benchmark
+    from .single import benchmark_of_record
 
-    spec = RunSpec.from_dict(record["spec"])
-    kwargs = dict(spec.benchmark_kwargs)
-    if kwargs.get("data_dir") is None and record.get("data_dir") is not None:
-        kwargs["data_dir"] = record["data_dir"]
-    return build_benchmark(spec.benchmark, spec.dataset, kwargs)
+    return benchmark_of_record(record)
 
 
 def _band(runs: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -196,6 +196,16 @@ def build_benchmark(name: str, dataset: str, kwargs: Mapping[str, Any]) -> Any:
     return bench
 
 
+def benchmark_of_record(record: Mapping[str, Any]) -> Any:
+    """The benchmark a run record ran on (its spec's benchmark, dataset and benchmark
+    arguments, with the record's data folder where the spec gave none)."""
+    spec = RunSpec.from_dict(record["spec"])
+    kwargs = dict(spec.benchmark_kwargs)
+    if kwargs.get("data_dir") is None and record.get("data_dir") is not None:
+        kwargs["data_dir"] = record["data_dir"]
+    return build_benchmark(spec.benchmark, spec.dataset, kwargs)
+
+
 def clear_benchmark_cache() -> None:
     """Forget the benchmarks cached by :func:`build_benchmark` in this process."""
     _BENCHMARKS.clear()

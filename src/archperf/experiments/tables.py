@@ -188,64 +188,75 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summarize_hypervolume(
-    records: Iterable[Mapping[str, Any]], cost: str, ref: tuple[float, float]
+    records: Iterable[Mapping[str, Any]], cost: str, ref: tuple[float, float] | str
 ) -> list[dict[str, Any]]:
     """Hypervolume of the queried cells per (benchmark, dataset, protocol, label, budget).
 
     Each run's points are its charged queries: (search value, cell property ``cost`` from the
-    record's ``cell_properties``); :func:`archperf.pareto.hypervolume_2d` with reference point
-    ``ref = (accuracy, cost)``.  Rows: ``seeds``, ``hv_mean``, ``hv_std`` (n − 1; None for one
-    seed), ``front_mean`` (mean front size).  A record without ``cost`` is a ``ValueError``.
+    record's ``cell_properties``, :func:`archperf.experiments.fronts.run_points`);
+    :func:`archperf.pareto.hypervolume_2d` with reference point ``ref = (accuracy, cost)``, or
+    with ``ref="space"`` the reference point of the whole space of each panel
+    (:func:`archperf.experiments.fronts.space_front`, tabular benchmarks only), which also
+    adds the true front's hypervolume (``space_hv``) and each row's ``share`` of it.  Rows:
+    ``seeds``, ``hv_mean``, ``hv_std`` (n − 1; None for one seed), ``front_mean`` (mean front
+    size).  A record without ``cost`` is a ``ValueError``.
     """
     from ..pareto import hypervolume_2d, non_dominated
+    from .fronts import SpaceFront, panel_of, run_points, space_front
 
+    if isinstance(ref, str) and ref != "space":
+        raise ValueError(f"ref must be (accuracy, cost) or 'space', got {ref!r}")
+    spaces: dict[tuple[str, str, str], SpaceFront] = {}
     groups: dict[tuple[Any, ...], list[tuple[float, int]]] = {}
     for rec in records:
-        props = rec.get("cell_properties") or {}
-        if cost not in props:
-            have = ", ".join(props) or "none"
-            raise ValueError(
-                f"run {rec.get('key')} has no cell property {cost!r} in its record (it has: "
-                f"{have}); records from before cell properties were kept cannot say"
-            )
-        pairs = [
-            (float(q["value"]), float(c))
-            for q, c in zip(rec["queries"], props[cost], strict=True)
-            if q["charged"] and c is not None and math.isfinite(float(c))
-        ]
-        acc = [a for a, _ in pairs]
-        cs = [c for _, c in pairs]
-        hv = hypervolume_2d(acc, cs, ref)
+        acc, cs = run_points(rec, cost)
+        panel = panel_of(rec)
+        if ref == "space":
+            if panel not in spaces:
+                spaces[panel] = space_front(rec, cost)
+            box = spaces[panel].reference
+        else:
+            box = (float(ref[0]), float(ref[1]))
+        hv = hypervolume_2d(acc, cs, box)
         spec = RunSpec.from_dict(rec["spec"])
-        key = (spec.benchmark, spec.dataset, spec.protocol, spec.label, spec.budget)
-        groups.setdefault(key, []).append((hv, int(non_dominated(acc, cs).sum()) if acc else 0))
-    rows = []
-    for (bench, dataset, protocol, label, budget), runs in sorted(groups.items()):
-        mean, std = _mean_std([h for h, _ in runs])
-        rows.append(
-            {
-                "benchmark": bench,
-                "dataset": dataset,
-                "protocol": protocol,
-                "label": label,
-                "budget": budget,
-                "cost": cost,
-                "reference": list(ref),
-                "seeds": len(runs),
-                "hv_mean": mean,
-                "hv_std": std,
-                "front_mean": statistics.fmean(n for _, n in runs),
-            }
+        key = (*panel, spec.label, spec.budget, box)
+        groups.setdefault(key, []).append(
+            (hv, int(non_dominated(acc, cs).sum()) if len(acc) else 0)
         )
+    rows = []
+    for (bench, dataset, protocol, label, budget, box), runs in sorted(groups.items()):
+        mean, std = _mean_std([h for h, _ in runs])
+        row: dict[str, Any] = {
+            "benchmark": bench,
+            "dataset": dataset,
+            "protocol": protocol,
+            "label": label,
+            "budget": budget,
+            "cost": cost,
+            "reference": list(box),
+            "seeds": len(runs),
+            "hv_mean": mean,
+            "hv_std": std,
+            "front_mean": statistics.fmean(n for _, n in runs),
+        }
+        space = spaces.get((bench, dataset, protocol))
+        if space is not None:
+            row["space_hv"] = space.hypervolume
+            row["share"] = (
+                None if mean is None or space.hypervolume <= 0 else mean / space.hypervolume
+            )
+        rows.append(row)
     return rows
 
 
 def hypervolume_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
     """A Markdown table of :func:`summarize_hypervolume` rows."""
+    share = any("space_hv" in r for r in rows)
     lines = [
         "| Benchmark | Dataset | Protocol | Method | Budget | Seeds | Hypervolume (mean ± std) "
-        "| Front size | Cost | Reference (accuracy, cost) |",
-        "|" + "---|" * 10,
+        + ("| Share of the true front's " if share else "")
+        + "| Front size | Cost | Reference (accuracy, cost) |",
+        "|" + "---|" * (11 if share else 10),
     ]
     for r in rows:
         cells = [
@@ -256,12 +267,19 @@ def hypervolume_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> 
             str(r["budget"]),
             str(r["seeds"]),
             _pm(r["hv_mean"], r["hv_std"], digits),
+            *([_share(r)] if share else []),
             f"{r['front_mean']:.1f}",
             r["cost"],
             f"({r['reference'][0]:g}, {r['reference'][1]:g})",
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _share(row: Mapping[str, Any]) -> str:
+    if row.get("share") is None:
+        return _DASH
+    return f"{row['share']:.4f} (of {row['space_hv']:.2f})"
 
 
 def _pm(mean: float | None, std: float | None, digits: int) -> str:
