@@ -10,6 +10,8 @@ the whole string).
 Run: python bench/baselines_search.py --benchmark nb201 --datasets cifar10 cifar100
      imagenet16-120 --budgets 100 --seeds 10 --methods rs re ls bananas
      --out bench/results/baselines_nb201.json
+``--records DIR`` also writes each run's record as ``DIR/<run key>.json`` (what ``archperf
+run`` and ``archperf reproduce`` write; a reproduce into that folder skips those runs).
 ``--resume FILE`` reuses the runs of an earlier output (its JSON, or a file of its per-run output
 lines) with the same method label, dataset, budget and seed, so a stopped sweep can finish; the
 lowest reused seed of every group is run again first and must give the same cell and value, or
@@ -71,8 +73,15 @@ def main() -> int:
     ap.add_argument("--methods", nargs="+", default=["rs", "re", "ls", "bananas"])
     ap.add_argument("--constraint", action="append", default=[], help="e.g. params_mb<=0.5")
     ap.add_argument("--resume", help="earlier output (JSON or per-run lines) whose runs to reuse")
+    ap.add_argument(
+        "--records", help="also write every run's record here as <run key>.json, as archperf "
+        "run and reproduce do (reproduce then skips those runs)"
+    )  # fmt: skip
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    records = Path(args.records) if args.records else None
+    if records is not None:
+        records.mkdir(parents=True, exist_ok=True)
     reused = load_runs(Path(args.resume)) if args.resume else {}
     checked: set[tuple[str, str, int]] = set()
     torch.set_num_threads(1)
@@ -109,6 +118,10 @@ def main() -> int:
                             print(f"skipped: {exc}", file=sys.stderr)
                             return 0
                         raise
+                    if records is not None:
+                        (records / f"{rec['key']}.json").write_text(
+                            json.dumps(rec, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+                        )
                     final = rec["final"]
                     sources[dataset] = {
                         "source": short_source(str(rec["data_source"])),
