@@ -9,13 +9,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archperf import registry
 from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.errors import NotFittedError, UsageError
 from archperf.interfaces import SemiSupervised
 from archperf.nn.serialization import ComponentFormatError
-from archperf.predictors.ssa import SSAPredictor, approx_neighbour_graph, neighbour_graph
+from archperf.predictors.ssa import (
+    SSAPredictor,
+    approx_neighbour_graph,
+    ivf_lists,
+    neighbour_graph,
+)
 from archperf.search.guided import NPENAS
 from archperf.spaces.nb201 import NB201Space
 
@@ -78,6 +86,71 @@ def test_approximate_graph_finds_nearly_all_true_neighbours() -> None:
     assert np.array_equal(approx_neighbour_graph(ref, 3, query, dim=16)[:, 0], np.arange(7))
     # narrow features are searched exactly
     assert np.array_equal(approx_neighbour_graph(ref[:, :10], 4), neighbour_graph(ref[:, :10], 4))
+
+
+def _clusters(per: int = 12, seed: int = 0) -> np.ndarray:
+    """Five tight clusters of ``per`` rows, far apart, with distinct distances inside each."""
+    rng = np.random.default_rng(seed)
+    centres = 10.0 * np.eye(5, 6)
+    rows = centres.repeat(per, 0) + rng.uniform(0, 1, size=(5 * per, 6))
+    return rows.astype(np.float32)
+
+
+def test_inverted_file_graph_is_exact_on_separated_clusters() -> None:
+    ref = _clusters()
+    exact = neighbour_graph(ref, 4)
+    for nprobe in (1, 2, 5):
+        ivf = approx_neighbour_graph(ref, 4, lists=5, nprobe=nprobe)
+        assert ivf.shape == (60, 4) and ivf.dtype == np.int64
+        assert (ivf != np.arange(60)[:, None]).all()  # no row is its own neighbour
+        assert np.array_equal(ivf, exact)
+    # the lists are the clusters; a query finds its cluster's rows, nearest first
+    _, assign = ivf_lists(torch.from_numpy(ref), 5, seed=0)
+    assert sorted(np.bincount(assign.numpy()).tolist()) == [12] * 5
+    assert len({tuple(assign[i * 12 : i * 12 + 12].unique().tolist()) for i in range(5)}) == 5
+    query = ref[[3, 30]] + 0.01
+    got = approx_neighbour_graph(ref, 3, query, lists=5, nprobe=1)
+    assert np.array_equal(got, neighbour_graph(ref, 3, query))
+    # wide features: projected on 4 directions, then re-ranked by the true distances
+    wide = np.concatenate([ref, np.zeros((60, 70), dtype=np.float32)], 1)
+    assert np.array_equal(approx_neighbour_graph(wide, 4, dim=4, lists=5, nprobe=2), exact)
+
+
+def test_inverted_file_graph_is_deterministic_and_checks_its_settings() -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(500, 8)).astype(np.float32)
+    a = approx_neighbour_graph(ref, 6, lists=20, nprobe=3, tie_seed=2)
+    assert np.array_equal(a, approx_neighbour_graph(ref, 6, lists=20, nprobe=3, tie_seed=2))
+    assert a.shape == (500, 6) and (a != np.arange(500)[:, None]).all()
+    assert all(len(set(row)) == 6 for row in a.tolist())  # no repeated neighbour
+    tiny = approx_neighbour_graph(ref[:8], 6, lists=4, nprobe=1)  # lists too small: all rows
+    assert np.array_equal(tiny, neighbour_graph(ref[:8], 6))
+    with pytest.raises(UsageError, match="nprobe must be an integer >= 1"):
+        approx_neighbour_graph(ref, 3, lists=4, nprobe=0)
+    with pytest.raises(UsageError, match="lists must be an integer >= 1"):
+        approx_neighbour_graph(ref, 3, lists=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(6, 60),
+    d=st.integers(1, 5),
+    k=st.integers(1, 5),
+    lists=st.integers(1, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_inverted_file_probing_every_list_is_an_exact_search(
+    n: int, d: int, k: int, lists: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 4, size=(n, d)).astype(np.float32)  # small integers: many ties
+    ivf = approx_neighbour_graph(ref, k, lists=lists, nprobe=lists, tie_seed=seed)
+    exact = neighbour_graph(ref, k, tie_seed=seed)
+    assert ivf.shape == (n, k) and (ivf != np.arange(n)[:, None]).all()
+    dist = ((ref[:, None] - ref[ivf]) ** 2).sum(-1)
+    kth = ((ref - ref[exact[:, -1]]) ** 2).sum(-1)
+    assert (dist <= kth[:, None]).all()  # distance recall exactly 1
+    assert np.array_equal(np.sort(dist, 1), np.sort(((ref[:, None] - ref[exact]) ** 2).sum(-1), 1))
 
 
 def test_ties_do_not_favour_early_rows_and_are_fixed_by_the_seed() -> None:

@@ -17,7 +17,8 @@ The model (details and the measured choices: docs/ssa.md):
 2. **Relation graph.**  Every distinct cell of ``fit`` (labeled and unlabeled) is a node; each
    node is joined to its ``k`` nearest other nodes by squared Euclidean distance between the
    space's fixed features (:func:`neighbour_graph`, exact, blocked matrix products on torch;
-   :func:`approx_neighbour_graph` above :data:`EXACT_MAX` cells).
+   above :data:`EXACT_MAX` cells :func:`approx_neighbour_graph`, a principal-direction
+   projection and an inverted-file k-means index).
    ``features="auto"`` uses the space's ``tree_features`` (NB201: ``canonical-path``, so
    equivalent cells are at distance 0 and become neighbours), else the padded graph features of
    :func:`~archperf.predictors.mlp.graph_features`.  Ties are broken by a fixed pseudo-random
@@ -49,7 +50,16 @@ from .._io import atomic_write_bytes, load_json_limited
 from ..errors import InvalidCellError, NotFittedError, UsageError, check_finite_predictions
 from ..interfaces import ArchPredictor, HasFeatures, SearchSpace, SemiSupervised
 
-__all__ = ["EXACT_MAX", "KNN_METHODS", "SSAPredictor", "approx_neighbour_graph", "neighbour_graph"]
+__all__ = [
+    "EXACT_MAX",
+    "IVF_MIN",
+    "KNN_METHODS",
+    "SSAPredictor",
+    "approx_neighbour_graph",
+    "default_nprobe",
+    "ivf_lists",
+    "neighbour_graph",
+]
 
 #: How the relation graph is searched: ``"auto"`` (exact up to :data:`EXACT_MAX` cells),
 #: ``"exact"`` or ``"approx"``.
@@ -64,6 +74,10 @@ _GRAPH = "graph.safetensors"
 
 #: Above this many fitted cells, ``knn="auto"`` uses :func:`approx_neighbour_graph`.
 EXACT_MAX = 20_000
+
+#: Pools of at most this many rows are searched by :func:`approx_neighbour_graph` without an
+#: inverted-file index (unless its ``lists`` is given).
+IVF_MIN = 4096
 
 
 def _tie_jitter(r: Any, tie_seed: int) -> Any:
@@ -95,7 +109,19 @@ def neighbour_graph(
     own index excluded).  Exact: blocked matrix products on torch, one block of ``block``
     query rows at a time.  Equal distances are ordered by a fixed pseudo-random order of the
     ``ref`` rows (``tie_seed``), so ties do not favour early rows (a jitter under 0.1 % of
-    the mean squared distance between rows)."""
+    the mean squared distance between rows).  Runs with the library's torch thread count
+    (:func:`archperf.runtime.threads`)."""
+    import torch  # noqa: F401  (imported first, so that threads() sets its count)
+
+    from ..runtime import threads
+
+    with threads():  # the library's thread count (ARCHPERF_THREADS, else 1)
+        return _exact_graph(ref, k, query, block, tie_seed)
+
+
+def _exact_graph(
+    ref: np.ndarray, k: int, query: np.ndarray | None, block: int, tie_seed: int
+) -> np.ndarray:
     import torch
 
     r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
@@ -115,6 +141,64 @@ def neighbour_graph(
     return out
 
 
+def _sq_dists(x: Any, c: Any, c_sq: Any) -> Any:
+    """Squared distances between the rows of ``x`` and of ``c`` (``c_sq`` = ``|c|²``)."""
+    import torch
+
+    return torch.addmm(c_sq, x, c.T, beta=1.0, alpha=-2.0) + (x * x).sum(1, keepdim=True)
+
+
+def _nearest_centroids(x: Any, cents: Any, probes: int, block: int = 4096) -> Any:
+    """``int64 [len(x), probes]``: each row's ``probes`` nearest centroids, nearest first
+    (blocked; ties to the lower centroid index)."""
+    import torch
+
+    c_sq = (cents * cents).sum(1)
+    out = torch.empty((x.shape[0], probes), dtype=torch.int64)
+    for s in range(0, x.shape[0], block):
+        d = _sq_dists(x[s : s + block], cents, c_sq)
+        if probes == 1:
+            out[s : s + block, 0] = d.argmin(1)
+        else:
+            out[s : s + block] = torch.topk(d, probes, dim=1, largest=False, sorted=True).indices
+    return out
+
+
+def ivf_lists(x: Any, lists: int, iters: int = 5, seed: int = 0) -> tuple[Any, Any]:
+    """k-means for an inverted-file index: ``lists`` centroids seeded by k-means++ (on at
+    most ``16 · lists`` distinct rows of ``x`` drawn with ``seed``), then ``iters`` Lloyd
+    iterations; a list that empties keeps its centroid.  Returns the centroids ``float32
+    [lists, d]`` and every row's list ``int64 [n]`` (deterministic for a seed)."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    _, first = np.unique(x.numpy(), axis=0, return_index=True)  # distinct rows only
+    first = np.sort(first)
+    lists = max(1, min(lists, len(first)))
+    if len(first) > 16 * lists:
+        first = np.sort(rng.choice(first, 16 * lists, replace=False))
+    sample = x[torch.from_numpy(first)].double()
+    chosen = [int(rng.integers(len(first)))]
+    near = ((sample - sample[chosen[0]]) ** 2).sum(1)
+    for _ in range(lists - 1):  # k-means++: the next seed in proportion to its distance²
+        w = near.numpy()
+        nxt = int(rng.choice(len(w), p=w / w.sum())) if w.sum() > 0 else int(np.argmax(w))
+        chosen.append(nxt)
+        near = torch.minimum(near, ((sample - sample[nxt]) ** 2).sum(1))
+    cents = sample[chosen].float()
+    assign = _nearest_centroids(x, cents, 1)[:, 0]
+    for _ in range(iters):
+        sums = torch.zeros_like(cents).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=lists)
+        full = counts > 0
+        cents[full] = sums[full] / counts[full].unsqueeze(1).to(x.dtype)
+        new = _nearest_centroids(x, cents, 1)[:, 0]
+        if torch.equal(new, assign):
+            break
+        assign = new
+    return cents, assign
+
+
 def approx_neighbour_graph(
     ref: np.ndarray,
     k: int,
@@ -123,41 +207,180 @@ def approx_neighbour_graph(
     oversample: int = 4,
     block: int = 256,
     tie_seed: int = 0,
+    lists: int | None = None,
+    nprobe: int | None = None,
+    iters: int = 5,
 ) -> np.ndarray:
-    """Approximate :func:`neighbour_graph` for large pools of wide features (same arguments
-    and output).
+    """Approximate :func:`neighbour_graph` for large pools, sub-quadratic with an
+    inverted-file index (same arguments and output; ``lists``, ``nprobe`` and ``iters`` set
+    the index).
 
-    The rows are projected on their ``dim`` leading principal directions (an exact
-    eigen-decomposition of the ``d × d`` covariance), the ``oversample · k`` nearest rows are
-    found there exactly, and those candidates are re-ranked by their true distances.  The
-    distances and top-k over all pairs stay, but on ``dim`` columns instead of ``d``; features
-    of at most ``dim`` columns are searched exactly.
+    1. **Projection.**  Features wider than ``dim`` columns are projected on their ``dim``
+       leading principal directions (an exact eigen-decomposition of the ``d × d``
+       covariance); narrower ones are searched as they are.
+    2. **Inverted file.**  k-means (:func:`ivf_lists`: ``lists`` centroids, default
+       ``round(sqrt(n))``, ``iters`` Lloyd iterations, seeded by ``tie_seed``) splits the
+       projected ``ref`` rows into lists.  Every query row is compared, exactly, with the rows
+       of the lists of its ``nprobe`` nearest centroids (default :func:`default_nprobe`): the
+       (query, list) pairs are grouped by list, so each list meets all the queries that probe
+       it in one matrix product, and each query keeps the best of its lists.  About
+       ``n · nprobe / lists`` distances per query instead of ``n``; ``nprobe = lists`` is an
+       exhaustive search.
+    3. **Re-ranking.**  The ``oversample · k`` nearest candidates of a projected search (``k``
+       without a projection) are re-ranked by their true distances, ties broken as in
+       :func:`neighbour_graph`.
+
+    With ``lists`` unset, the index is skipped for pools of at most :data:`IVF_MIN` rows and
+    for queries too few to pay for the k-means (at most ``iters · lists``): the projected
+    search is then exhaustive, and with narrow features the result is
+    :func:`neighbour_graph`'s.  Deterministic for given inputs and ``tie_seed``; the
+    self-graph (``query=None``) never gives a row itself.  Runs with the library's torch
+    thread count (:func:`archperf.runtime.threads`: many small products, which extra threads
+    only slow down on a busy machine).
     """
+    import torch  # noqa: F401  (imported first, so that threads() sets its count)
+
+    from ..runtime import threads
+
+    with threads():  # the library's thread count (ARCHPERF_THREADS, else 1)
+        return _approx_graph(ref, k, query, dim, oversample, block, tie_seed, lists, nprobe, iters)
+
+
+def _approx_graph(
+    ref: np.ndarray,
+    k: int,
+    query: np.ndarray | None,
+    dim: int,
+    oversample: int,
+    block: int,
+    tie_seed: int,
+    lists: int | None,
+    nprobe: int | None,
+    iters: int,
+) -> np.ndarray:
     import torch
 
     r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
     n = r.shape[0]
     self_graph = query is None
     _check_k(k, n, self_graph)
-    if r.shape[1] <= dim:
+    if lists is not None:
+        lists = _check_int("approx_neighbour_graph", "lists", lists, 1)
+    if nprobe is not None:
+        nprobe = _check_int("approx_neighbour_graph", "nprobe", nprobe, 1)
+    projected = r.shape[1] > dim
+    n_lists = lists if lists is not None else max(1, round(math.sqrt(n)))
+    nq = n if query is None else int(np.shape(query)[0])
+    use_ivf = lists is not None or (n > IVF_MIN and nq > iters * n_lists)
+    if not projected and not use_ivf:
         return neighbour_graph(ref, k, query, block=block, tie_seed=tie_seed)
     q = r if query is None else torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-    mean = r.mean(0)
-    centred = (r - mean).double()
-    _, vecs = torch.linalg.eigh(centred.T @ centred)
-    basis = vecs[:, -dim:].float()  # the leading principal directions
-    pr = ((r - mean) @ basis).numpy()
-    pq = None if query is None else ((q - mean) @ basis).numpy()
-    m = min(oversample * k, n - 1 if self_graph else n)
-    cand = torch.from_numpy(neighbour_graph(pr, m, pq, block=block, tie_seed=tie_seed))
+    if projected:
+        mean = r.mean(0)
+        centred = r - mean
+        _, vecs = torch.linalg.eigh((centred.T @ centred).double())
+        basis = vecs[:, -dim:].float()  # the leading principal directions
+        pr = (r - mean) @ basis
+        pq = pr if query is None else (q - mean) @ basis
+    else:
+        pr, pq = r, q
+    avail = n - 1 if self_graph else n
+    m = min(oversample * k, avail) if projected else k
     jitter = _tie_jitter(r, tie_seed)
+    if use_ivf:
+        cand = _ivf_search(pr, pq, m, self_graph, n_lists, nprobe, iters, block, tie_seed, jitter)
+    else:
+        cand = torch.from_numpy(
+            neighbour_graph(pr.numpy(), m, None if self_graph else pq.numpy(), block, tie_seed)
+        )
     out = np.empty((q.shape[0], k), dtype=np.int64)
+    base = (r * r).sum(1) + jitter  # the distances of neighbour_graph, |q|^2 apart
     for s in range(0, q.shape[0], block):
         c = cand[s : s + block]
-        d = ((r[c] - q[s : s + block].unsqueeze(1)) ** 2).sum(-1) + jitter[c]
+        dots = torch.bmm(r[c], q[s : s + block].unsqueeze(2)).squeeze(2)
+        d = base[c] - 2.0 * dots
         top = torch.topk(d, k, dim=1, largest=False, sorted=True).indices
         out[s : s + block] = torch.gather(c, 1, top).numpy()
     return out
+
+
+def default_nprobe(lists: int) -> int:
+    """The lists a query probes by default: ``max(12, lists // 8)``, at most ``lists``
+    (distance recall >= 0.99 on NB201 and the NB101 subset, and on 5,000 NB201 cells of 154
+    wide features, where 8 of 71 lists gave 0.990: docs/ssa.md)."""
+    return min(lists, max(12, lists // 8))
+
+
+def _ivf_search(
+    pr: Any,
+    pq: Any,
+    m: int,
+    self_graph: bool,
+    lists: int,
+    nprobe: int | None,
+    iters: int,
+    block: int,
+    tie_seed: int,
+    jitter: Any,
+) -> Any:
+    """``int64 [Q, m]``: each query's ``m`` nearest ``pr`` rows among the rows of its
+    ``nprobe`` nearest lists (see :func:`approx_neighbour_graph`)."""
+    import torch
+
+    n = pr.shape[0]
+    cents, assign = ivf_lists(pr, lists, iters, tie_seed)
+    lists = cents.shape[0]
+    probes = min(lists, nprobe if nprobe is not None else default_nprobe(lists))
+    probe = _nearest_centroids(pq, cents, probes)  # [Q, probes], nearest first
+    nq = pq.shape[0]
+    order = torch.argsort(assign, stable=True)  # the rows of each list, by index
+    starts = torch.zeros(lists + 1, dtype=torch.int64)
+    starts[1:] = torch.cumsum(torch.bincount(assign, minlength=lists), 0)
+    base = (pr * pr).sum(1) + jitter
+    pos = torch.full((n,), -1, dtype=torch.int64)
+    best_d = torch.empty((nq, m))
+    best_i = torch.empty((nq, m), dtype=torch.int64)
+    chunk = max(1, (1 << 21) // (probes * m))  # queries whose candidates are held at once
+    for c0 in range(0, nq, chunk):
+        cq = min(chunk, nq - c0)
+        buf_d = torch.full((cq, probes, m), float("inf"))
+        buf_i = torch.zeros((cq, probes, m), dtype=torch.int64)
+        # the chunk's (query, probe rank) pairs, grouped by list: one product per list
+        pair_list = probe[c0 : c0 + cq].reshape(-1)
+        by_list = torch.argsort(pair_list, stable=True)
+        pair_q = by_list // probes
+        pair_r = by_list % probes
+        p_starts = torch.zeros(lists + 1, dtype=torch.int64)
+        p_starts[1:] = torch.cumsum(torch.bincount(pair_list, minlength=lists), 0)
+        for g in range(lists):
+            rows = order[starts[g] : starts[g + 1]]
+            if p_starts[g] == p_starts[g + 1] or rows.numel() == 0:
+                continue
+            qi = pair_q[p_starts[g] : p_starts[g + 1]]
+            ri = pair_r[p_starts[g] : p_starts[g + 1]]
+            d = torch.addmm(base[rows], pq[qi + c0], pr[rows].T, beta=1.0, alpha=-2.0)
+            if self_graph:
+                pos[rows] = torch.arange(rows.numel())
+                own = pos[qi + c0]
+                hit = own >= 0
+                d[torch.arange(qi.numel())[hit], own[hit]] = float("inf")
+                pos[rows] = -1
+            kk = min(m, rows.numel())
+            top_d, top = torch.topk(d, kk, dim=1, largest=False, sorted=False)
+            buf_d[qi, ri, :kk] = top_d
+            buf_i[qi, ri, :kk] = rows[top]
+        flat_d = buf_d.reshape(cq, -1)
+        keep_d, keep = torch.topk(flat_d, m, dim=1, largest=False, sorted=True)
+        best_d[c0 : c0 + cq] = keep_d
+        best_i[c0 : c0 + cq] = torch.gather(buf_i.reshape(cq, -1), 1, keep)
+    short = torch.isinf(best_d).any(1).nonzero()[:, 0]  # probed lists too small: search all
+    for s in range(0, short.numel(), block):
+        qi = short[s : s + block]
+        d = torch.addmm(base, pq[qi], pr.T, beta=1.0, alpha=-2.0)
+        if self_graph:
+            d[torch.arange(qi.numel()), qi] = float("inf")
+        best_i[qi] = torch.topk(d, m, dim=1, largest=False, sorted=True).indices
+    return best_i
 
 
 def _check_int(owner: str, what: str, value: Any, low: int) -> int:
