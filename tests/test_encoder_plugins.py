@@ -1,6 +1,6 @@
-"""The encoders of the plugin distribution plugins/archperf-encoders (``transformer``, ``mlp``):
-registered only through the ``archperf`` entry-point group, they plug into PP, D and AG as the
-GIN does, and the core package never names them.
+"""The encoders of the plugin distribution plugins/archperf-encoders (``transformer``, ``mlp``,
+``dag-gru``): registered only through the ``archperf`` entry-point group, they plug into PP, D
+and AG as the GIN does, and the core package never names them.
 
 Tests of the plugin skip (with the reason) when the distribution is not installed.
 """
@@ -27,7 +27,7 @@ from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
 from conftest import tiny_trainer_config
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("transformer", "mlp")
+NAMES = ("transformer", "mlp", "dag-gru")
 NUM_OPS = len(NB201Space().op_names)
 
 
@@ -85,8 +85,8 @@ def test_core_package_never_names_the_plugin_encoders() -> None:
     """No file of src/archperf names the plugin, its modules, its classes or its encoders'
     registry names (the hook ``archperf_encoders`` itself is the core's and allowed)."""
     pattern = re.compile(
-        r"archperf-encoders|archperf_encoders\.\w|GraphTransformer|MLPEncoder"
-        r"|[\"'](transformer|mlp)[\"']"
+        r"archperf-encoders|archperf_encoders\.\w|GraphTransformer|MLPEncoder|DAGGRUEncoder"
+        r"|[\"'](transformer|mlp|dag-gru)[\"']"
     )
     hits = []
     for path in sorted((ROOT / "src" / "archperf").rglob("*")):

@@ -1,4 +1,5 @@
-"""Entry point (group ``archperf``): registers the encoders ``transformer`` and ``mlp`` lazily."""
+"""Entry point (group ``archperf``): registers the encoders ``transformer``, ``mlp`` and
+``dag-gru`` lazily."""
 
 from __future__ import annotations
 
@@ -10,4 +11,5 @@ def archperf_encoders() -> Targets:
     return {
         "transformer": "archperf_encoders.transformer:GraphTransformer",
         "mlp": "archperf_encoders.mlp:MLPEncoder",
+        "dag-gru": "archperf_encoders.dag_gru:DAGGRUEncoder",
     }
