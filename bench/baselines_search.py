@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from archperf.datahash import short_source
 from archperf.errors import ArchperfError
 from archperf.experiments.runner import run_one
 from archperf.experiments.spec import RunSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by importlib
+import _table
 
 
 def parse_method(text: str) -> tuple[str, dict[str, Any]]:
@@ -61,6 +61,48 @@ def load_runs(path: Path) -> dict[tuple[str, str, int, int], dict[str, Any]]:
             run = {k: v for k, v in row.items() if k != "reused"}
             out[(row["method"], row["dataset"], row["budget"], row["seed"])] = run
     return out
+
+
+def summarize(
+    runs: list[dict[str, Any]], datasets: list[str], budgets: list[int], methods: list[str]
+) -> tuple[list[dict[str, Any]], str]:
+    """The summary (one dict per dataset, budget and method label) and the Markdown table."""
+    summary: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for dataset in datasets:
+        for budget in budgets:
+            for label in methods:
+                sel = _table.select(runs, dataset=dataset, budget=budget, method=label)
+                rep_mean, rep_std = _table.mean_std(r["reported"] for r in sel)
+                search_mean, search_std = _table.mean_std(r["search_value"] for r in sel)
+                s = {
+                    "dataset": dataset,
+                    "method": label,
+                    "budget": budget,
+                    "seeds": len(sel),
+                    "reported_mean": rep_mean,
+                    "reported_std": rep_std,
+                    "search_mean": search_mean,
+                    "search_std": search_std,
+                    "wall_median": _table.median(r["wall_seconds"] for r in sel),
+                }
+                summary.append(s)
+                rows.append(
+                    [
+                        dataset,
+                        label,
+                        budget,
+                        len(sel),
+                        _table.pm(rep_mean, rep_std),
+                        _table.pm(search_mean, search_std),
+                        f"{s['wall_median']:.2f}",
+                    ]
+                )
+    header = (
+        "dataset | method | budget | seeds | reported mean ± std | search metric mean ± std "
+        "| median wall s"
+    )
+    return summary, _table.markdown_table(header, rows)
 
 
 def main() -> int:
@@ -156,80 +198,21 @@ def main() -> int:
                         print(f"resume check passed for {label} {dataset} {budget}", flush=True)
                     runs.append(run)
                     print(json.dumps(run), flush=True)
-    summary: list[dict[str, Any]] = []
-    rows = [
-        "| dataset | method | budget | seeds | reported mean ± std | search metric mean ± std "
-        "| median wall s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for dataset in args.datasets:
-        for budget in args.budgets:
-            for label in args.methods:
-                sel = [
-                    r
-                    for r in runs
-                    if r["dataset"] == dataset and r["budget"] == budget and r["method"] == label
-                ]
-                rep = np.array(
-                    [np.nan if r["reported"] is None else r["reported"] for r in sel], np.float64
-                )
-                val = np.array([r["search_value"] for r in sel], np.float64)
-                s = {
-                    "dataset": dataset,
-                    "method": label,
-                    "budget": budget,
-                    "seeds": len(sel),
-                    "reported_mean": None
-                    if np.isnan(rep).all()
-                    else round(float(np.nanmean(rep)), 4),
-                    "reported_std": None
-                    if np.isnan(rep).all()
-                    else round(float(np.nanstd(rep)), 4),
-                    "search_mean": round(float(val.mean()), 4),
-                    "search_std": round(float(val.std()), 4),
-                    "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 3),
-                }
-                summary.append(s)
-                reported = (
-                    "—"
-                    if s["reported_mean"] is None
-                    else f"{s['reported_mean']:.2f} ± {s['reported_std']:.2f}"
-                )
-                rows.append(
-                    f"| {dataset} | {label} | {budget} | {len(sel)} | {reported} | "
-                    f"{s['search_mean']:.2f} ± {s['search_std']:.2f} | {s['wall_median']:.2f} |"
-                )
-    table = "\n".join(rows)
+    summary, table = summarize(runs, args.datasets, args.budgets, args.methods)
     print(table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "script": "bench/baselines_search.py",
-                "argv": sys.argv[1:],
-                **({"resumed_from": args.resume} if args.resume else {}),
-                "started": started,
-                "benchmark": args.benchmark,
-                "protocol": args.protocol,
-                **({"constraints": args.constraint} if args.constraint else {}),
-                "data": sources,
-                "seeds": args.seeds,
-                "machine": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "threads": 1,
-                    "cpus": os.cpu_count(),
-                    "note": "shared 2-core CPU, other jobs running; wall times are rough",
-                },
-                "summary": summary,
-                "runs": runs,
-                "table": table,
-            },
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    about = {
+        "script": "bench/baselines_search.py",
+        "argv": sys.argv[1:],
+        **({"resumed_from": args.resume} if args.resume else {}),
+        "started": started,
+        "benchmark": args.benchmark,
+        "protocol": args.protocol,
+        **({"constraints": args.constraint} if args.constraint else {}),
+        "data": sources,
+        "seeds": args.seeds,
+        "machine": _table.machine(cpus=True),
+    }
+    _table.write_results(out, about, summary=summary, runs=runs, table=table)
     return 0
 
 

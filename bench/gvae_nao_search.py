@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +38,9 @@ from archperf.experiments.runner import run_one
 from archperf.experiments.spec import RunSpec
 from archperf.nn.gvae import GraphVAE
 from archperf.pareto import hypervolume_2d, pareto_front, plot_fronts, reference_point
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by importlib
+import _table
 
 PARETO_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "gvae-nao (lambdas 0,0.5,1,2)": (
@@ -87,6 +88,45 @@ def run(
     rec = run_one(spec)
     rec["bench_wall"] = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def summarize(runs: list[dict[str, Any]], methods: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """The summary of the accuracy-only searches (one dict per method) and the Markdown table."""
+    summary: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for method in methods:
+        sel = _table.select(runs, method=method)
+        rep_mean, rep_std = _table.mean_std(r["reported"] for r in sel)
+        search_mean, search_std = _table.mean_std(r["search_value"] for r in sel)
+        known = sum(r["reported"] is not None for r in sel)
+        s = {
+            "method": method,
+            "seeds": len(sel),
+            "reported_mean": rep_mean,
+            "reported_std": rep_std,
+            "search_mean": search_mean,
+            "search_std": search_std,
+            "wall_median": _table.median((r["wall_seconds"] for r in sel), 2),
+            "reported_known": known,
+            "filled_random_mean": (
+                None
+                if sel[0]["filled_random"] is None
+                else round(float(np.mean([r["filled_random"] for r in sel])), 2)
+            ),
+        }
+        summary.append(s)
+        reported = _table.pm(rep_mean, rep_std, missing="none known")
+        rows.append(
+            [
+                method,
+                len(sel),
+                reported if rep_mean is None else f"{reported} ({known} known)",
+                _table.pm(search_mean, search_std),
+                f"{s['wall_median']:.1f}",
+            ]
+        )
+    header = "method | seeds | test acc mean ± std | val acc mean ± std | median wall s"
+    return summary, _table.markdown_table(header, rows)
 
 
 def main() -> int:
@@ -158,41 +198,7 @@ def main() -> int:
             runs.append(r)
             print(json.dumps(r), flush=True)
 
-    rows = ["| method | seeds | test acc mean ± std | val acc mean ± std | median wall s |"]
-    rows.append("|---|---|---|---|---|")
-    summary = []
-    for method in args.methods if args.seeds else []:
-        sel = [r for r in runs if r["method"] == method]
-        rep = np.array([np.nan if r["reported"] is None else r["reported"] for r in sel])
-        val = np.array([r["search_value"] for r in sel], np.float64)
-        known = bool(np.isfinite(rep).any())
-        s = {
-            "method": method,
-            "seeds": len(sel),
-            "reported_mean": round(float(np.nanmean(rep)), 4) if known else None,
-            "reported_std": round(float(np.nanstd(rep)), 4) if known else None,
-            "search_mean": round(float(val.mean()), 4),
-            "search_std": round(float(val.std()), 4),
-            "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 2),
-            "reported_known": int(np.isfinite(rep).sum()),
-            "filled_random_mean": (
-                None
-                if sel[0]["filled_random"] is None
-                else round(float(np.mean([r["filled_random"] for r in sel])), 2)
-            ),
-        }
-        summary.append(s)
-        rows.append(
-            f"| {method} | {len(sel)} | "
-            + (
-                f"{s['reported_mean']:.2f} ± {s['reported_std']:.2f} ({s['reported_known']} known)"
-                if known
-                else "none known"
-            )
-            + " | "
-            f"{s['search_mean']:.2f} ± {s['search_std']:.2f} | {s['wall_median']:.1f} |"
-        )
-    table = "\n".join(rows)
+    summary, table = summarize(runs, args.methods if args.seeds else [])
     print(table)
 
     pareto: dict[str, Any] = {}
@@ -251,38 +257,20 @@ def main() -> int:
             )
             fig.savefig(args.plot, dpi=120)
             pareto["plot"] = args.plot
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "script": "bench/gvae_nao_search.py",
-                "argv": sys.argv[1:],
-                "started": started,
-                "benchmark": args.benchmark,
-                "gvae_kwargs": gvae_kwargs,
-                "dataset": "cifar10",
-                "protocol": "honest",
-                "data": {"source": short_source(bench.source)},
-                "budget": args.budget,
-                "machine": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "threads": 1,
-                    "cpus": os.cpu_count(),
-                    "note": "shared 2-core CPU, other jobs running; wall times are rough",
-                },
-                "reconstruction": recon,
-                "summary": summary,
-                "runs": runs,
-                "table": table,
-                "pareto": pareto,
-            },
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    about = {
+        "script": "bench/gvae_nao_search.py",
+        "argv": sys.argv[1:],
+        "started": started,
+        "benchmark": args.benchmark,
+        "gvae_kwargs": gvae_kwargs,
+        "dataset": "cifar10",
+        "protocol": "honest",
+        "data": {"source": short_source(bench.source)},
+        "budget": args.budget,
+        "machine": _table.machine(cpus=True),
+        "reconstruction": recon,
+    }
+    _table.write_results(args.out, about, summary=summary, runs=runs, table=table, pareto=pareto)
     return 0
 
 

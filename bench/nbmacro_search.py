@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,45 @@ from archperf.datahash import short_source
 from archperf.errors import DataFileError, UnknownComponentError
 from archperf.experiments.runner import run_one
 from archperf.experiments.spec import RunSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by importlib
+import _table
+
+
+def summarize(
+    runs: list[dict[str, Any]], budgets: list[int], methods: list[str]
+) -> tuple[list[dict[str, Any]], str]:
+    """The summary (one dict per budget and method) and the Markdown table."""
+    summary: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for budget in budgets:
+        for method in methods:
+            sel = _table.select(runs, budget=budget, method=method)
+            rep_mean, rep_std = _table.mean_std(r["reported"] for r in sel)
+            s = {
+                "method": method,
+                "budget": budget,
+                "seeds": len(sel),
+                "reported_mean": rep_mean,
+                "reported_std": rep_std,
+                "reported_best": _table.best(r["reported"] for r in sel),
+                "search_mean": _table.mean_std(r["search_value"] for r in sel)[0],
+                "wall_median": _table.median(r["wall_seconds"] for r in sel),
+            }
+            summary.append(s)
+            rows.append(
+                [
+                    method,
+                    budget,
+                    len(sel),
+                    _table.pm(rep_mean, rep_std),
+                    f"{s['reported_best']:.2f}",
+                    f"{s['search_mean']:.2f}",
+                    f"{s['wall_median']:.1f}",
+                ]
+            )
+    header = "method | budget | seeds | reported mean ± std | best | search metric mean | wall s"
+    return summary, _table.markdown_table(header, rows)
 
 
 def main() -> int:
@@ -85,64 +123,23 @@ def main() -> int:
                 }
                 runs.append(run)
                 print(json.dumps(run), flush=True)
-    summary = []
-    rows = [
-        "| method | budget | seeds | reported mean ± std | best | search metric mean | wall s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for budget in args.budgets:
-        for method in args.methods:
-            sel = [r for r in runs if r["budget"] == budget and r["method"] == method]
-            rep = np.array([r["reported"] for r in sel], dtype=np.float64)
-            val = np.array([r["search_value"] for r in sel], dtype=np.float64)
-            s = {
-                "method": method,
-                "budget": budget,
-                "seeds": len(sel),
-                "reported_mean": round(float(rep.mean()), 4),
-                "reported_std": round(float(rep.std()), 4),
-                "reported_best": round(float(rep.max()), 4),
-                "search_mean": round(float(val.mean()), 4),
-                "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 3),
-            }
-            summary.append(s)
-            rows.append(
-                f"| {method} | {budget} | {len(sel)} | {s['reported_mean']:.2f} ± "
-                f"{s['reported_std']:.2f} | {s['reported_best']:.2f} | {s['search_mean']:.2f} "
-                f"| {s['wall_median']:.1f} |"
-            )
-    table = "\n".join(rows)
+    summary, table = summarize(runs, args.budgets, args.methods)
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     desc = bench.describe()
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "nbmacro (plugin archperf-nbmacro)",
-                "data": "NAS-Bench-Macro CIFAR-10 (Su et al., CVPR 2021), all 6,561 networks",
-                "data_source": source,
-                "data_sha256": sha256,
-                "protocol": "honest",
-                "search_metric": desc["search_metric"],
-                "report_metric": desc["report_metric"],
-                "report_metric_note": desc["report_metric_note"],
-                "seeds": args.seeds,
-                "machine": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "threads": 1,
-                },
-                "context": context,
-                "summary": summary,
-                "runs": runs,
-                "table": table,
-            },
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    about = {
+        "benchmark": "nbmacro (plugin archperf-nbmacro)",
+        "data": "NAS-Bench-Macro CIFAR-10 (Su et al., CVPR 2021), all 6,561 networks",
+        "data_source": source,
+        "data_sha256": sha256,
+        "protocol": "honest",
+        "search_metric": desc["search_metric"],
+        "report_metric": desc["report_metric"],
+        "report_metric_note": desc["report_metric_note"],
+        "seeds": args.seeds,
+        "machine": _table.machine(),
+        "context": context,
+    }
+    _table.write_results(args.out, about, summary=summary, runs=runs, table=table)
     return 0
 
 

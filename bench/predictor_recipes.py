@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,9 @@ from archperf.benchmarks.nb201 import NB201Benchmark
 from archperf.paths import find_data_dir
 from archperf.stats import kendall_tau, spearman_rho
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by importlib
+import _table
 
 _OLD_PP = {"hidden_dim": 32, "pooling": "sum", "norm": "batch"}
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -56,6 +58,30 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bi-noavg": {"pool_averaging": False},
     "bi": {},
 }
+
+
+def summarize(
+    runs: list[dict[str, Any]], labels: list[int], variants: list[str]
+) -> tuple[list[dict[str, Any]], str]:
+    """The summary (one dict per label count and variant) and the Markdown table."""
+    keys = ("kendall_tau", "spearman_rho", "top10_kendall_tau")
+    summary: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for n in labels:
+        for name in variants:
+            sel = _table.select(runs, labels=n, variant=name)
+            s: dict[str, Any] = {"variant": name, "labels": n}
+            for key in keys:
+                s[key] = list(_table.mean_std(r[key] for r in sel))
+            s["fit_seconds_median"] = _table.median((r["fit_seconds"] for r in sel), None)
+            summary.append(s)
+            rows.append(
+                [name, n]
+                + [_table.pm(s[key][0], s[key][1], ".3f") for key in keys]
+                + [f"{s['fit_seconds_median']:.1f}"]
+            )
+    header = "variant | labels | Kendall τ | Spearman ρ | τ in top 10 % | fit s (median)"
+    return summary, _table.markdown_table(header, rows)
 
 
 def main() -> int:
@@ -112,51 +138,22 @@ def main() -> int:
                 }
                 runs.append(run)
                 print(json.dumps(run), flush=True)
-    rows = ["| variant | labels | Kendall τ | Spearman ρ | τ in top 10 % | fit s (median) |"]
-    rows.append("|---|---|---|---|---|---|")
-    summary: list[dict[str, Any]] = []
-    for n in args.labels:
-        for name in args.variants:
-            sel = [r for r in runs if r["labels"] == n and r["variant"] == name]
-            s = {"variant": name, "labels": n}
-            for key in ("kendall_tau", "spearman_rho", "top10_kendall_tau"):
-                v = np.array([r[key] for r in sel])
-                s[key] = [round(float(v.mean()), 4), round(float(v.std()), 4)]
-            s["fit_seconds_median"] = float(np.median([r["fit_seconds"] for r in sel]))
-            summary.append(s)
-            rows.append(
-                f"| {name} | {n} | {s['kendall_tau'][0]:.3f} ± {s['kendall_tau'][1]:.3f} "
-                f"| {s['spearman_rho'][0]:.3f} ± {s['spearman_rho'][1]:.3f} "
-                f"| {s['top10_kendall_tau'][0]:.3f} ± {s['top10_kendall_tau'][1]:.3f} "
-                f"| {s['fit_seconds_median']:.1f} |"
-            )
-    table = "\n".join(rows)
+    summary, table = summarize(runs, args.labels, args.variants)
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "data": str(data / "nb201" / "nb201.csv") + " (cifar10 validation accuracy)",
-                "protocol": {
-                    "labels": args.labels,
-                    "seeds": args.seeds,
-                    "epochs": args.epochs,
-                    "split": "permutation 1000+seed; labeled = first N; scored on the rest",
-                    "unlabeled_pool": "all 15,625 cells",
-                    "top10_cut": top_cut,
-                },
-                "variants": VARIANTS,
-                "machine": {"python": platform.python_version(), "torch": torch.__version__},
-                "summary": summary,
-                "runs": runs,
-                "table": table,
-            },
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    about = {
+        "data": str(data / "nb201" / "nb201.csv") + " (cifar10 validation accuracy)",
+        "protocol": {
+            "labels": args.labels,
+            "seeds": args.seeds,
+            "epochs": args.epochs,
+            "split": "permutation 1000+seed; labeled = first N; scored on the rest",
+            "unlabeled_pool": "all 15,625 cells",
+            "top10_cut": top_cut,
+        },
+        "variants": VARIANTS,
+        "machine": _table.machine(threads=False),
+    }
+    _table.write_results(args.out, about, summary=summary, runs=runs, table=table)
     return 0
 
 

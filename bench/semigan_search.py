@@ -25,18 +25,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from archperf.experiments.runner import run_one
 from archperf.experiments.spec import RunSpec
 from archperf.paths import find_data_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by importlib
+import _table
+
+NAN = float("nan")  # a summary of no reported values (as NumPy gives it)
 
 METHODS: dict[str, tuple[str, dict[str, Any], int | None]] = {
     # name: (registered method, kwargs, budget or None for --budget)
@@ -57,6 +60,44 @@ NEEDS = {
     "nb101": "nb101/nb101_subset.csv.gz",
     "nb301": "nb301/yahpo_nb301_surrogate.onnx",
 }
+
+
+def summarize(
+    runs: list[dict[str, Any]], datasets: list[str], methods: list[str]
+) -> tuple[list[dict[str, Any]], str]:
+    """The summary (one dict per dataset and method) and the Markdown table."""
+    summary: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    for dataset in datasets:
+        for name in methods:
+            sel = _table.select(runs, dataset=dataset, method=name)
+            # all reported None (NB101: test accuracy for 30 cells only): NaN, as it always was
+            rep_mean, rep_std = _table.mean_std((r["reported"] for r in sel), all_missing=NAN)
+            s = {
+                "dataset": dataset,
+                "method": name,
+                "budget": sel[0]["budget"],
+                "seeds": len(sel),
+                "reported_mean": rep_mean,
+                "reported_std": rep_std,
+                "reported_best": _table.best((r["reported"] for r in sel), all_missing=NAN),
+                "search_mean": _table.mean_std(r["search_value"] for r in sel)[0],
+                "wall_median": _table.median(r["wall_seconds"] for r in sel),
+            }
+            summary.append(s)
+            rows.append(
+                [
+                    dataset,
+                    name,
+                    s["budget"],
+                    _table.pm(rep_mean, rep_std),
+                    f"{s['reported_best']:.2f}",
+                    f"{s['search_mean']:.2f}",
+                    f"{s['wall_median']:.1f}",
+                ]
+            )
+    header = "dataset | method | budget | reported mean ± std | best | search metric | wall s"
+    return summary, _table.markdown_table(header, rows)
 
 
 def main() -> int:
@@ -118,59 +159,23 @@ def main() -> int:
                 }
                 runs.append(run)
                 print(json.dumps(run), flush=True)
-    summary = []
-    rows = [
-        "| dataset | method | budget | reported mean ± std | best | search metric | wall s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for dataset in args.datasets:
-        for name in args.methods:
-            sel = [r for r in runs if r["dataset"] == dataset and r["method"] == name]
-            rep = np.array([np.nan if r["reported"] is None else r["reported"] for r in sel])
-            val = np.array([r["search_value"] for r in sel])
-            s = {
-                "dataset": dataset,
-                "method": name,
-                "budget": sel[0]["budget"],
-                "seeds": len(sel),
-                "reported_mean": round(float(np.nanmean(rep)), 4),
-                "reported_std": round(float(np.nanstd(rep)), 4),
-                "reported_best": round(float(np.nanmax(rep)), 4),
-                "search_mean": round(float(val.mean()), 4),
-                "wall_median": round(float(np.median([r["wall_seconds"] for r in sel])), 3),
-            }
-            summary.append(s)
-            rows.append(
-                f"| {dataset} | {name} | {s['budget']} | {s['reported_mean']:.2f} ± "
-                f"{s['reported_std']:.2f} | {s['reported_best']:.2f} | {s['search_mean']:.2f} "
-                f"| {s['wall_median']:.1f} |"
-            )
-    table = "\n".join(rows)
+    summary, table = summarize(runs, args.datasets, args.methods)
     print(table)
-    out = Path(args.out or f"bench/results/semigan_search_{args.benchmark}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": args.benchmark,
-                "protocol": "honest",
-                "data_source": runs[0]["data_source"] if runs else None,
-                "seeds": args.seeds,
-                "methods": {m: METHODS[m] for m in args.methods},
-                "overrides": overrides,
-                "machine": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "threads": 1,
-                },
-                "summary": summary,
-                "runs": runs,
-                "table": table,
-            },
-            indent=1,
-        )
-        + "\n",
-        encoding="utf-8",
+    about = {
+        "benchmark": args.benchmark,
+        "protocol": "honest",
+        "data_source": runs[0]["data_source"] if runs else None,
+        "seeds": args.seeds,
+        "methods": {m: METHODS[m] for m in args.methods},
+        "overrides": overrides,
+        "machine": _table.machine(),
+    }
+    _table.write_results(
+        args.out or f"bench/results/semigan_search_{args.benchmark}.json",
+        about,
+        summary=summary,
+        runs=runs,
+        table=table,
     )
     return 0
 
