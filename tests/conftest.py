@@ -82,3 +82,11 @@ def tiny_trainer_config(**kw: object) -> object:
     )
     base.update(kw)
     return TrainerConfig(**base)  # type: ignore[arg-type]
+
+
+def plugin_installed(module: str) -> bool:
+    """Whether the distribution registering ``module`` under the ``archperf`` entry-point group
+    is installed (e.g. ``"archperf_encoders.plugin"``)."""
+    import importlib.metadata
+
+    return any(ep.value == module for ep in importlib.metadata.entry_points(group="archperf"))

@@ -9,7 +9,6 @@ too, in tests/test_encoder_plugins.py.
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,11 @@ from archperf.errors import UnknownComponentError
 from archperf.nn.gvae import GraphVAE
 from archperf.nn.serialization import load_component, save_component
 from archperf.spaces.nb201 import NB201Space
+from conftest import plugin_installed
 
 
 def _installed() -> bool:
-    eps = importlib.metadata.entry_points(group="archperf")
-    return any(ep.value == "archperf_encoders.plugin" for ep in eps)
+    return plugin_installed("archperf_encoders.plugin")
 
 
 pytestmark = pytest.mark.skipif(

@@ -24,7 +24,7 @@ from archperf.interfaces import DenseEncoder, Encoder
 from archperf.nn.serialization import load_component, save_component
 from archperf.spaces.nb201 import NB201Space
 from archperf.training.bi_arch2perf import BiArch2Perf, TrainerConfig
-from conftest import tiny_trainer_config
+from conftest import plugin_installed, tiny_trainer_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("transformer", "mlp", "dag-gru")
@@ -32,8 +32,7 @@ NUM_OPS = len(NB201Space().op_names)
 
 
 def _installed() -> bool:
-    eps = importlib.metadata.entry_points(group="archperf")
-    return any(ep.value == "archperf_encoders.plugin" for ep in eps)
+    return plugin_installed("archperf_encoders.plugin")
 
 
 pytestmark = pytest.mark.skipif(
