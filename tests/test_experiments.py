@@ -413,6 +413,30 @@ def test_run_many_removes_a_stale_error_file(
     assert not (tmp_path / f"{rkey(spec)}.error.txt").exists()
 
 
+def test_run_many_interrupt_at_release_leaves_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C landing as a finished run's lock is released (before the release took effect)
+    must still leave no lock file: the sweep's clean-up releases it (a CI run once caught the
+    runner forgetting the lock before releasing it)."""
+    from archperf.experiments.locks import RunLock
+
+    real_release = RunLock.release
+    calls = {"n": 0}
+
+    def interrupted_once(self: RunLock) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        real_release(self)
+
+    monkeypatch.setattr(RunLock, "release", interrupted_once)
+    with pytest.raises(KeyboardInterrupt, match="kept in"):
+        run_many([nb201("rs", 10, s) for s in range(2)], tmp_path, progress=False)
+    assert calls["n"] >= 2 and list(tmp_path.glob("*.json"))
+    assert not list(tmp_path.glob("*.lock"))
+
+
 # ------------------------------------------------------------------------------ executors
 def test_executor_arguments() -> None:
     with pytest.raises(ValueError, match="workers"):

@@ -276,9 +276,12 @@ def run_many(
                             result.records[k] = outcome
                             result.ran.append(k)
                     finally:
-                        lock = locks.pop(k, None)
+                        # release, then forget: an interrupt between the two leaves the lock
+                        # in ``locks`` for the clean-up below (forgetting first leaked it)
+                        lock = locks.get(k)
                         if lock is not None:
                             lock.release()
+                        locks.pop(k, None)
                     failed = len(result.failures)
                     bar.count(
                         len(result.ran) + failed + done_elsewhere(),
