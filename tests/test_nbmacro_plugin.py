@@ -7,7 +7,6 @@ read the benchmark file skip when the data folder lacks it.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import re
 import shutil
@@ -24,19 +23,16 @@ from archperf.cell import Cell, CellBatch
 from archperf.cli import main
 from archperf.errors import DataFileError, InvalidCellError
 from archperf.paths import find_data_dir
+from conftest import plugin_installed
 
 ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = "archperf_nbmacro.plugin"
 DATA_FILE = "nbmacro/nas-bench-macro_cifar10.json"
 KEYS = st.text(alphabet="012", min_size=8, max_size=8)
 
 
-def _installed() -> bool:
-    eps = importlib.metadata.entry_points(group="archperf")
-    return any(ep.value == "archperf_nbmacro.plugin" for ep in eps)
-
-
 needs_plugin = pytest.mark.skipif(
-    not _installed(),
+    not plugin_installed(PLUGIN),
     reason="the archperf-nbmacro distribution is not installed "
     "(pip install -e plugins/archperf-nbmacro)",
 )
@@ -51,14 +47,14 @@ def _data_file() -> Path:
 
 @pytest.fixture(scope="module")
 def space() -> Any:
-    if not _installed():
+    if not plugin_installed(PLUGIN):
         pytest.skip("the archperf-nbmacro distribution is not installed")
     return registry.create("search_space", "nbmacro")
 
 
 @pytest.fixture(scope="module")
 def bench() -> Any:
-    if not _installed():
+    if not plugin_installed(PLUGIN):
         pytest.skip("the archperf-nbmacro distribution is not installed")
     _data_file()
     return registry.create("benchmark", "nbmacro")
@@ -146,7 +142,7 @@ def test_canonical_is_a_key_of_the_same_class(key: str) -> None:
 
 
 def test_canonical_examples() -> None:
-    if not _installed():
+    if not plugin_installed(PLUGIN):
         pytest.skip("the archperf-nbmacro distribution is not installed")
     space = registry.create("search_space", "nbmacro")
     assert space.canonical(space.from_text("00001000")) == "00010000"

@@ -137,10 +137,6 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GraphDiscriminator:
-        return cls(**dict(config))
-
     def embed_condition(self, condition: Tensor, batch_size: int) -> Tensor:
         """Validate ``condition`` ``[B]`` and embed it as ``[B, cond_dim]``."""
         if not isinstance(condition, Tensor):

@@ -245,10 +245,6 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ConditionalGenerator:
-        return cls(**dict(config))
-
     def extra_repr(self) -> str:
         return (
             f"space={self.space.name!r}, num_classes={self.num_classes}, nodes={self.num_nodes}, "

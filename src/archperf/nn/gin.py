@@ -19,7 +19,6 @@ a ``state_dict`` moves between backends and gives the same outputs.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -184,11 +183,6 @@ class GINBase(nn.Module, Encoder, DenseEncoder, metaclass=abc.ABCMeta):
             "norm": self.norm,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GINBase:
-        """Rebuild from :meth:`config` output."""
-        return cls(**dict(config))
 
     @classmethod
     def for_space(cls, space: Any, **kwargs: Any) -> GINBase:

@@ -157,10 +157,6 @@ class GraphPredictor(nn.Module, Predictor):
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GraphPredictor:
-        return cls(**dict(config))
-
-    @classmethod
     def for_space(cls, space: Any, **kwargs: Any) -> GraphPredictor:
         """A predictor sized for a search space (``num_ops = len(space.op_names)``)."""
         return cls(num_ops=len(space.op_names), **kwargs)

@@ -28,7 +28,6 @@ states, so they change no real output.  The batch is processed at once; the loop
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -139,11 +138,6 @@ class DAGGRUEncoder(nn.Module, Encoder, DenseEncoder):
             "in_dim": self._in_dim_arg,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> DAGGRUEncoder:
-        """Rebuild from :meth:`config` output."""
-        return cls(**dict(config))
 
     def extra_repr(self) -> str:
         return (

@@ -15,7 +15,6 @@ vertices is a ``ValueError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -102,11 +101,6 @@ class MLPEncoder(nn.Module, Encoder, DenseEncoder):
             "in_dim": self._in_dim_arg,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MLPEncoder:
-        """Rebuild from :meth:`config` output."""
-        return cls(**dict(config))
 
     def extra_repr(self) -> str:
         return (

@@ -24,7 +24,6 @@ never attended to, and their embeddings are zero; the graph embedding is the mas
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -193,11 +192,6 @@ class GraphTransformer(nn.Module, Encoder, DenseEncoder):
             "max_distance": self.max_distance,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> GraphTransformer:
-        """Rebuild from :meth:`config` output."""
-        return cls(**dict(config))
 
     def extra_repr(self) -> str:
         return (
