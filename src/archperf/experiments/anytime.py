@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import os
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,7 +244,7 @@ def plot_anytime(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         names = ", ".join(dict.fromkeys(c.metric for c in mine))
         what = "incumbent" if mine[0].kind == "search" else "reported value of the incumbent"
-        ax.set_ylabel(f"{what} ({names})")
+        ax.set_ylabel(textwrap.fill(f"{what} ({names})", 44))  # long surrogate names wrap
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     for ax in list(axes.flat)[len(panels) :]:
@@ -253,11 +254,11 @@ def plot_anytime(
     if any(len(c.seeds) > 1 for c in curves):
         head += " (median over seeds" + (f", band: {band_name[band]}" if band in band_name else "")
         head += ")"
-    fig.suptitle(head)
+    fig.suptitle(textwrap.fill(head, 64 * cols))  # one narrow panel: two lines, not clipped
     fig.tight_layout()
     buf = io.BytesIO()
     meta = {"Software": None} if fmt == "png" else {"Date": None}
-    fig.savefig(buf, format=fmt, dpi=120, metadata=meta)
+    fig.savefig(buf, format=fmt, dpi=120, metadata=meta, bbox_inches="tight")
     plt.close(fig)
     atomic_write_bytes(out, buf.getvalue())
     return out
