@@ -27,13 +27,8 @@ from archperf.nn.serialization import load_component, save_component
 from archperf.spaces.nb201 import NB201Space
 from conftest import plugin_installed
 
-
-def _installed() -> bool:
-    return plugin_installed("archperf_encoders.plugin")
-
-
 pytestmark = pytest.mark.skipif(
-    not _installed(),
+    not plugin_installed("archperf_encoders.plugin"),
     reason="the archperf-encoders distribution is not installed "
     "(pip install -e plugins/archperf-encoders)",
 )

@@ -31,12 +31,8 @@ NAMES = ("transformer", "mlp", "dag-gru")
 NUM_OPS = len(NB201Space().op_names)
 
 
-def _installed() -> bool:
-    return plugin_installed("archperf_encoders.plugin")
-
-
 pytestmark = pytest.mark.skipif(
-    not _installed(),
+    not plugin_installed("archperf_encoders.plugin"),
     reason="the archperf-encoders distribution is not installed "
     "(pip install -e plugins/archperf-encoders)",
 )
