@@ -93,6 +93,10 @@ def test_run_sweeps_resumes_and_tables(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["table", str(out), "--format", "csv", "-o", str(csv_file)]) == 0
     lines = csv_file.read_text().splitlines()
     assert lines[0].startswith("benchmark,dataset,protocol,label") and len(lines) == 3
+    assert main(["table", str(out), "--format", "runs", "-o", str(csv_file)]) == 0
+    lines = csv_file.read_text().splitlines()  # one line per run, the records' own keys
+    assert lines[0].startswith("key,benchmark,dataset") and len(lines) == 5
+    assert sorted(line.split(",")[0] for line in lines[1:]) == sorted(f.stem for f in files)
 
 
 def test_run_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

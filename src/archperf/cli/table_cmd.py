@@ -20,7 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("paths", nargs="+", metavar="DIR", help="record folders or record files")
-    p.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    p.add_argument(
+        "--format",
+        choices=("markdown", "csv", "runs"),
+        default="markdown",
+        help="markdown or csv: the summary; runs: a CSV line per run (its final cell, search "
+        "and reported values, wall time), the per-seed numbers behind the summary",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the table here")
     p.add_argument(
         "--hypervolume",
@@ -40,20 +46,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._io import atomic_write_bytes
-    from ..experiments.tables import load_records, summarize, to_csv, to_markdown
+    from ..experiments.tables import load_records, runs_csv, summarize, to_csv, to_markdown
 
     records = load_records(args.paths)
     if not records:
         raise ValueError(f"no run records (*.json) in {', '.join(args.paths)}")
     if args.hypervolume is not None:
         return _hypervolume(args, records)
-    rows = summarize(records)
-    text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
+    if args.format == "runs":
+        text, what = runs_csv(records), f"{len(records)} run(s)"
+    else:
+        rows = summarize(records)
+        text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
+        what = f"{len(rows)} row(s) from {len(records)} run(s)"
     if args.output:
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))
-        logging.getLogger(__name__).info(
-            f"{len(rows)} row(s) from {len(records)} run(s) written to {args.output}"
-        )
+        logging.getLogger(__name__).info(f"{what} written to {args.output}")
     else:
         sys.stdout.write(text)
     return 0
@@ -63,7 +71,7 @@ def _hypervolume(args: argparse.Namespace, records: list[dict[str, Any]]) -> int
     from ..experiments.tables import hypervolume_markdown, summarize_hypervolume
 
     if args.format != "markdown":
-        raise ValueError("--hypervolume writes Markdown only (drop --format csv)")
+        raise ValueError(f"--hypervolume writes Markdown only (drop --format {args.format})")
     ref: tuple[float, float] | str
     if args.reference == "space":
         ref = "space"
