@@ -77,6 +77,50 @@ def test_hypervolume_table_against_the_space(records: list[dict[str, Any]]) -> N
         summarize_hypervolume(records, "params_mb", "whole")
 
 
+@given(q=st.floats(0.01, 0.99))
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_quantile_reference_counts_only_what_beats_that_cell(
+    records: list[dict[str, Any]], q: float
+) -> None:
+    from archperf.experiments.single import benchmark_of_record
+
+    whole = space_front(records[0], "params_mb")
+    sf = space_front(records[0], "params_mb", q)
+    acc = benchmark_of_record(records[0]).column(whole.metric)
+    ok = acc[np.isfinite(acc)]
+    assert sf.reference == (pytest.approx(float(np.quantile(ok, q))), whole.reference[1])
+    assert np.array_equal(sf.accuracy, whole.accuracy)  # same front, smaller box
+    assert 0.0 < sf.hypervolume < whole.hypervolume
+    rows = summarize_hypervolume(records, "params_mb", f"space:{q!r}")
+    given_ref = summarize_hypervolume(records, "params_mb", sf.reference)
+    for row, same in zip(rows, given_ref, strict=True):
+        assert row["hv_mean"] == pytest.approx(same["hv_mean"])
+        assert 0.0 <= row["share"] <= 1.0 + 1e-9
+        assert row["reference"] == list(sf.reference)
+
+
+def test_quantile_reference_errors(
+    tmp_path: Path, records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad in ("space:0", "space:1", "space:x", "space:", "spaces"):
+        with pytest.raises(ValueError, match="'space:Q' with 0 < Q < 1"):
+            summarize_hypervolume(records, "params_mb", bad)
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        space_front(records[0], "params_mb", 1.0)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for rec in records:
+        (runs / f"{rec['key']}.json").write_text(json.dumps(rec))
+    argv = ["table", str(runs), "--hypervolume", "params_mb"]
+    assert main([*argv, "--reference", "space:2"]) == 2
+    err = capsys.readouterr().err
+    assert "0 < Q < 1, got 'space:2'" in err and "Traceback" not in err and err.count("\n") == 1
+    assert main([*argv, "--reference", "space:0.5"]) == 0
+    assert "| rs | 20 | 2 |" in capsys.readouterr().out
+
+
 def test_front_command_draws_and_writes_points(
     tmp_path: Path, records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -36,10 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--reference",
-        metavar="ACC,COST|space",
+        metavar="ACC,COST|space|space:Q",
         help="the hypervolume's reference point: worst accuracy and largest cost, e.g. "
         "9.712,1.5315, or 'space': the whole space's (tabular benchmarks), which also adds "
-        "each row's share of the true front's hypervolume",
+        "each row's share of the true front's hypervolume; 'space:Q' (0<Q<1) takes the "
+        "space's Q-quantile of the search metric as the accuracy (space:0.5: the median cell)",
     )
     p.set_defaults(func=run)
 
@@ -68,19 +69,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _hypervolume(args: argparse.Namespace, records: list[dict[str, Any]]) -> int:
-    from ..experiments.tables import hypervolume_markdown, summarize_hypervolume
+    from ..experiments.tables import hypervolume_markdown, space_quantile, summarize_hypervolume
 
     if args.format != "markdown":
         raise ValueError(f"--hypervolume writes Markdown only (drop --format {args.format})")
     ref: tuple[float, float] | str
-    if args.reference == "space":
-        ref = "space"
+    if str(args.reference).startswith("space"):
+        ref = str(args.reference)
+        space_quantile(ref)  # a bad quantile fails before the records are read
     else:
         try:
             acc, cost = (float(x) for x in str(args.reference).split(","))
         except ValueError:
             raise ValueError(
-                "--reference must be two numbers ACC,COST (e.g. 9.712,1.5315) or 'space', got "
+                "--reference must be two numbers ACC,COST (e.g. 9.712,1.5315), 'space' or "
+                "'space:Q', got "
                 f"{args.reference!r}"
             ) from None
         ref = (acc, cost)

@@ -79,8 +79,13 @@ def run_points(record: Mapping[str, Any], cost: str) -> tuple[np.ndarray, np.nda
     return acc, cs
 
 
-def space_front(record: Mapping[str, Any], cost: str) -> SpaceFront:
+def space_front(record: Mapping[str, Any], cost: str, quantile: float = 0.0) -> SpaceFront:
     """The true front of the benchmark a record ran on (its dataset and protocol).
+
+    The reference point is (worst accuracy, largest cost) of the whole space; with
+    ``quantile`` q > 0 its accuracy is the space's q-quantile of the search metric instead, so
+    that the hypervolume only counts what beats, say, the median cell (``q = 0.5``) and the
+    ranking is not swamped by the area above the worst cell.
 
     Needs a tabular benchmark (every cell's values in memory: NB201, the NB101 subset, a table
     plugin); a surrogate such as NB301 has no complete table, which is a ``ValueError`` that
@@ -105,8 +110,12 @@ def space_front(record: Mapping[str, Any], cost: str) -> SpaceFront:
     ok = np.isfinite(acc_all) & np.isfinite(cost_all)
     if not ok.any():
         raise ValueError(f"{benchmark} ({dataset}) has no cell with both {metric} and {cost}")
+    if not 0.0 <= quantile < 1.0:
+        raise ValueError(f"the reference quantile must be in [0, 1), got {quantile!r}")
     acc, cs = acc_all[ok], cost_all[ok]
     ref = reference_point(acc, cs)
+    if quantile > 0.0:
+        ref = (float(np.quantile(acc, quantile)), ref[1])
     front = pareto_front(acc, cs)
     return SpaceFront(
         benchmark=benchmark,

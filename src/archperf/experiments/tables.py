@@ -25,6 +25,7 @@ __all__ = [
     "load_records",
     "paper_results",
     "runs_csv",
+    "space_quantile",
     "summarize",
     "summarize_hypervolume",
     "to_csv",
@@ -197,23 +198,26 @@ def summarize_hypervolume(
     :func:`archperf.pareto.hypervolume_2d` with reference point ``ref = (accuracy, cost)``, or
     with ``ref="space"`` the reference point of the whole space of each panel
     (:func:`archperf.experiments.fronts.space_front`, tabular benchmarks only), which also
-    adds the true front's hypervolume (``space_hv``) and each row's ``share`` of it.  Rows:
+    adds the true front's hypervolume (``space_hv``) and each row's ``share`` of it;
+    ``ref="space:Q"`` (0 < Q < 1) the same with the space's Q-quantile of the search metric as
+    the reference accuracy (``space:0.5``: only what beats the median cell counts).  Rows:
     ``seeds``, ``hv_mean``, ``hv_std`` (n − 1; None for one seed), ``front_mean`` (mean front
     size).  A record without ``cost`` is a ``ValueError``.
     """
     from ..pareto import hypervolume_2d, non_dominated
     from .fronts import SpaceFront, panel_of, run_points, space_front
 
-    if isinstance(ref, str) and ref != "space":
-        raise ValueError(f"ref must be (accuracy, cost) or 'space', got {ref!r}")
+    quantile = 0.0
+    if isinstance(ref, str):
+        quantile = space_quantile(ref)
     spaces: dict[tuple[str, str, str], SpaceFront] = {}
     groups: dict[tuple[Any, ...], list[tuple[float, int]]] = {}
     for rec in records:
         acc, cs = run_points(rec, cost)
         panel = panel_of(rec)
-        if ref == "space":
+        if isinstance(ref, str):
             if panel not in spaces:
-                spaces[panel] = space_front(rec, cost)
+                spaces[panel] = space_front(rec, cost, quantile)
             box = spaces[panel].reference
         else:
             box = (float(ref[0]), float(ref[1]))
@@ -247,6 +251,24 @@ def summarize_hypervolume(
             )
         rows.append(row)
     return rows
+
+
+def space_quantile(ref: str) -> float:
+    """The accuracy quantile of a ``"space"`` or ``"space:Q"`` reference (0 for ``"space"``);
+    anything else is a ``ValueError`` naming the forms."""
+    name, sep, q = ref.partition(":")
+    if name == "space":
+        if not sep:
+            return 0.0
+        try:
+            value = float(q)
+        except ValueError:
+            value = -1.0
+        if 0.0 < value < 1.0:
+            return value
+    raise ValueError(
+        f"the reference must be (accuracy, cost), 'space' or 'space:Q' with 0 < Q < 1, got {ref!r}"
+    )
 
 
 def hypervolume_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> str:
