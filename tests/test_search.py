@@ -210,6 +210,33 @@ def test_multi_round_nacg_adds_rounds(embedded: NB201Benchmark) -> None:
     assert oracle.num_queries == 30
 
 
+def test_nacg_uniform_candidates_only_change_the_proposals(embedded: NB201Benchmark) -> None:
+    """candidates="uniform" (the ablation of AG): the same labeled cells and the same budget,
+    candidates drawn from the space, ranked by PP; the config names it, the default does not."""
+    runs = {}
+    for source in ("generator", "uniform"):
+        oracle = embedded.oracle(budget=30)
+        method = multi_round_nacg(
+            rounds=2, top_k=3, finetune_epochs=1, candidates=source, **TINY_NACG
+        )
+        out = method.search(oracle, seed=1)
+        assert oracle.num_queries == 30 and len(out.info["rounds"]) == 2
+        runs[source] = ([r.record for r in oracle.history], method.config())
+        said = {r.get("candidates") for r in out.info["rounds"]}
+        assert said == ({"uniform"} if source == "uniform" else {None})
+    gen, uni = runs["generator"], runs["uniform"]
+    assert gen[0][:24] == uni[0][:24]  # the same random labeled cells
+    assert gen[0][24:] != uni[0][24:]  # other proposals
+    assert "candidates" not in gen[1] and uni[1]["candidates"] == "uniform"
+    again = embedded.oracle(budget=30)
+    multi_round_nacg(
+        rounds=2, top_k=3, finetune_epochs=1, candidates="uniform", **TINY_NACG
+    ).search(again, seed=1)
+    assert [r.record for r in again.history] == uni[0]
+    with pytest.raises(UsageError, match="candidates must be one of generator, uniform"):
+        NACG(candidates="pool")
+
+
 def test_nacg_arguments_are_checked(embedded: NB201Benchmark) -> None:
     with pytest.raises(ValueError, match=r"trainer\.seed"):
         NACG(trainer={"seed": 3})

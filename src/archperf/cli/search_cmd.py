@@ -235,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
         top = f"the top {len(rnd.get('values', []))} by {ranker} scored {vals}"
         if "generated" in rnd:  # nacg
             print(
-                f"generated:    round {i + 1}: {rnd['generated']} cells generated, "
+                f"generated:    round {i + 1}: {rnd['generated']} cells "
+                f"{'drawn uniformly' if rnd.get('candidates') == 'uniform' else 'generated'}, "
                 f"{rnd.get('new_answerable')} new; {top}"
             )
         elif "lam" in rnd:  # gvae-nao

@@ -39,7 +39,10 @@ from .base import (
 from .base import require_budget as _require_budget
 from .ranking import Ranker, build_predictor, check_predictor
 
-__all__ = ["NACG", "multi_round_nacg"]
+__all__ = ["CANDIDATES", "NACG", "multi_round_nacg"]
+
+#: where each round's candidates come from
+CANDIDATES = ("generator", "uniform")
 
 
 class NACG(SearchMethod):
@@ -75,6 +78,10 @@ class NACG(SearchMethod):
         Extra generation batches (with stochastic decoding) when fewer than ``K`` new cells
         came out; if still short, the rest are the PP-best cells of the unlabeled pool and
         ``info`` says how many (``filled_from_pool``).
+    candidates:
+        ``"generator"`` (default): AG proposes the candidates, as in the paper;
+        ``"uniform"``: ``num_candidates`` uniform samples of the space instead, ranked the
+        same way (the ablation that shows what the generator adds; AG is still trained).
     predictor, predictor_settings:
         ``None`` (default): PP ranks the generated cells.  The name of a registered
         ``arch_predictor`` (e.g. ``"xgb"``) and its arguments: that model, fitted on every
@@ -99,7 +106,12 @@ class NACG(SearchMethod):
         paper: bool = True,
         predictor: str | None = None,
         predictor_settings: dict[str, Any] | None = None,
+        candidates: str = "generator",
     ) -> None:
+        if candidates not in CANDIDATES:
+            raise UsageError(
+                f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}"
+            )
         check_ints(
             ("top_k", top_k, 1),
             ("num_candidates", num_candidates, 1),
@@ -129,6 +141,7 @@ class NACG(SearchMethod):
         self.stochastic = stochastic
         self.max_generate_tries = max_generate_tries
         self.predictor, self.predictor_settings = check_predictor(predictor, predictor_settings)
+        self.candidates = candidates
 
     def config(self) -> dict[str, Any]:
         return {
@@ -149,6 +162,7 @@ class NACG(SearchMethod):
                 if self.predictor is not None
                 else {}
             ),
+            **({"candidates": self.candidates} if self.candidates != "generator" else {}),
         }
 
     def _config(self, fields: dict[str, Any]) -> Any:
@@ -170,8 +184,10 @@ class NACG(SearchMethod):
     def _candidates(
         self, trainer: Any, oracle: Oracle[Any], seed: int, round_: int
     ) -> tuple[list[Any], dict[str, Any]]:
-        """New answerable cells from the generator, one per record, with statistics."""
+        """New answerable cells from the generator (or uniform samples of the space), one per
+        record, with statistics."""
         gen = trainer.generator
+        space = oracle.space
         found: list[Any] = []
         taken: set[int] = set()
         stats = {"generated": 0, "distinct_records": 0, "new_answerable": 0, "batches": 0}
@@ -179,15 +195,23 @@ class NACG(SearchMethod):
         for attempt in range(1 + self.max_generate_tries):
             stochastic = self.stochastic or attempt > 0
             batch_seed = int(np.random.SeedSequence([seed, round_, attempt]).generate_state(1)[0])
-            cells = gen.sample(
-                self.condition_class, self.num_candidates, seed=batch_seed, stochastic=stochastic
-            )
+            if self.candidates == "uniform" and space is not None:
+                cells = list(space.sample(self.num_candidates, np.random.default_rng(batch_seed)))
+            else:
+                cells = gen.sample(
+                    self.condition_class,
+                    self.num_candidates,
+                    seed=batch_seed,
+                    stochastic=stochastic,
+                )
             stats["generated"] += len(cells)
             stats["batches"] += 1
             distinct.update(r for r in oracle.records_of(cells).tolist() if r >= 0)
             found += new_unique(oracle, cells, taken)[0]
             if len(found) >= self.top_k:
                 break
+        if self.candidates != "generator":
+            stats["candidates"] = self.candidates
         stats["distinct_records"] = len(distinct)
         stats["new_answerable"] = len(found)
         return found, stats
