@@ -84,6 +84,15 @@ def tiny_trainer_config(**kw: object) -> object:
     return TrainerConfig(**base)  # type: ignore[arg-type]
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts: SIGINT back to its default, so the
+    child's Python raises KeyboardInterrupt even when the test run itself was started where
+    SIGINT is ignored (``cmd &`` in a script, some CI runners), which children inherit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def plugin_installed(module: str) -> bool:
     """Whether the distribution registering ``module`` under the ``archperf`` entry-point group
     is installed (e.g. ``"archperf_encoders.plugin"``)."""

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from archperf import registry
 from archperf.paths import CACHE_ENV
+from conftest import default_sigint
 
 CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -349,6 +350,7 @@ def test_an_interrupted_search_resumes(tmp_path: Path, private_env: dict[str, st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:

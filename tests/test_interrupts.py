@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_fake_nb201_csv
+from conftest import default_sigint, write_fake_nb201_csv
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -49,6 +49,7 @@ def _sweep(fake_csv: Path, out: Path, tmp_path: Path, quiet: bool = True) -> sub
         text=True,
         env=_env(tmp_path),
         start_new_session=True,  # its own process group: killpg is a terminal's Ctrl-C
+        preexec_fn=default_sigint,
     )
 
 
@@ -149,6 +150,7 @@ def test_ctrl_c_during_reproduce(times: int, group: bool, fake_csv: Path, tmp_pa
         text=True,
         env=_env(tmp_path),
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     _wait_for_records(p, out, 5)
     kept = _records(out)
