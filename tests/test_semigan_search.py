@@ -166,3 +166,62 @@ def test_generator_candidates_train_without_pp_guidance() -> None:
     assert cfg.adversarial and cfg.predictor_guidance_weight == 0.0
     asked = SemiGANNAD(candidates="generator", trainer={"predictor_guidance_weight": 1.0})
     assert asked._trainer_config({}).predictor_guidance_weight == 1.0
+
+
+# ---- candidates="auto": one recipe per kind of space ---------------------------------------
+
+
+def test_auto_is_uniform_on_an_enumerable_space(embedded: NB201Benchmark) -> None:
+    """The default (``"auto"``) searches NB201 exactly like ``candidates="uniform"``."""
+    auto = SemiGANNAD(**TINY)
+    assert auto.config()["candidates"] == "auto"
+    assert auto.for_space(embedded.space).candidates == "uniform"
+    a, b = embedded.oracle(budget=15), embedded.oracle(budget=15)
+    out = auto.search(a, seed=2)
+    SemiGANNAD(**{**TINY, "candidates": "uniform"}).search(b, seed=2)
+    assert [r.record for r in a.history] == [r.record for r in b.history]
+    assert out.info["settings"]["candidates"] == "uniform"
+    assert out.info["settings"]["parents"] == 5  # ROUND_DEFAULTS
+    untouched = SemiGANNAD().config()
+    assert untouched["initial"] is None and untouched["parents"] is None
+
+
+def test_auto_lets_the_generator_propose_where_the_space_cannot_be_enumerated() -> None:
+    """On DARTS ``"auto"`` is AG in ``rounds`` rounds after ``budget − rounds·top_k`` random
+    cells, no mutants, guidance on; given settings win; the budget is exact; it matches
+    multi-round NACG with the same settings query for query."""
+    from archperf.search.nacg import multi_round_nacg
+    from archperf.search.semigan import GENERATOR_RECIPE, GENERATOR_TRAINER
+    from test_gvae_nao import synthetic_oracle
+
+    tiny = {"num_candidates": 40, "unlabeled_size": 60, "top_k": 3, "rounds": 2}
+    trainer = {"epochs": 2, "unlabeled_batch_size": 32}
+    method = SemiGANNAD(**tiny, trainer=trainer)
+    space = registry.create("search_space", "darts")
+    resolved = method.for_space(space)
+    got = resolved.settings()
+    assert got["candidates"] == "generator" and got["parents"] == GENERATOR_RECIPE["parents"]
+    assert got["finetune_epochs"] == GENERATOR_RECIPE["finetune_epochs"]
+    assert got["rounds"] == 2 and got["initial"] is None and got["num_candidates"] == 40
+    assert got["trainer"] == {**GENERATOR_TRAINER, **trainer}
+    oracle = synthetic_oracle("darts", 14)
+    out = method.search(oracle, seed=1)
+    assert oracle.num_queries == 14 and len(out.info["rounds"]) == 2
+    assert out.info["initial"] == 8 and out.info["settings"]["candidates"] == "generator"
+    twin = synthetic_oracle("darts", 14)
+    multi_round_nacg(
+        rounds=2,
+        top_k=3,
+        num_candidates=40,
+        unlabeled_size=60,
+        finetune_epochs=GENERATOR_RECIPE["finetune_epochs"],
+        trainer={**GENERATOR_TRAINER, **trainer},
+    ).search(twin, seed=1)
+    # record ids of this synthetic table follow lookup order, so compare the cells themselves
+    assert [space.canonical(r.arch) for r in oracle.history] == [
+        space.canonical(r.arch) for r in twin.history
+    ]
+    with pytest.raises(ValueError, match=r"at least 8, got 7: raise --budget"):
+        SemiGANNAD(top_k=3, rounds=2).search(synthetic_oracle("darts", 7), seed=0)
+    with pytest.raises(ValueError, match="rounds"):
+        SemiGANNAD(rounds=0)

@@ -190,7 +190,12 @@ class NACG(SearchMethod):
         space = oracle.space
         found: list[Any] = []
         taken: set[int] = set()
-        stats = {"generated": 0, "distinct_records": 0, "new_answerable": 0, "batches": 0}
+        stats: dict[str, Any] = {
+            "generated": 0,
+            "distinct_records": 0,
+            "new_answerable": 0,
+            "batches": 0,
+        }
         distinct: set[int] = set()
         for attempt in range(1 + self.max_generate_tries):
             stochastic = self.stochastic or attempt > 0

@@ -39,14 +39,53 @@ from .base import (
 from .base import require_budget as _require_budget
 from .ranking import Ranker, build_predictor, check_predictor
 
-__all__ = ["CANDIDATE_SOURCES", "SemiGANNAD"]
+__all__ = [
+    "CANDIDATE_SOURCES",
+    "GENERATOR_RECIPE",
+    "GENERATOR_TRAINER",
+    "ROUND_DEFAULTS",
+    "SemiGANNAD",
+]
 
-#: Where a round's candidates come from.
-CANDIDATE_SOURCES = ("generator", "uniform", "pool")
+#: Where a round's candidates come from (``"auto"``, the default, picks one per space).
+CANDIDATE_SOURCES = ("auto", "generator", "uniform", "pool")
 
-#: Trainer settings of the search (any may be overridden through ``trainer=``).  PP guidance
-#: of the generator is off: it makes AG's class-0 cells better by PP but the search worse
-#: (NB301, 11 seeds: 96.01 against 96.14 without it, worse in 10 of 11;
+#: Settings of ``candidates="uniform"``, ``"pool"`` and ``"generator"``, and of ``"auto"`` on
+#: an enumerable space, for every argument left at ``None``: many rounds after a few random
+#: cells, and mutants of the incumbents.
+ROUND_DEFAULTS: dict[str, int] = {
+    "initial": 10,
+    "finetune_epochs": 10,
+    "num_candidates": 2000,
+    "unlabeled_size": 20_000,
+    "parents": 5,
+}
+
+#: Settings of ``candidates="auto"`` on a space that cannot be enumerated (DARTS), for every
+#: argument left at ``None``: AG proposes; ``rounds`` rounds of ``top_k`` after ``budget −
+#: rounds·top_k`` random cells, no mutants, and a trainer (:data:`GENERATOR_TRAINER` under
+#: ``trainer``) that keeps PP guidance of AG on: the settings of Table 3's multi-round NACG,
+#: which it matches run for run.  Measured on NB301 (20 seeds, 150 queries): 96.23 ± 0.25,
+#: against 95.82 ± 0.08 with uniform candidates in the same rounds and 96.14 ± 0.20 with
+#: uniform candidates and :data:`ROUND_DEFAULTS` (bench/results/nacg_mr_nb301/, docs/search.md).
+GENERATOR_RECIPE: dict[str, int] = {
+    "rounds": 5,
+    "finetune_epochs": 5,
+    "num_candidates": 1000,
+    "unlabeled_size": 5000,
+    "parents": 0,
+}
+GENERATOR_TRAINER: dict[str, Any] = {
+    "epochs": 30,
+    "labeled_batch_size": 16,
+    "unlabeled_batch_size": 64,
+    "predictor_guidance_weight": 1.0,
+}
+
+#: Trainer settings of the search with :data:`ROUND_DEFAULTS` (any may be overridden through
+#: ``trainer=``).  PP guidance of the generator is off: in these many small rounds it makes
+#: AG's class-0 cells better by PP but the search worse (NB301, 11 seeds: 96.01 against 96.14
+#: without it, worse in 10 of 11;
 #: bench/results/semigan_search_nb301_generator_guidance_partial.json).
 DEFAULT_TRAINER: dict[str, Any] = {
     "epochs": 40,
@@ -66,9 +105,16 @@ class SemiGANNAD(SearchMethod):
     top_k:
         Queries per round.
     candidates:
-        ``"uniform"`` (default: space samples), ``"generator"`` (AG under class 0) or
-        ``"pool"`` (every unlabeled cell).  docs/search.md gives the measurements behind the
-        default.
+        ``"auto"`` (default): ``"uniform"`` on an enumerable space, and on one that cannot be
+        enumerated (DARTS) ``"generator"`` with :data:`GENERATOR_RECIPE`;
+        ``"uniform"`` (space samples), ``"generator"`` (AG under class 0) or ``"pool"``
+        (every unlabeled cell) with :data:`ROUND_DEFAULTS`.  docs/search.md gives the
+        measurements behind both.  ``initial``, ``num_candidates``, ``finetune_epochs``,
+        ``unlabeled_size`` and ``parents`` left at ``None`` take those defaults.
+    rounds:
+        With ``initial`` unset: ``initial = budget − rounds·top_k`` (so exactly ``rounds``
+        rounds); ``None`` (default, except in :data:`GENERATOR_RECIPE`): rounds until the
+        budget is spent.
     num_candidates:
         Candidates drawn per round (``"generator"`` and ``"uniform"``).
     trainer:
@@ -98,56 +144,65 @@ class SemiGANNAD(SearchMethod):
 
     def __init__(
         self,
-        initial: int = 10,
+        initial: int | None = None,
         top_k: int = 10,
-        candidates: str = "uniform",
-        num_candidates: int = 2000,
+        candidates: str = "auto",
+        num_candidates: int | None = None,
         trainer: dict[str, Any] | None = None,
-        finetune_epochs: int = 10,
-        unlabeled_size: int = 20_000,
+        finetune_epochs: int | None = None,
+        unlabeled_size: int | None = None,
         condition_class: int = 0,
-        parents: int = 5,
+        parents: int | None = None,
         mutations: int = 20,
         predictor: str | None = None,
         predictor_settings: dict[str, Any] | None = None,
+        rounds: int | None = None,
     ) -> None:
+        given = {
+            "initial": initial,
+            "num_candidates": num_candidates,
+            "finetune_epochs": finetune_epochs,
+            "unlabeled_size": unlabeled_size,
+            "parents": parents,
+            "rounds": rounds,
+        }
+        lowest = {"initial": 2, "finetune_epochs": 0, "parents": 0}
         check_ints(
-            ("initial", initial, 2),
             ("top_k", top_k, 1),
-            ("num_candidates", num_candidates, 1),
-            ("finetune_epochs", finetune_epochs, 0),
-            ("unlabeled_size", unlabeled_size, 1),
             ("condition_class", condition_class, 0),
-            ("parents", parents, 0),
             ("mutations", mutations, 0),
+            *((k, v, lowest.get(k, 1)) for k, v in given.items() if v is not None),
         )
         if candidates not in CANDIDATE_SOURCES:
             raise ValueError(f"candidates must be one of {CANDIDATE_SOURCES}, got {candidates!r}")
-        trainer = trainer_overrides(trainer)
-        self.initial = initial
+        self._given = given
+        settings = {**ROUND_DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+        self.initial: int = settings["initial"]
+        self.rounds: int | None = rounds
         self.top_k = top_k
         self.candidates = candidates
-        self.num_candidates = num_candidates
-        self.trainer = trainer
-        self.finetune_epochs = finetune_epochs
-        self.unlabeled_size = unlabeled_size
+        self.num_candidates: int = settings["num_candidates"]
+        self.trainer = trainer_overrides(trainer)
+        self.finetune_epochs: int = settings["finetune_epochs"]
+        self.unlabeled_size: int = settings["unlabeled_size"]
         self.condition_class = condition_class
-        self.parents = parents
+        self.parents: int = settings["parents"]
         self.mutations = mutations
         self.predictor, self.predictor_settings = check_predictor(predictor, predictor_settings)
         self._trainer_config({})  # validate early, one clear error
+        if candidates == "auto":
+            self._generator_recipe()._trainer_config({})
 
     def config(self) -> dict[str, Any]:
+        """The settings as given (``None``: chosen by ``candidates``, see
+        :data:`ROUND_DEFAULTS` and :data:`GENERATOR_RECIPE`); a search's ``info["settings"]``
+        has the ones it used."""
         return {
-            "initial": self.initial,
+            **{k: v for k, v in self._given.items() if k != "rounds"},
             "top_k": self.top_k,
             "candidates": self.candidates,
-            "num_candidates": self.num_candidates,
             "trainer": dict(self.trainer),
-            "finetune_epochs": self.finetune_epochs,
-            "unlabeled_size": self.unlabeled_size,
             "condition_class": self.condition_class,
-            "parents": self.parents,
             "mutations": self.mutations,
             # only when set: the configs (and run keys) of PP-ranked searches stay as they were
             **(
@@ -155,7 +210,63 @@ class SemiGANNAD(SearchMethod):
                 if self.predictor is not None
                 else {}
             ),
+            **({"rounds": self.rounds} if self.rounds is not None else {}),
         }
+
+    def settings(self) -> dict[str, Any]:
+        """The settings this instance searches with (``candidates="auto"``: those of an
+        enumerable space; :meth:`for_space` gives a space's)."""
+        return {
+            "initial": None
+            if self.rounds is not None and not self._given["initial"]
+            else self.initial,
+            "rounds": self.rounds,
+            "top_k": self.top_k,
+            "candidates": self.candidates,
+            "num_candidates": self.num_candidates,
+            "trainer": dict(self.trainer),
+            "finetune_epochs": self.finetune_epochs,
+            "unlabeled_size": self.unlabeled_size,
+            "parents": self.parents,
+            "mutations": self.mutations,
+        }
+
+    def _generator_recipe(self) -> SemiGANNAD:
+        """``candidates="auto"`` on a space that cannot be enumerated: AG proposes, with
+        :data:`GENERATOR_RECIPE` and :data:`GENERATOR_TRAINER` under what was given."""
+        kw: dict[str, Any] = {**GENERATOR_RECIPE}
+        kw.update({k: v for k, v in self._given.items() if v is not None})
+        if self._given["initial"] is not None and self._given["rounds"] is None:
+            kw.pop("rounds")  # an explicit initial keeps the rounds open-ended
+        return SemiGANNAD(
+            **kw,
+            top_k=self.top_k,
+            candidates="generator",
+            trainer={**GENERATOR_TRAINER, **self.trainer},
+            condition_class=self.condition_class,
+            mutations=self.mutations,
+            predictor=self.predictor,
+            predictor_settings=self.predictor_settings,
+        )
+
+    def for_space(self, space: SearchSpace[Any]) -> SemiGANNAD:
+        """The search this one runs on ``space``: itself unless ``candidates="auto"``, which
+        means uniform candidates on an enumerable space and AG's otherwise."""
+        if self.candidates != "auto":
+            return self
+        if isinstance(space, EnumerableSpace):
+            kw = {k: v for k, v in self._given.items() if v is not None}
+            return SemiGANNAD(
+                **kw,
+                top_k=self.top_k,
+                candidates="uniform",
+                trainer=self.trainer,
+                condition_class=self.condition_class,
+                mutations=self.mutations,
+                predictor=self.predictor,
+                predictor_settings=self.predictor_settings,
+            )
+        return self._generator_recipe()
 
     def _trainer_config(self, fixed: dict[str, Any]) -> Any:
         from ..training.bi_arch2perf import TrainerConfig
@@ -214,18 +325,29 @@ class SemiGANNAD(SearchMethod):
         space = oracle.space
         if space is None:
             raise ValueError("semigan-nad needs the oracle's search space")
+        if self.candidates == "auto":
+            return self.for_space(space)._search(oracle, seed)
         remaining = _require_budget(oracle, self.name)
-        if remaining < self.initial + 1:
+        initial = self.initial
+        if self.rounds is not None and self._given["initial"] is None:
+            initial = remaining - self.rounds * self.top_k
+            if initial < 2:
+                raise UsageError(
+                    f"semigan-nad ({self.rounds} rounds × top_k={self.top_k} after random "
+                    f"cells) needs a budget of at least {self.rounds * self.top_k + 2}, got "
+                    f"{remaining}: raise --budget, or lower rounds / top_k (--set rounds=N)"
+                )
+        if remaining < initial + 1:
             raise UsageError(
-                f"semigan-nad needs a budget of at least {self.initial + 1} (initial="
-                f"{self.initial} random cells + at least 1 proposed cell), got {remaining}: "
+                f"semigan-nad needs a budget of at least {initial + 1} (initial="
+                f"{initial} random cells + at least 1 proposed cell), got {remaining}: "
                 "raise --budget or lower initial (--set initial=N)"
             )
         build_predictor(self.predictor, self.predictor_settings, space, int(seed))  # fail early
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
-        phase(f"{self.initial} random cells")
-        cells = draw_new(oracle, self.initial, rng)
+        phase(f"{initial} random cells")
+        cells = draw_new(oracle, initial, rng)
         labels = [float(v) for v in oracle.query(cells)]
         seen = {space.canonical(c) for c in cells}
         pool = self._pool(space, rng)
@@ -235,7 +357,7 @@ class SemiGANNAD(SearchMethod):
         trainer = BiArch2Perf(cfg, space=space) if use_trainer else None
         ranker = Ranker(self.predictor, self.predictor_settings, space, int(seed), trainer)
         train_seconds = 0.0
-        n_rounds = -(-(remaining - self.initial) // self.top_k)  # for the progress display
+        n_rounds = -(-(remaining - initial) // self.top_k)  # for the progress display
         rounds: list[dict[str, Any]] = []
         r = 0
         exhausted = False
@@ -302,7 +424,8 @@ class SemiGANNAD(SearchMethod):
             r += 1
         return SearchOutcome.from_oracle(
             oracle,
-            initial=self.initial,
+            initial=initial,
+            settings={**self.settings(), "initial": initial},
             rounds=rounds,
             device=str(trainer.device) if trainer is not None else "cpu",
             exhausted=exhausted,
