@@ -2,9 +2,10 @@
 
 Both get 100 queries; the search sees validation accuracy only.  The real NB201 table in
 ../shared/data (or $ARCHPERF_DATA_DIR) gives the reported test accuracy; without it the embedded
-validation-only data is searched and no test accuracy is shown.  ``candidates="uniform"`` (the
-default: PP ranks uniform samples, no adversarial training) keeps it short; ``"generator"`` lets
-the trained AG propose the candidates (docs/search.md compares the two).
+validation-only data is searched and no test accuracy is shown.  ``candidates="uniform"`` (what
+the default, ``"auto"``, picks on NB201: PP ranks uniform samples, no adversarial training)
+keeps it short; ``"generator"`` lets the trained AG propose the candidates, as ``"auto"`` does
+on DARTS (docs/search.md compares the two).
 """
 
 from __future__ import annotations
