@@ -8,9 +8,11 @@ so the ratios between methods are comparable.
 
 Methods (``--methods``):
 
-* ``semigan-nad``: the library's defaults (uniform candidates, PP ranks);
-* ``semigan-nad-generator``: the same search with AG's candidates (class 0);
-* ``semigan-nad-uniform``: candidates drawn uniformly (the default, spelled out);
+* ``semigan-nad``: the library's defaults (``candidates="auto"``: uniform candidates on NB201 and
+  NB101, the generator recipe on NB301);
+* ``semigan-nad-generator``: AG's candidates (class 0) with the many-round defaults;
+* ``semigan-nad-uniform``: candidates drawn uniformly (the default on enumerable spaces, spelled
+  out; the ``semigan_search_nb301_uniform.json`` row);
 * ``semigan-nad-uniform-nomut``: uniform candidates without the incumbents' mutants;
 * ``semigan-nad-pool``: PP ranks the whole unlabeled pool;
 * ``re100`` / ``re160`` / ``re110`` / ``re150``: regularized evolution at that budget;
