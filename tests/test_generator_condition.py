@@ -75,6 +75,8 @@ def test_default_config_conditions_the_generator() -> None:
         ("diversity_structure", "graph"),
         ("collision_target", 0.0),
         ("collision_target", 1.0),
+        ("op_collision_target", -0.1),
+        ("op_collision_target", 1.0),
     ],
 )
 def test_config_rejects_bad_values(field: str, value: object) -> None:
@@ -374,3 +376,47 @@ def test_nb101_trainer_runs_with_every_structure(structure: str, sharp: float) -
     tr.fit(cells[:20], y[:20], cells[20:])
     assert tr.generator is not None
     assert len(tr.generator.sample(0, 5, seed=1)) == 5
+
+
+def test_op_floor_sees_the_op_rows_and_moves_the_generator() -> None:
+    """``op_collision_target``: NB101's op rows are the first n − 2 of every structure, and the
+    floor changes AG's training when it binds (a target below any reachable collision) and
+    leaves it alone when off."""
+    from archperf.spaces.nb101 import NB101Space
+
+    g = ConditionalGenerator("nb101", seed=0)
+    cond = torch.tensor([0, 1])
+    z_a, z_x = g.sample_latent(2, torch.Generator().manual_seed(0))
+    for structure in ("ops", "edges", "live"):
+        _, probs = g.generate(cond, z_a, z_x, structure=structure)
+        rows = g.decoder.op_choices(probs)
+        assert rows.shape[1] == 5
+        _, ops = g.generate(cond, z_a, z_x, structure="ops")
+        if structure != "live":
+            torch.testing.assert_close(rows[..., :3], ops)
+    nb201 = ConditionalGenerator("nb201", seed=0)
+    _, p201 = nb201.generate(cond, *nb201.sample_latent(2, torch.Generator().manual_seed(0)))
+    assert torch.equal(nb201.decoder.op_choices(p201), p201)
+
+    space = NB101Space()
+    cells = space.sample(40, seed=0)
+    y = np.linspace(80.0, 94.0, 40)
+    weights = {}
+    for target in (0.0, 1e-9, -1.0):  # -1.0: off again, a second run (same seed, same weights)
+        cfg = TrainerConfig(
+            space="nb101",
+            epochs=1,
+            steps_per_epoch=2,
+            progress=False,
+            device="cpu",
+            seed=3,
+            unlabeled_batch_size=16,
+            generator_batch_size=16,
+            op_collision_target=max(target, 0.0),
+        )
+        tr = BiArch2Perf(cfg, space=space)
+        tr.fit(cells[:20], y[:20], cells[20:])
+        assert tr.generator is not None
+        weights[target] = torch.cat([q.detach().flatten() for q in tr.generator.parameters()])
+    assert not torch.equal(weights[0.0], weights[1e-9])
+    assert torch.equal(weights[0.0], weights[-1.0])

@@ -199,6 +199,10 @@ class SpaceDecoder(abc.ABC):
         _check_structure(structure)
         return torch.softmax(self.choice_logits(op_logits) / tau, dim=-1)
 
+    def op_choices(self, probs: Tensor) -> Tensor:
+        """The op rows of :meth:`choice_probs`' output ``[B, M, K]`` (default: all of them)."""
+        return probs
+
     def _check_logits(self, op_logits: Tensor, edge_logits: Tensor | None) -> int:
         b = int(op_logits.shape[0])
         n, k = self.num_nodes, self.op_dim
@@ -352,6 +356,11 @@ class NB101Decoder(SpaceDecoder):
         return CellBatch(
             adj * pair, ops * new_mask[..., None].to(ops.dtype), new_mask, self.num_graph_ops
         )
+
+    def op_choices(self, probs: Tensor) -> Tensor:
+        """The interior op rows, the first ``n − 2`` of every structure (live-weighted with
+        ``"live"``)."""
+        return probs[:, : self.num_nodes - 2]
 
     def choice_probs(
         self,

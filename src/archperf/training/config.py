@@ -73,6 +73,12 @@ class TrainerConfig:
       NB101 chooses edges: on NB201 and DARTS the three are the same op choices.  With
       ``"ops"`` NB101's term can never be met (5 ops × 3: collision ≥ 3⁻⁵ ≈ 4e-3) and its
       cells collapse (docs/training.md).
+    * ``op_collision_target`` [0 = off]: a second floor of the same diversity term, on the op
+      choices alone (:meth:`SpaceDecoder.op_choices` of the ``diversity_structure``
+      probabilities; on NB101 the live-weighted interior ops).  The whole-cell floor can be met
+      by edge noise alone while every sample gets the same ops (NB101: 98 % of class-0 cells
+      had the op string of one cell); this floor forbids that.  NB101's ops cannot go below
+      3⁻⁵ ≈ 4e-3, so targets of about 1e-2 to 5e-2.  Needs ``diversity_weight > 0``.
     * ``choice_sharpness_weight`` [0]: weight of the mean entropy of each generated sample's
       choice distributions (those of ``diversity_structure``) in AG's loss: sharp choices, so
       that the diversity comes from the latent and a sample is what its noise-free
@@ -131,6 +137,7 @@ class TrainerConfig:
     diversity_weight: float = 3.0
     diversity: str = "pair-collision"
     collision_target: float = 1.85e-4
+    op_collision_target: float = 0.0
     diversity_structure: str = "live"
     choice_sharpness_weight: float = 0.0
     predictor_guidance_weight: float = 1.0
@@ -190,6 +197,10 @@ class TrainerConfig:
             )
         if not 0.0 < self.collision_target < 1.0:
             raise ValueError(f"collision_target must lie in (0, 1), got {self.collision_target}")
+        if not 0.0 <= self.op_collision_target < 1.0:
+            raise ValueError(
+                f"op_collision_target must lie in [0, 1) (0 = off), got {self.op_collision_target}"
+            )
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):
