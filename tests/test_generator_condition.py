@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -352,27 +353,30 @@ def test_predictor_guidance_alone_conditions_the_generator() -> None:
     assert _score(best).mean() > _score(worst).mean() + 3.0
 
 
-@pytest.mark.parametrize(
-    ("structure", "sharp"), [("ops", 0.0), ("edges", 0.0), ("live", 0.0), ("live", 0.3)]
-)
-def test_nb101_trainer_runs_with_every_structure(structure: str, sharp: float) -> None:
+def _tiny_nb101_trainer(**overrides: Any) -> tuple[BiArch2Perf, list[Any], np.ndarray]:
+    """A two-step NB101 trainer and 40 sampled cells with made-up labels."""
     from archperf.spaces.nb101 import NB101Space
 
     space = NB101Space()
     cells = space.sample(40, seed=0)
     y = np.linspace(80.0, 94.0, 40)
-    cfg = TrainerConfig(
-        space="nb101",
-        epochs=1,
-        steps_per_epoch=2,
-        progress=False,
-        device="cpu",
-        unlabeled_batch_size=16,
-        generator_batch_size=16,
-        diversity_structure=structure,
-        choice_sharpness_weight=sharp,
-    )
-    tr = BiArch2Perf(cfg, space=space)
+    base: dict[str, Any] = {
+        "space": "nb101",
+        "epochs": 1,
+        "steps_per_epoch": 2,
+        "progress": False,
+        "device": "cpu",
+        "unlabeled_batch_size": 16,
+        "generator_batch_size": 16,
+    }
+    return BiArch2Perf(TrainerConfig(**(base | overrides)), space=space), cells, y
+
+
+@pytest.mark.parametrize(
+    ("structure", "sharp"), [("ops", 0.0), ("edges", 0.0), ("live", 0.0), ("live", 0.3)]
+)
+def test_nb101_trainer_runs_with_every_structure(structure: str, sharp: float) -> None:
+    tr, cells, y = _tiny_nb101_trainer(diversity_structure=structure, choice_sharpness_weight=sharp)
     tr.fit(cells[:20], y[:20], cells[20:])
     assert tr.generator is not None
     assert len(tr.generator.sample(0, 5, seed=1)) == 5
@@ -382,8 +386,6 @@ def test_op_floor_sees_the_op_rows_and_moves_the_generator() -> None:
     """``op_collision_target``: NB101's op rows are the first n − 2 of every structure, and the
     floor changes AG's training when it binds (a target below any reachable collision) and
     leaves it alone when off."""
-    from archperf.spaces.nb101 import NB101Space
-
     g = ConditionalGenerator("nb101", seed=0)
     cond = torch.tensor([0, 1])
     z_a, z_x = g.sample_latent(2, torch.Generator().manual_seed(0))
@@ -398,23 +400,9 @@ def test_op_floor_sees_the_op_rows_and_moves_the_generator() -> None:
     _, p201 = nb201.generate(cond, *nb201.sample_latent(2, torch.Generator().manual_seed(0)))
     assert torch.equal(nb201.decoder.op_choices(p201), p201)
 
-    space = NB101Space()
-    cells = space.sample(40, seed=0)
-    y = np.linspace(80.0, 94.0, 40)
     weights = {}
     for target in (0.0, 1e-9, -1.0):  # -1.0: off again, a second run (same seed, same weights)
-        cfg = TrainerConfig(
-            space="nb101",
-            epochs=1,
-            steps_per_epoch=2,
-            progress=False,
-            device="cpu",
-            seed=3,
-            unlabeled_batch_size=16,
-            generator_batch_size=16,
-            op_collision_target=max(target, 0.0),
-        )
-        tr = BiArch2Perf(cfg, space=space)
+        tr, cells, y = _tiny_nb101_trainer(seed=3, op_collision_target=max(target, 0.0))
         tr.fit(cells[:20], y[:20], cells[20:])
         assert tr.generator is not None
         weights[target] = torch.cat([q.detach().flatten() for q in tr.generator.parameters()])

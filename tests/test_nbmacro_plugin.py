@@ -444,20 +444,11 @@ def test_run_and_table_commands(
 
 
 # ------------------------------------------------------------------ Graph-VAE NAO on it
-GVAE_TINY: dict[str, Any] = {
-    "latent_dim": 8,
-    "hidden_dim": 32,
-    "encoder_kwargs": {"hidden_dim": 16, "num_layers": 2},
-    "initial": 6,
-    "top_k": 5,
-    "pool": 40,
-    "parents": 4,
-    "steps": 8,
-    "checkpoints": 4,
-    "epochs": 4,
-    "round_epochs": 1,
-    "batch_size": 32,
-}
+def _gvae_tiny() -> dict[str, Any]:
+    """test_gvae_nao's tiny gvae-nao settings, with 6 initial cells."""
+    from test_gvae_nao import TINY
+
+    return {**TINY, "initial": 6}
 
 
 @needs_plugin
@@ -468,7 +459,9 @@ def test_gvae_decodes_valid_plugin_cells(space: Any) -> None:
 
     from archperf.nn.gvae import GraphVAE
 
-    model = GraphVAE("nbmacro", seed=0, **{k: GVAE_TINY[k] for k in ("latent_dim", "hidden_dim")})
+    model = GraphVAE(
+        "nbmacro", seed=0, **{k: _gvae_tiny()[k] for k in ("latent_dim", "hidden_dim")}
+    )
     codes = np.random.default_rng(0).normal(0.0, 3.0, (30, model.latent_dim))
     for cell in model.decode(codes):
         space.validate(cell)
@@ -489,10 +482,10 @@ def test_gvae_decodes_valid_plugin_cells(space: Any) -> None:
 def test_gvae_nao_two_objectives_on_the_plugin(bench: Any, cost: str) -> None:
     """gvae-nao with a lambda sweep on NAS-Bench-Macro's params or FLOPs: exact budget, the
     same queries under a seed, and the front it returns is that of its queried cells."""
-    method = registry.create("search_method", "gvae-nao", **GVAE_TINY, cost=cost, lambdas=[0, 1])
+    method = registry.create("search_method", "gvae-nao", **_gvae_tiny(), cost=cost, lambdas=[0, 1])
     a, b = bench.oracle(budget=21), bench.oracle(budget=21)
     out = method.search(a, seed=2)
-    registry.create("search_method", "gvae-nao", **GVAE_TINY, cost=cost, lambdas=[0, 1]).search(
+    registry.create("search_method", "gvae-nao", **_gvae_tiny(), cost=cost, lambdas=[0, 1]).search(
         b, seed=2
     )
     charged = [r for r in a.history if r.charged]

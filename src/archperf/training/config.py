@@ -77,8 +77,9 @@ class TrainerConfig:
       choices alone (:meth:`SpaceDecoder.op_choices` of the ``diversity_structure``
       probabilities; on NB101 the live-weighted interior ops).  The whole-cell floor can be met
       by edge noise alone while the samples share their ops (NB101 seed 0: 15 of the 16
-      seven-vertex class-0 cells had the same ops); this floor forbids that.  NB101's ops cannot go below
-      3⁻⁵ ≈ 4e-3, so targets of about 1e-2 to 5e-2.  Needs ``diversity_weight > 0``.
+      seven-vertex class-0 cells had the same ops); this floor forbids that.  NB101's ops
+      cannot go below 3⁻⁵ ≈ 4e-3, so targets of about 8e-3 to 5e-2 (docs/training.md measures
+      two).  Needs ``diversity_weight > 0``.
     * ``choice_sharpness_weight`` [0]: weight of the mean entropy of each generated sample's
       choice distributions (those of ``diversity_structure``) in AG's loss: sharp choices, so
       that the diversity comes from the latent and a sample is what its noise-free
