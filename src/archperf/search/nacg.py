@@ -200,7 +200,8 @@ class NACG(SearchMethod):
         for attempt in range(1 + self.max_generate_tries):
             stochastic = self.stochastic or attempt > 0
             batch_seed = int(np.random.SeedSequence([seed, round_, attempt]).generate_state(1)[0])
-            if self.candidates == "uniform" and space is not None:
+            if self.candidates == "uniform":
+                assert space is not None  # _search refuses an oracle without a space
                 cells = list(space.sample(self.num_candidates, np.random.default_rng(batch_seed)))
             else:
                 cells = gen.sample(

@@ -213,13 +213,16 @@ class SemiGANNAD(SearchMethod):
             **({"rounds": self.rounds} if self.rounds is not None else {}),
         }
 
+    @property
+    def _initial_from_rounds(self) -> bool:
+        """``initial`` is ``budget − rounds·top_k`` (``rounds`` given, ``initial`` not)."""
+        return self.rounds is not None and self._given["initial"] is None
+
     def settings(self) -> dict[str, Any]:
         """The settings this instance searches with (``candidates="auto"``: those of an
         enumerable space; :meth:`for_space` gives a space's)."""
         return {
-            "initial": None
-            if self.rounds is not None and not self._given["initial"]
-            else self.initial,
+            "initial": None if self._initial_from_rounds else self.initial,
             "rounds": self.rounds,
             "top_k": self.top_k,
             "candidates": self.candidates,
@@ -234,20 +237,10 @@ class SemiGANNAD(SearchMethod):
     def _generator_recipe(self) -> SemiGANNAD:
         """``candidates="auto"`` on a space that cannot be enumerated: AG proposes, with
         :data:`GENERATOR_RECIPE` and :data:`GENERATOR_TRAINER` under what was given."""
-        kw: dict[str, Any] = {**GENERATOR_RECIPE}
-        kw.update({k: v for k, v in self._given.items() if v is not None})
+        recipe = dict(GENERATOR_RECIPE)
         if self._given["initial"] is not None and self._given["rounds"] is None:
-            kw.pop("rounds")  # an explicit initial keeps the rounds open-ended
-        return SemiGANNAD(
-            **kw,
-            top_k=self.top_k,
-            candidates="generator",
-            trainer={**GENERATOR_TRAINER, **self.trainer},
-            condition_class=self.condition_class,
-            mutations=self.mutations,
-            predictor=self.predictor,
-            predictor_settings=self.predictor_settings,
-        )
+            del recipe["rounds"]  # an explicit initial keeps the rounds open-ended
+        return self._with("generator", recipe, {**GENERATOR_TRAINER, **self.trainer})
 
     def for_space(self, space: SearchSpace[Any]) -> SemiGANNAD:
         """The search this one runs on ``space``: itself unless ``candidates="auto"``, which
@@ -255,18 +248,24 @@ class SemiGANNAD(SearchMethod):
         if self.candidates != "auto":
             return self
         if isinstance(space, EnumerableSpace):
-            kw = {k: v for k, v in self._given.items() if v is not None}
-            return SemiGANNAD(
-                **kw,
-                top_k=self.top_k,
-                candidates="uniform",
-                trainer=self.trainer,
-                condition_class=self.condition_class,
-                mutations=self.mutations,
-                predictor=self.predictor,
-                predictor_settings=self.predictor_settings,
-            )
+            return self._with("uniform", {}, self.trainer)
         return self._generator_recipe()
+
+    def _with(
+        self, candidates: str, defaults: dict[str, int], trainer: dict[str, Any]
+    ) -> SemiGANNAD:
+        """This search with another candidate source: ``defaults`` under the given settings."""
+        given = {k: v for k, v in self._given.items() if v is not None}
+        return SemiGANNAD(
+            **(defaults | given),
+            top_k=self.top_k,
+            candidates=candidates,
+            trainer=trainer,
+            condition_class=self.condition_class,
+            mutations=self.mutations,
+            predictor=self.predictor,
+            predictor_settings=self.predictor_settings,
+        )
 
     def _trainer_config(self, fixed: dict[str, Any]) -> Any:
         from ..training.bi_arch2perf import TrainerConfig
@@ -329,7 +328,7 @@ class SemiGANNAD(SearchMethod):
             return self.for_space(space)._search(oracle, seed)
         remaining = _require_budget(oracle, self.name)
         initial = self.initial
-        if self.rounds is not None and self._given["initial"] is None:
+        if self.rounds is not None and self._initial_from_rounds:
             initial = remaining - self.rounds * self.top_k
             if initial < 2:
                 raise UsageError(
