@@ -70,9 +70,11 @@ def test_hypervolume_table_against_the_space(records: list[dict[str, Any]]) -> N
     for row, same in zip(rows, given_ref, strict=True):
         assert row["hv_mean"] == pytest.approx(same["hv_mean"])
         assert row["share"] == pytest.approx(row["hv_mean"] / sf.hypervolume)
+        assert row["share_std"] == pytest.approx(row["hv_std"] / sf.hypervolume)
         assert 0 < row["share"] <= 1 and "share" not in same
     text = hypervolume_markdown(rows)
     assert "Share of the true front's" in text and f"(of {sf.hypervolume:.2f})" in text
+    assert f"{rows[0]['share']:.4f} ± {rows[0]['share_std']:.3f} (of" in text
     with pytest.raises(ValueError, match="'space'"):
         summarize_hypervolume(records, "params_mb", "whole")
 

@@ -198,7 +198,8 @@ def summarize_hypervolume(
     :func:`archperf.pareto.hypervolume_2d` with reference point ``ref = (accuracy, cost)``, or
     with ``ref="space"`` the reference point of the whole space of each panel
     (:func:`archperf.experiments.fronts.space_front`, tabular benchmarks only), which also
-    adds the true front's hypervolume (``space_hv``) and each row's ``share`` of it;
+    adds the true front's hypervolume (``space_hv``) and each row's ``share`` of it (and
+    ``share_std``, the hypervolume's std over seeds divided by it);
     ``ref="space:Q"`` (0 < Q < 1) the same with the space's Q-quantile of the search metric as
     the reference accuracy (``space:0.5``: only what beats the median cell counts).  Rows:
     ``seeds``, ``hv_mean``, ``hv_std`` (n − 1; None for one seed), ``front_mean`` (mean front
@@ -246,9 +247,9 @@ def summarize_hypervolume(
         space = spaces.get((bench, dataset, protocol))
         if space is not None:
             row["space_hv"] = space.hypervolume
-            row["share"] = (
-                None if mean is None or space.hypervolume <= 0 else mean / space.hypervolume
-            )
+            ok = space.hypervolume > 0
+            row["share"] = None if mean is None or not ok else mean / space.hypervolume
+            row["share_std"] = None if std is None or not ok else std / space.hypervolume
         rows.append(row)
     return rows
 
@@ -301,7 +302,9 @@ def hypervolume_markdown(rows: Sequence[Mapping[str, Any]], digits: int = 2) -> 
 def _share(row: Mapping[str, Any]) -> str:
     if row.get("share") is None:
         return _DASH
-    return f"{row['share']:.4f} (of {row['space_hv']:.2f})"
+    std = row.get("share_std")
+    spread = "" if std is None else f" ± {std:.3f}"
+    return f"{row['share']:.4f}{spread} (of {row['space_hv']:.2f})"
 
 
 def _pm(mean: float | None, std: float | None, digits: int) -> str:
