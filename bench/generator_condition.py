@@ -34,6 +34,7 @@ import json
 import platform
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
 SAMPLES = 1000
 
 
+def _structure(space: Any, cells: list[Any]) -> dict[str, Any]:
+    """NB101: what the generated cells look like beside uniform samples of the space: vertex
+    counts, the share at the edge cap, and how many distinct op strings the 7-vertex ones
+    carry."""
+    uniform = space.sample(len(cells), np.random.default_rng(5))
+    seven = [c for c in cells if c.num_vertices == 7]
+    return {
+        "vertices": dict(Counter(int(c.num_vertices) for c in cells)),
+        "uniform_vertices": dict(Counter(int(c.num_vertices) for c in uniform)),
+        "at_edge_cap": round(float(np.mean([c.num_edges == space.max_edges for c in cells])), 3),
+        "seven_vertex": len(seven),
+        "seven_vertex_distinct_ops": len({tuple(np.asarray(c.ops).tolist()) for c in seven}),
+    }
+
+
 def _diagnose(tr: BiArch2Perf, labeled: list[Any], y: np.ndarray) -> dict[str, Any]:
     g, d, cond = tr.generator, tr.discriminator, tr.condition
     assert g is not None and d is not None and cond is not None
@@ -297,6 +313,8 @@ def run_one(
             rec["class0_most_common_share"] = round(float(counts.max()) / SAMPLES, 3)
             rec["class0_distinct_share"] = round(len(uniq) / SAMPLES, 3)
             rec["class0_top10_rate"] = round(float(np.mean(known >= top10)), 3)
+            if space.name == "nb101":
+                rec["class0_structure"] = _structure(space, cells)
     rec["mean_val_by_class"] = means
     rec["monotone"] = bool(all(a > b for a, b in itertools.pairwise(means)))
     if diagnose:
