@@ -391,14 +391,14 @@ def test_op_floor_sees_the_op_rows_and_moves_the_generator() -> None:
     z_a, z_x = g.sample_latent(2, torch.Generator().manual_seed(0))
     for structure in ("ops", "edges", "live"):
         _, probs = g.generate(cond, z_a, z_x, structure=structure)
-        rows = g.decoder.op_choices(probs)
+        rows = g.op_choices(probs)
         assert rows.shape[1] == 5
         _, ops = g.generate(cond, z_a, z_x, structure="ops")
         if structure != "live":
             torch.testing.assert_close(rows[..., :3], ops)
     nb201 = ConditionalGenerator("nb201", seed=0)
     _, p201 = nb201.generate(cond, *nb201.sample_latent(2, torch.Generator().manual_seed(0)))
-    assert torch.equal(nb201.decoder.op_choices(p201), p201)
+    assert torch.equal(nb201.op_choices(p201), p201)
 
     weights = {}
     for target in (0.0, 1e-9, -1.0):  # -1.0: off again, a second run (same seed, same weights)

@@ -337,6 +337,11 @@ class HasChoiceProbs(abc.ABC):
     ) -> tuple[CellBatch, torch.Tensor]:
         """``(forward(...), probabilities [B, M, K])`` over ``M`` choices of ``K`` options."""
 
+    def op_choices(self, probs: torch.Tensor) -> torch.Tensor:
+        """The rows of :meth:`generate`'s probabilities that are op choices (the trainer's
+        ``op_collision_target`` acts on them); default: every row."""
+        return probs
+
 
 class Condition(abc.ABC):
     """Maps performance to a conditioning signal (e.g. rank classes) and back.

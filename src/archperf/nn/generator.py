@@ -408,6 +408,10 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         probs = self.decoder.choice_probs(op_logits, edge_logits, self.tau, structure)
         return relaxed, probs
 
+    def op_choices(self, probs: Tensor) -> Tensor:
+        """The op rows of :meth:`generate`'s probabilities (:meth:`SpaceDecoder.op_choices`)."""
+        return self.decoder.op_choices(probs)
+
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""
         return self.decoder.decode(relaxed, stochastic=stochastic, seed=seed)

@@ -74,7 +74,7 @@ class TrainerConfig:
       ``"ops"`` NB101's term can never be met (5 ops × 3: collision ≥ 3⁻⁵ ≈ 4e-3) and its
       cells collapse (docs/training.md).
     * ``op_collision_target`` [0 = off]: a second floor of the same diversity term, on the op
-      choices alone (:meth:`SpaceDecoder.op_choices` of the ``diversity_structure``
+      choices alone (:meth:`HasChoiceProbs.op_choices` of the ``diversity_structure``
       probabilities; on NB101 the live-weighted interior ops).  The whole-cell floor can be met
       by edge noise alone while the samples share their ops (NB101 seed 0: 15 of the 16
       seven-vertex class-0 cells had the same ops); this floor forbids that.  NB101's ops

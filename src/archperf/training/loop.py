@@ -172,10 +172,9 @@ class Stepper:
                     probs, gen_cls, cfg.diversity, cfg.collision_target
                 )
                 if cfg.op_collision_target > 0:
-                    decoder = getattr(self.players.generator, "decoder", None)
-                    op_probs = probs if decoder is None else decoder.op_choices(probs)
+                    assert isinstance(g, HasChoiceProbs)
                     loss_g = loss_g + cfg.diversity_weight * diversity_penalty(
-                        op_probs, gen_cls, cfg.diversity, cfg.op_collision_target
+                        g.op_choices(probs), gen_cls, cfg.diversity, cfg.op_collision_target
                     )
                 if cfg.choice_sharpness_weight > 0:
                     loss_g = loss_g + cfg.choice_sharpness_weight * choice_entropy(probs)
