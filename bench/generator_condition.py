@@ -203,6 +203,31 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # A second floor on the (live-weighted) op choices alone:
     "op_floor0.02": {"op_collision_target": 0.02},
     "op_floor0.008": {"op_collision_target": 0.008},
+    # The generator's GIN runs 5 layers over the dense soft graph A0: its node outputs are alike
+    # (std over a cell's nodes ~1e-4), so every NB101 edge got the same score (q = 0.73, the
+    # same for every latent) and the op scores moved only through the latent path.  The
+    # decoders also read each node's inputs (position, latents, condition):
+    "skip": {"generator_kwargs": {"skip": True}},
+    # skip alone: still 5-6 vertices (edges q ~ 0.7, ~15 switched on; decoding the same draws
+    # without the 9-edge cap gives 41 % seven-vertex cells, with it 1.3 %).  AG pays for samples
+    # likely to exceed the cap:
+    "limit1": {"limit_weight": 1.0},
+    "skip_limit1": {"generator_kwargs": {"skip": True}, "limit_weight": 1.0},
+    "skip_limit3": {"generator_kwargs": {"skip": True}, "limit_weight": 3.0},
+    # the limit holds (cap hits 10-22 %) but the cells shrink further: sparse noisy edges.  The
+    # sharpness term failed before skip because every edge of a cell had one score (sharp meant
+    # all on or all off); with skip the latent can pick sharp, different structures:
+    "skip_sharp0.3": {"generator_kwargs": {"skip": True}, "choice_sharpness_weight": 0.3},
+    "skip_sharp1_limit1": {
+        "generator_kwargs": {"skip": True},
+        "choice_sharpness_weight": 1.0,
+        "limit_weight": 1.0,
+    },
+    # No change: the vertex counts stay (2-6).  The straight-through gradient cannot grow a
+    # cell: pruned vertices and dropped edges get no gradient from D or PP.  D judges the raw
+    # graph (no cap, no pruning) instead, so every edge score gets one:
+    "unpruned": {"generator_unpruned": True},
+    "skip_unpruned": {"generator_kwargs": {"skip": True}, "generator_unpruned": True},
 }
 
 SAMPLES = 1000

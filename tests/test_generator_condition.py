@@ -308,6 +308,29 @@ def test_latent_ops_lets_the_latent_move_the_ops() -> None:
     assert spread[True] > spread[False]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skip_lets_edges_differ_within_a_cell(seed: int) -> None:
+    """Without ``skip`` the GIN's node outputs over the dense soft graph are alike, so every
+    NB101 edge of a cell gets (nearly) the same score; with it, edges differ by position."""
+    cond = torch.zeros(64, dtype=torch.long)
+    spread = {}
+    for skip in (False, True):
+        g = ConditionalGenerator("nb101", latent_ops=True, skip=skip, seed=seed)
+        z_a, z_x = g.sample_latent(64, torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            edges = g.scores(cond, z_a, z_x)[1]
+        assert edges is not None
+        iu = torch.triu_indices(7, 7, 1)
+        spread[skip] = float(edges[:, iu[0], iu[1]].std(1).mean())
+    assert spread[False] < 0.01 < 0.05 < spread[True]
+    g = ConditionalGenerator("nb101", skip=True, seed=seed)
+    again = ConditionalGenerator.from_config(g.config())
+    assert again.skip
+    again.load_state_dict(g.state_dict())
+    z_a, z_x = g.sample_latent(4, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(g.scores(cond[:4], z_a, z_x)[1], again.scores(cond[:4], z_a, z_x)[1])
+
+
 # -- behaviour ----------------------------------------------------------------------------------
 
 
@@ -408,3 +431,58 @@ def test_op_floor_sees_the_op_rows_and_moves_the_generator() -> None:
         weights[target] = torch.cat([q.detach().flatten() for q in tr.generator.parameters()])
     assert not torch.equal(weights[0.0], weights[1e-9])
     assert torch.equal(weights[0.0], weights[-1.0])
+
+
+# -- the NB101 edge cap and pruning, seen by the trainer -----------------------------------------
+
+
+def test_unpruned_cells_are_the_raw_graph_with_a_gradient_on_every_edge() -> None:
+    g = ConditionalGenerator("nb101", seed=0, latent_ops=True, skip=True)
+    cond = torch.tensor([0, 1, 2, 3])
+    z_a, z_x = g.sample_latent(4, torch.Generator().manual_seed(0))
+    raw, _ = g.generate(cond, z_a, z_x, generator=torch.Generator().manual_seed(1), unpruned=True)
+    pruned, _ = g.generate(cond, z_a, z_x, generator=torch.Generator().manual_seed(1))
+    assert bool(raw.mask.all())
+    # the same noise: the raw graph holds every kept edge of the pruned cell, and more
+    assert float(raw.adj.detach().sum()) >= float(pruned.adj.detach().sum())
+    assert set(torch.unique(raw.adj.detach()).tolist()) <= {0.0, 1.0}
+    assert float(raw.adj.detach().tril().abs().sum()) == 0.0
+    g.zero_grad()
+    raw.adj.sum().backward()
+    grads = [p.grad for p in g.parameter_groups()["edge_decoder"]]
+    assert all(gr is not None and float(gr.abs().sum()) > 0 for gr in grads)
+    # spaces whose decoding repairs nothing: the same cells as relax
+    g201 = ConditionalGenerator("nb201", seed=0)
+    z_a, z_x = g201.sample_latent(3, torch.Generator().manual_seed(0))
+    a, _ = g201.generate(cond[:3], z_a, z_x, generator=torch.Generator().manual_seed(2))
+    b, _ = g201.generate(
+        cond[:3], z_a, z_x, generator=torch.Generator().manual_seed(2), unpruned=True
+    )
+    assert torch.equal(a.ops, b.ops) and torch.equal(a.adj, b.adj)
+
+
+@pytest.mark.parametrize("logit", [-6.0, 0.0, 6.0])
+def test_over_limit_is_the_chance_of_more_than_nine_edges(logit: float) -> None:
+    g = ConditionalGenerator("nb101", seed=0)
+    dec = g.decoder
+    op_logits = torch.zeros(2, 7, 3, requires_grad=True)
+    edge_logits = torch.full((2, 7, 7), logit, requires_grad=True)
+    for structure in ("edges", "live"):
+        p = dec.choice_probs(op_logits, edge_logits, 1.0, structure)
+        over = g.over_limit(p)
+        assert over.shape == (2,)
+        q = torch.sigmoid(torch.tensor(logit))
+        if structure == "edges":  # 21 independent edges, each on with probability q
+            counts = torch.arange(22, dtype=torch.float64)
+            pmf = torch.exp(
+                torch.lgamma(torch.tensor(22.0))
+                - torch.lgamma(counts + 1)
+                - torch.lgamma(22 - counts)
+                + counts * torch.log(q.double())
+                + (21 - counts) * torch.log1p(-q.double())
+            )
+            assert abs(float(over[0].detach()) - float(pmf[10:].sum())) < 0.05
+        over.sum().backward()
+    assert g.over_limit(dec.choice_probs(op_logits, edge_logits, 1.0, "ops")).eq(0).all()
+    with pytest.raises(ValueError, match="limit_weight"):
+        TrainerConfig(limit_weight=-1.0)

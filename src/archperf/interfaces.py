@@ -334,13 +334,23 @@ class HasChoiceProbs(abc.ABC):
         z_ops: torch.Tensor,
         generator: torch.Generator | None = None,
         structure: str = "live",
+        unpruned: bool = False,
     ) -> tuple[CellBatch, torch.Tensor]:
-        """``(forward(...), probabilities [B, M, K])`` over ``M`` choices of ``K`` options."""
+        """``(forward(...), probabilities [B, M, K])`` over ``M`` choices of ``K`` options;
+        ``unpruned``: the cells before the decoder's repairs (edge cap, pruning) instead of
+        ``forward``'s (the trainer asks for it only with ``generator_unpruned``)."""
 
     def op_choices(self, probs: torch.Tensor) -> torch.Tensor:
         """The rows of :meth:`generate`'s probabilities that are op choices (the trainer's
         ``op_collision_target`` acts on them); default: every row."""
         return probs
+
+    def over_limit(self, probs: torch.Tensor) -> torch.Tensor:
+        """``[B]``: for each sample, the (approximate) probability that its cell breaks a hard
+        limit of the space that decoding then enforces (NB101: more than 9 edges), from
+        :meth:`generate`'s probabilities; the trainer's ``limit_weight`` acts on it.
+        Default: zeros (no such limit)."""
+        return probs.new_zeros(probs.shape[0])
 
 
 class Condition(abc.ABC):

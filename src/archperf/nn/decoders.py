@@ -176,6 +176,22 @@ class SpaceDecoder(abc.ABC):
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures: argmax decoding, or draws from the relaxed probabilities."""
 
+    def relax_unpruned(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        """Straight-through cells before any repair that decoding makes (NB101: the raw graph,
+        no edge cap, no pruning).  Default: :meth:`relax` with ``hard=True``, for spaces whose
+        decoding repairs nothing."""
+        return self.relax(
+            op_logits, edge_logits, tau=tau, hard=True, gumbel=gumbel, generator=generator
+        )
+
     def choice_logits(self, op_logits: Tensor) -> Tensor:
         """The op scores of the cell's actual op choices, ``[B, M, op_dim]``.
 
@@ -202,6 +218,11 @@ class SpaceDecoder(abc.ABC):
     def op_choices(self, probs: Tensor) -> Tensor:
         """The op rows of :meth:`choice_probs`' output ``[B, M, K]`` (default: all of them)."""
         return probs
+
+    def over_limit(self, probs: Tensor) -> Tensor:
+        """``[B]``: the probability that a sample breaks a limit that :meth:`decode` enforces,
+        from :meth:`choice_probs`' output (default: zeros, no such limit)."""
+        return probs.new_zeros(probs.shape[0])
 
     def _check_logits(self, op_logits: Tensor, edge_logits: Tensor | None) -> int:
         b = int(op_logits.shape[0])
@@ -308,16 +329,15 @@ class NB101Decoder(SpaceDecoder):
         upper = torch.ones(n, n, dtype=torch.bool, device=like.device).triu(1)
         return fixed, upper
 
-    def relax(
+    def _relaxed_parts(
         self,
         op_logits: Tensor,
         edge_logits: Tensor | None,
-        *,
-        tau: float = 1.0,
-        hard: bool = True,
-        gumbel: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> CellBatch:
+        tau: float,
+        gumbel: bool,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Soft adjacency and ops (noise-perturbed), and the one-hot argmax ops."""
         b = self._check_logits(op_logits, edge_logits)
         assert edge_logits is not None
         n = self.num_nodes
@@ -328,6 +348,28 @@ class NB101Decoder(SpaceDecoder):
         soft_ops = fixed.clone()
         soft_ops[:, 1 : n - 1, self.interior_ids] = interior
         soft_adj = torch.sigmoid(el / tau) * upper
+        choice = interior.detach().argmax(dim=-1)
+        hard_ops = fixed.clone()
+        ids = torch.tensor(self.interior_ids, device=op_logits.device)[choice]
+        hard_ops[:, 1 : n - 1] = torch.nn.functional.one_hot(ids, self.num_graph_ops).to(
+            fixed.dtype
+        )
+        return soft_adj, soft_ops, hard_ops, upper
+
+    def relax(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        hard: bool = True,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        soft_adj, soft_ops, hard_ops, _ = self._relaxed_parts(
+            op_logits, edge_logits, tau, gumbel, generator
+        )
+        b, n = int(op_logits.shape[0]), self.num_nodes
         mask = torch.ones(b, n, dtype=torch.bool, device=op_logits.device)
         if not hard:
             return CellBatch(soft_adj, soft_ops, mask, self.num_graph_ops)
@@ -337,12 +379,6 @@ class NB101Decoder(SpaceDecoder):
         for i in range(b):
             kept_i, alive[i] = nb101_select(p[i], p[i] > 0.5, self.max_edges)
             kept[i] = kept_i
-        choice = interior.detach().argmax(dim=-1)
-        hard_ops = fixed.clone()
-        ids = torch.tensor(self.interior_ids, device=op_logits.device)[choice]
-        hard_ops[:, 1 : n - 1] = torch.nn.functional.one_hot(ids, self.num_graph_ops).to(
-            fixed.dtype
-        )
         adj = straight_through(torch.from_numpy(kept).to(soft_adj), soft_adj)
         ops = straight_through(hard_ops, soft_ops)
         # compact: living vertices first, in order (exactly the pruned cell's vertex order)
@@ -357,10 +393,50 @@ class NB101Decoder(SpaceDecoder):
             adj * pair, ops * new_mask[..., None].to(ops.dtype), new_mask, self.num_graph_ops
         )
 
+    def relax_unpruned(
+        self,
+        op_logits: Tensor,
+        edge_logits: Tensor | None,
+        *,
+        tau: float = 1.0,
+        gumbel: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> CellBatch:
+        """The raw graph, straight-through: every switched-on edge (noisy probability > 0.5)
+        of all 7 vertices, with no edge cap and no pruning, so every edge score gets a
+        gradient; a discriminator judging it sees dead vertices and extra edges."""
+        soft_adj, soft_ops, hard_ops, upper = self._relaxed_parts(
+            op_logits, edge_logits, tau, gumbel, generator
+        )
+        on = ((soft_adj.detach() > 0.5) & upper).to(soft_adj.dtype)
+        mask = torch.ones(op_logits.shape[0], self.num_nodes, dtype=torch.bool)
+        return CellBatch(
+            straight_through(on, soft_adj),
+            straight_through(hard_ops, soft_ops),
+            mask.to(op_logits.device),
+            self.num_graph_ops,
+        )
+
     def op_choices(self, probs: Tensor) -> Tensor:
         """The interior op rows, the first ``n − 2`` of every structure (live-weighted with
         ``"live"``)."""
         return probs[:, : self.num_nodes - 2]
+
+    def over_limit(self, probs: Tensor) -> Tensor:
+        """The probability that a sample switches on more than :attr:`max_edges` edges, which
+        :func:`nb101_select` then drops (often killing vertices): the edge rows' first column
+        ``q`` (``"edges"``: raw, ``"live"``: live-weighted) are independent switches, so their
+        count is about normal with mean ``Σ q`` and variance ``Σ q(1 − q)``; this returns
+        ``1 − Φ((max_edges + 0.5 − mean) / sd)``.  ``"ops"`` probabilities (no edge rows): zeros.
+        """
+        m = self.num_nodes - 2
+        if probs.shape[1] <= m:
+            return probs.new_zeros(probs.shape[0])
+        q = probs[:, m:, 0].float()
+        mean = q.sum(-1)
+        sd = (q * (1.0 - q)).sum(-1).clamp_min(1e-6).sqrt()
+        z = (self.max_edges + 0.5 - mean) / sd
+        return 0.5 * torch.erfc(z / math.sqrt(2.0))
 
     def choice_probs(
         self,

@@ -55,6 +55,9 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             Without noise the output is a deterministic function of ``(condition, z)``.
         latent_ops: add a direct linear path ``V z_X,v`` from each node's latent to its op
             scores, so the latent can select among modes (a mixture) without passing the GIN.
+        skip: the decoders read ``[h_v; z_A,v; z_X,v; c; e_v]`` instead of ``h_v`` alone, so a
+            node's position and latent reach the edge and op scores even where the GIN's
+            messages over the dense soft graph ``A0`` make every ``h_v`` alike.
         encoder: the message-passing network of step 3: a
             :class:`~archperf.interfaces.DenseEncoder` module (or a saved encoder spec) with
             ``in_dim = z_dim + cond_dim + num_nodes``; its ``node_dim`` replaces ``hidden_dim``
@@ -82,6 +85,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         hard: bool = True,
         gumbel: bool = True,
         latent_ops: bool = False,
+        skip: bool = False,
         seed: int | None = None,
         encoder: DenseEncoder | Mapping[str, Any] | str | None = None,
         encoder_kwargs: Mapping[str, Any] | None = None,
@@ -111,6 +115,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         self.hard = bool(hard)
         self.gumbel = bool(gumbel)
         self.latent_ops = bool(latent_ops)
+        self.skip = bool(skip)
         self.seed = seed
         n, k = self.decoder.num_nodes, self.decoder.op_dim
         self.num_nodes = n
@@ -124,7 +129,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             self.adj_query = nn.Linear(z_dim + n, hidden_dim)
             self.adj_key = nn.Linear(z_dim + n, hidden_dim)
             self.gin: nn.Module = self._build_encoder(encoder, z_dim + cond_dim + n, encoder_kwargs)
-            node_dim = self.node_dim
+            node_dim = self.node_dim + (2 * z_dim + cond_dim + n if self.skip else 0)
             self.op_node = nn.Linear(node_dim, k)
             self.op_cond = nn.Linear(cond_dim, k, bias=False)
             self.op_src: nn.Linear | None = (
@@ -242,6 +247,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             "hard": self.hard,
             "gumbel": self.gumbel,
             "latent_ops": self.latent_ops,
+            "skip": self.skip,
             "seed": self.seed,
         }
 
@@ -352,6 +358,8 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         enc = self.gin
         assert isinstance(enc, DenseEncoder)
         h = enc.forward_dense(a0, x, mask).nodes
+        if self.skip:
+            h = torch.cat([h, z_adj, x], dim=-1)
         cond_term = self.op_cond(c.to(dtype))[:, None, :]
         if self.op_src is not None:  # per edge j -> i: [B, N(src), N(dst), K]
             op_logits = (
@@ -388,6 +396,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         z_ops: Tensor,
         generator: torch.Generator | None = None,
         structure: str = "live",
+        unpruned: bool = False,
     ) -> tuple[CellBatch, Tensor]:
         """:meth:`forward`'s relaxed cells and the noise-free choice probabilities.
 
@@ -395,22 +404,33 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         ``softmax(score / tau)`` of a cell, and where the space chooses edges (NB101) and
         ``structure`` is ``"edges"`` or ``"live"``, its edge choices too) are what a diversity
         term acts on.  NB201 and DARTS give the op choices whatever ``structure``.
+        ``unpruned``: the cells before the decoder's repairs
+        (:meth:`SpaceDecoder.relax_unpruned`; NB101: the raw graph), straight-through.
         """
         op_logits, edge_logits = self.scores(condition, z_adj, z_ops)
-        relaxed = self.decoder.relax(
-            op_logits,
-            edge_logits,
-            tau=self.tau,
-            hard=self.hard,
-            gumbel=self.gumbel,
-            generator=generator,
-        )
+        if unpruned:
+            relaxed = self.decoder.relax_unpruned(
+                op_logits, edge_logits, tau=self.tau, gumbel=self.gumbel, generator=generator
+            )
+        else:
+            relaxed = self.decoder.relax(
+                op_logits,
+                edge_logits,
+                tau=self.tau,
+                hard=self.hard,
+                gumbel=self.gumbel,
+                generator=generator,
+            )
         probs = self.decoder.choice_probs(op_logits, edge_logits, self.tau, structure)
         return relaxed, probs
 
     def op_choices(self, probs: Tensor) -> Tensor:
         """The op rows of :meth:`generate`'s probabilities (:meth:`SpaceDecoder.op_choices`)."""
         return self.decoder.op_choices(probs)
+
+    def over_limit(self, probs: Tensor) -> Tensor:
+        """Per sample, the chance of breaking a hard limit (:meth:`SpaceDecoder.over_limit`)."""
+        return self.decoder.over_limit(probs)
 
     def decode(self, relaxed: CellBatch, stochastic: bool = False, seed: Any = None) -> list[Any]:
         """Valid architectures of :attr:`space` (argmax decoding, or draws when stochastic)."""

@@ -86,6 +86,16 @@ class TrainerConfig:
       probabilities say.  Needs ``diversity_weight > 0``.  Without it NB101's edges sit at
       q ≈ 0.5 (diversity from the decoding noise alone), and random graphs prune to a few small
       cells (docs/training.md).
+    * ``limit_weight`` [0]: AG pays this weight × the mean probability that a sample breaks a
+      hard limit of the space that decoding enforces (:meth:`HasChoiceProbs.over_limit`; NB101:
+      more than 9 edges, which the decoder drops, often killing vertices, so that many raw graphs
+      decode to a few small cells).  Spaces without such a limit: no effect.  Needs
+      ``diversity_weight > 0`` and ``diversity_structure`` ``"edges"`` or ``"live"``.
+    * ``generator_unpruned`` [False]: D, D's class head and PP judge AG's cells *before* the
+      decoder's repairs (:meth:`HasChoiceProbs.generate` with ``unpruned=True``; NB101: the raw
+      7-vertex graph, no edge cap, no pruning), so every edge score gets a gradient and dead
+      vertices or extra edges are something D can reject.  Spaces whose decoding repairs
+      nothing (NB201, DARTS): no effect.  Needs ``diversity_weight > 0``.
     * ``predictor_guidance_weight`` [1; paper 0]: PP as the classifier of AG's condition: AG
       adds this weight × the negative log-likelihood of its samples' own classes under PP's
       soft rank (:meth:`Condition.soft` of PP's prediction; a continuous condition: the squared
@@ -141,6 +151,8 @@ class TrainerConfig:
     op_collision_target: float = 0.0
     diversity_structure: str = "live"
     choice_sharpness_weight: float = 0.0
+    limit_weight: float = 0.0
+    generator_unpruned: bool = False
     predictor_guidance_weight: float = 1.0
     device: str = "auto"
     threads: int | None = None
@@ -185,6 +197,7 @@ class TrainerConfig:
             "class_loss_unlabeled_weight",
             "diversity_weight",
             "choice_sharpness_weight",
+            "limit_weight",
             "predictor_guidance_weight",
         ):
             v = getattr(self, name)

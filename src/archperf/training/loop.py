@@ -178,6 +178,9 @@ class Stepper:
                     )
                 if cfg.choice_sharpness_weight > 0:
                     loss_g = loss_g + cfg.choice_sharpness_weight * choice_entropy(probs)
+                if cfg.limit_weight > 0:
+                    assert isinstance(g, HasChoiceProbs)
+                    loss_g = loss_g + cfg.limit_weight * g.over_limit(probs).mean()
         lg = checked("AG (eq. 10 + class loss + diversity)", loss_g, epoch, step)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -223,8 +226,14 @@ class Stepper:
         with self.autocast():
             if cfg.diversity_weight > 0:
                 assert isinstance(g, HasChoiceProbs)
+                extra = {"unpruned": True} if cfg.generator_unpruned else {}
                 fake, probs = g.generate(
-                    gen_cls, z_adj, z_ops, generator=tgen, structure=cfg.diversity_structure
+                    gen_cls,
+                    z_adj,
+                    z_ops,
+                    generator=tgen,
+                    structure=cfg.diversity_structure,
+                    **extra,
                 )
                 return fake, gen_cls, probs
             return g(gen_cls, z_adj, z_ops, generator=tgen), gen_cls, None
