@@ -250,3 +250,46 @@ def test_registered() -> None:
 def test_deterministic(cond: RankCondition, seed: int) -> None:
     ys = np.random.default_rng(seed).normal(cond.threshold, 3 * cond.step, size=50)
     assert np.array_equal(cond.encode(ys), cond.encode(ys.copy()))
+
+
+# -- classes spread over the labels (step_quantile) ----------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    labels=st.lists(st.floats(0.0, 100.0), min_size=5, max_size=60),
+    q=st.floats(0.5, 1.0),
+    frac=st.floats(0.0, 0.95),
+    classes=st.integers(2, 7),
+)
+def test_step_quantile_puts_the_last_boundary_at_that_quantile(
+    labels: list[float], q: float, frac: float, classes: int
+) -> None:
+    sq = q * frac
+    srt = np.sort(labels)
+
+    def at(p: float) -> float:
+        return float(srt[max(math.ceil(p * len(labels)) - 1, 0)])
+
+    assume(at(sq) < at(q))
+    c = RankCondition.from_quantile(labels, q, num_classes=classes, step_quantile=sq)
+    assert c.threshold == at(q)
+    if classes > 2:
+        assert math.isclose(float(c.thresholds[-1]), at(sq), rel_tol=1e-9, abs_tol=1e-9)
+    again = condition_from_config(c.to_config())
+    assert np.array_equal(again.encode(labels), c.encode(labels))
+
+
+def test_step_quantile_fills_the_classes_of_narrow_labels() -> None:
+    y = np.random.default_rng(0).normal(94.0, 0.5, 100)  # NB301-like: a point or two wide
+    paper = RankCondition.from_quantile(y, 0.8)
+    spread = RankCondition.from_quantile(y, 0.8, step_quantile=0.2)
+    assert np.bincount(paper.encode(y), minlength=5)[3:].sum() == 0  # 2-point classes: empty
+    counts = np.bincount(spread.encode(y), minlength=5)
+    assert counts.min() >= 10 and counts[0] == 20 and counts[-1] == 20
+    with pytest.raises(ValueError, match="not both"):
+        RankCondition.from_quantile(y, 0.8, step=1.0, step_quantile=0.2)
+    with pytest.raises(ValueError, match="step_quantile must lie"):
+        RankCondition.from_quantile(y, 0.8, step_quantile=0.9)
+    with pytest.raises(ValueError, match="quantiles are equal"):
+        RankCondition.from_quantile([90.0] * 10, 0.8, step_quantile=0.2)

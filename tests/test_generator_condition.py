@@ -486,3 +486,29 @@ def test_over_limit_is_the_chance_of_more_than_nine_edges(logit: float) -> None:
     assert g.over_limit(dec.choice_probs(op_logits, edge_logits, 1.0, "ops")).eq(0).all()
     with pytest.raises(ValueError, match="limit_weight"):
         TrainerConfig(limit_weight=-1.0)
+
+
+def test_fake_class_head_and_its_trainer_term() -> None:
+    d = GINDiscriminator(num_classes=5, num_ops=7, aux_classifier=True, fake_class=True, seed=0)
+    assert d.has_fake_class
+    again = GINDiscriminator.from_config(d.config())
+    assert again.has_fake_class and again.classifier is not None
+    assert again.classifier.out_features == 6
+    with pytest.raises(ValueError, match="fake_class needs aux_classifier"):
+        GINDiscriminator(num_classes=5, num_ops=7, fake_class=True)
+    kw = dict(epochs=2, progress=False, device="cpu", seed=0, unlabeled_batch_size=32)
+    tr = _fit(TrainerConfig(class_loss_fake_weight=1.0, **kw))  # type: ignore[arg-type]
+    assert isinstance(tr.discriminator, GINDiscriminator) and tr.discriminator.has_fake_class
+    same = _fit(TrainerConfig(class_loss_fake_weight=1.0, **kw))  # type: ignore[arg-type]
+    plain = _fit(TrainerConfig(**kw))  # type: ignore[arg-type]
+    sd, sd2, sd0 = (t.generator.state_dict() for t in (tr, same, plain))  # type: ignore[union-attr]
+    assert all(torch.equal(v, sd2[k]) for k, v in sd.items())
+    assert not all(torch.equal(v, sd0[k]) for k, v in sd.items())
+    user_d = GINDiscriminator(num_classes=5, num_ops=7, aux_classifier=True, seed=0)
+    with pytest.raises(ValueError, match="class for generated"):
+        space = NB201Space()
+        BiArch2Perf(
+            TrainerConfig(class_loss_fake_weight=1.0, **kw),
+            space=space,  # type: ignore[arg-type]
+            discriminator=user_d,
+        ).fit(space.sample(20, seed=0), np.linspace(80, 90, 20), space.sample(40, seed=1))

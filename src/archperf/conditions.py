@@ -159,12 +159,18 @@ class RankCondition(Condition):
         step: float | None = None,
         num_classes: int = 5,
         unit: str | None = "percent",
+        step_quantile: float | None = None,
     ) -> RankCondition:
         """``t`` = the ``q``-quantile of ``labels`` (an actual label, "inverted CDF" rule).
 
         ``t`` is the ``⌈q·n⌉``-th smallest label (the smallest for ``q = 0``), so that at least
         ``q·n`` labels are ``≤ t`` and fewer than ``q·n`` are ``< t``; hence at most a fraction
         ``1 − q`` of the labels falls in class 0.
+
+        ``step_quantile`` (instead of ``step``): the step that puts the last boundary
+        ``t − (C − 2)·step`` at that quantile of the labels (same rule), so the classes span
+        the labels' own spread.  Where labels are narrow (NB301's surrogate: 5,000 random cells
+        lie within 4 points), the paper's 2-point step leaves the lower classes empty.
         """
         arr = _finite_1d(labels, "labels")
         if arr.size == 0:
@@ -174,8 +180,24 @@ class RankCondition(Condition):
             raise ValueError(f"q must lie in [0, 1], got {q!r}")
         _check_range(arr, unit, _check_unit(unit), "labels")
         srt = np.sort(arr)
-        k = max(math.ceil(qf * arr.size) - 1, 0)
-        return cls(float(srt[k]), step=step, num_classes=num_classes, unit=unit)
+
+        def at(p: float) -> float:
+            return float(srt[max(math.ceil(p * arr.size) - 1, 0)])
+
+        t = at(qf)
+        if step_quantile is not None:
+            if step is not None:
+                raise ValueError("give step or step_quantile, not both")
+            sq = float(step_quantile)
+            if not (0.0 <= sq < qf):
+                raise ValueError(f"step_quantile must lie in [0, q={qf}), got {step_quantile!r}")
+            low = at(sq)
+            if not low < t:
+                raise ValueError(
+                    f"the labels' {sq}- and {qf}-quantiles are equal ({t!r}): no step spans them"
+                )
+            step = (t - low) / max(int(num_classes) - 2, 1)
+        return cls(t, step=step, num_classes=num_classes, unit=unit)
 
     def encode(self, performance: Iterable[float] | np.ndarray) -> np.ndarray:
         """Class ids (int64, 0 = best) for 1-D performances; ValueError on NaN/inf/out of range."""

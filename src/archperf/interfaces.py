@@ -277,9 +277,15 @@ class HasClassHead(abc.ABC):
     def has_class_head(self) -> bool:
         """Whether this instance has the head (a class may build it only on request)."""
 
+    @property
+    def has_fake_class(self) -> bool:
+        """Whether the head's last class stands for generated cells (default: no)."""
+        return False
+
     @abc.abstractmethod
     def classify(self, batch: CellBatch) -> torch.Tensor:
-        """Class logits ``[B, C]``."""
+        """Class logits ``[B, C]``, or ``[B, C + 1]`` where the last class stands for generated
+        cells (the trainer's ``class_loss_fake_weight`` needs that)."""
 
     @abc.abstractmethod
     def forward_with_classes(

@@ -55,6 +55,8 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
         dropout: dropout in the head.
         conditioning: ``"concat"`` (paper) or ``"projection"`` (see the module doc).
         aux_classifier: add the class head of :meth:`classify` (class conditions only).
+        fake_class: the class head gets one more output, the last, for generated cells (the
+            semi-supervised GAN of Salimans et al., 2016); needs ``aux_classifier``.
         seed: if given, parameters are initialised from it (global RNG untouched).
     """
 
@@ -77,6 +79,7 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
         dropout: float = 0.0,
         conditioning: str = "concat",
         aux_classifier: bool = False,
+        fake_class: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -90,7 +93,10 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
         if aux_classifier and num_classes is None:
             raise ValueError("aux_classifier needs class conditions (num_classes is None)")
         self.conditioning = conditioning
+        if fake_class and not aux_classifier:
+            raise ValueError("fake_class needs aux_classifier=True")
         self.aux_classifier = bool(aux_classifier)
+        self.fake_class = bool(fake_class)
         self.num_classes = num_classes
         self.cond_dim = cond_dim
         self.mlp_dims = _check_dims("mlp_dims", mlp_dims)
@@ -120,7 +126,9 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
                 nn.Linear(graph_dim, cond_dim, bias=False) if conditioning == "projection" else None
             )
             self.classifier: nn.Linear | None = (
-                nn.Linear(graph_dim, int(num_classes or 0)) if self.aux_classifier else None
+                nn.Linear(graph_dim, int(num_classes or 0) + int(self.fake_class))
+                if self.aux_classifier
+                else None
             )
         self.num_ops = enc_ops
 
@@ -134,6 +142,7 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
             "dropout": self.dropout,
             "conditioning": self.conditioning,
             "aux_classifier": self.aux_classifier,
+            "fake_class": self.fake_class,
             "seed": self.seed,
         }
 
@@ -211,8 +220,14 @@ class GraphDiscriminator(nn.Module, Discriminator, HasClassHead):
         """Whether :meth:`classify` works (``aux_classifier=True``)."""
         return self.classifier is not None
 
+    @property
+    def has_fake_class(self) -> bool:
+        """Whether the class head's last class stands for generated cells (``fake_class``)."""
+        return self.fake_class
+
     def classify(self, batch: CellBatch) -> Tensor:
-        """AC-GAN class logits ``[B, C]`` (needs ``aux_classifier=True``)."""
+        """AC-GAN class logits ``[B, C]``, ``[B, C + 1]`` with ``fake_class`` (needs
+        ``aux_classifier=True``)."""
         if self.classifier is None:
             raise RuntimeError("this discriminator has no class head (aux_classifier=False)")
         out: Tensor = self.classifier(self.encoder(batch).graph)

@@ -115,6 +115,8 @@ def build_players(
             kw.setdefault("conditioning", cfg.discriminator_conditioning)
         if cfg.class_loss_weight > 0 and num_classes is not None:
             kw.setdefault("aux_classifier", True)
+            if cfg.class_loss_fake_weight > 0:
+                kw.setdefault("fake_class", True)
         if "encoder" not in kw:
             kw["encoder"] = build_encoder_for(
                 cfg, space, "discriminator", cfg.discriminator, kw, seed + 1
@@ -145,6 +147,13 @@ def build_players(
             "class_loss_weight > 0 needs a discriminator with a class head "
             "(GraphDiscriminator(aux_classifier=True))"
         )
+    if class_loss and cfg.class_loss_fake_weight > 0:
+        assert isinstance(d, HasClassHead)
+        if not d.has_fake_class:
+            raise ValueError(
+                "class_loss_fake_weight > 0 needs a class head with a class for generated "
+                "cells (GraphDiscriminator(aux_classifier=True, fake_class=True))"
+            )
     if cfg.diversity_weight > 0 and not isinstance(g, HasChoiceProbs):
         raise ValueError("diversity_weight > 0 needs a generator with generate()")
     d, g = d.to(device), g.to(device)

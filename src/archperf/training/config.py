@@ -54,6 +54,11 @@ class TrainerConfig:
       condition it is not used.
     * ``class_loss_unlabeled_weight`` [0]: weight of the unlabeled batch, labeled with the class
       of PP's (detached) prediction, in D's class loss.
+    * ``class_loss_fake_weight`` [0]: D's class head has one more class, the last, for
+      generated cells (Salimans et al., 2016: labeled and pseudo-labeled unlabeled cells in
+      their classes, AG's cells in the extra one), trained with this weight; AG's class loss
+      then also pushes its cells out of that class, towards cells like the space's.  Needs
+      ``class_loss_weight > 0``.
     * ``class_loss_balanced`` [False]: weight D's class loss on labeled cells by
       ``n / (C · n_c)`` (inverse class frequency in the labeled set), so rare classes count as
       much as common ones.
@@ -145,6 +150,7 @@ class TrainerConfig:
     class_loss_weight: float = 2.0
     class_loss_unlabeled_weight: float = 1.0
     class_loss_balanced: bool = True
+    class_loss_fake_weight: float = 0.0
     diversity_weight: float = 3.0
     diversity: str = "pair-collision"
     collision_target: float = 1.85e-4
@@ -195,6 +201,7 @@ class TrainerConfig:
         for name in (
             "class_loss_weight",
             "class_loss_unlabeled_weight",
+            "class_loss_fake_weight",
             "diversity_weight",
             "choice_sharpness_weight",
             "limit_weight",

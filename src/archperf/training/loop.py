@@ -125,7 +125,11 @@ class Stepper:
             if lam > 0:
                 assert isinstance(d, HasClassHead)
                 logit_lab, cl_lab = d.forward_with_classes(lab, cls)
-                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=self.class_weights)
+                weights = self.class_weights
+                if weights is not None and cl_lab.shape[-1] > weights.numel():
+                    extra = int(cl_lab.shape[-1]) - weights.numel()
+                    weights = F.pad(weights, (0, extra), value=1.0)
+                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=weights)
             else:
                 logit_lab = d(lab, cls)
             loss_d = bce(logit_lab, True)
@@ -138,7 +142,17 @@ class Stepper:
                 logit_unl = d(unl, soft_u)
             loss_d = loss_d + a * bce(logit_unl, False)
             fake_detached = CellBatch(fake.adj.detach(), fake.ops.detach(), fake.mask, fake.num_ops)
-            loss_d = loss_d + (1 - a) * bce(d(fake_detached, gen_cls), False)
+            lam_f = cfg.class_loss_fake_weight if lam > 0 else 0.0
+            if lam_f > 0:
+                assert isinstance(d, HasClassHead)
+                logit_fake, cl_fake = d.forward_with_classes(fake_detached, gen_cls)
+                n_real = int(cl_fake.shape[-1]) - 1
+                loss_cls = loss_cls + lam_f * F.cross_entropy(
+                    cl_fake.float(), torch.full_like(gen_cls, n_real)
+                )
+            else:
+                logit_fake = d(fake_detached, gen_cls)
+            loss_d = loss_d + (1 - a) * bce(logit_fake, False)
             if lam > 0:
                 loss_d = loss_d + lam * loss_cls
         ld = checked("D (β1 + α·β2 + (1−α)·β3 + class loss)", loss_d, epoch, step)
