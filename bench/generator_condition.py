@@ -237,6 +237,29 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "generator_unpruned": True,
         "class_loss_fake_weight": 1.0,
     },
+    # NB101 decoding that keeps all 7 vertices (each vertex's best in-edge, then a best
+    # out-edge where one is missing, then the switched-on edges up to 9); the collision term
+    # on the raw edges, since liveness is now by construction:
+    "keep": {
+        "generator_kwargs": {"decoder_kwargs": {"keep_vertices": True}},
+        "diversity_structure": "edges",
+    },
+    "skip_keep": {
+        "generator_kwargs": {"skip": True, "decoder_kwargs": {"keep_vertices": True}},
+        "diversity_structure": "edges",
+    },
+    # all 7 vertices, 9 edges, monotone; but the ops collapse (30 and 102 op strings in 1,000
+    # class-0 cells): the op floor again
+    "skip_keep_op0.008": {
+        "generator_kwargs": {"skip": True, "decoder_kwargs": {"keep_vertices": True}},
+        "diversity_structure": "edges",
+        "op_collision_target": 0.008,
+    },
+    "skip_keep_op0.02": {
+        "generator_kwargs": {"skip": True, "decoder_kwargs": {"keep_vertices": True}},
+        "diversity_structure": "edges",
+        "op_collision_target": 0.02,
+    },
     # NB301: with the default condition (quantile 0.8, the paper's 2-point step) classes 3 and 4
     # hold none of the 5,000 pool cells and class 2 about 1 % (0 or 1 of the 100 labels): the
     # surrogate's accuracies lie within 4 points.  Classes spread over the labels' own range:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from archperf import registry
 from archperf.cell import Cell, CellBatch
 from archperf.cli import main
-from archperf.errors import InvalidCellError
+from archperf.errors import InvalidCellError, UsageError
 from archperf.metrics import evaluate_generation, novelty, uniqueness, validity
 from archperf.nn.decoders import decoder_for, nb101_select
 from archperf.nn.generator import ConditionalGenerator
@@ -222,6 +222,47 @@ def test_nb101_select_invariants(n: int, seed: int, max_edges: int) -> None:
         reach = reach | ((reach.astype(int) @ kept.astype(int)) > 0)
     assert all(reach[0, v] and reach[v, n - 1] for v in np.flatnonzero(alive))
     assert not kept[~alive].any() and not kept[:, ~alive].any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 7), st.integers(0, 2**31 - 1), st.integers(6, 9))
+def test_nb101_keep_vertices_keeps_every_vertex(n: int, seed: int, max_edges: int) -> None:
+    """With ``keep_vertices`` every vertex lives whenever the forced in- and out-edges fit in
+    the cap; the cell stays a valid DAG within the cap either way."""
+    rng = np.random.default_rng(seed)
+    prob = rng.random((n, n))
+    on = rng.random((n, n)) < prob
+    kept, alive = nb101_select(prob, on, max_edges, keep_vertices=True)
+    assert not np.tril(kept).any() and alive[0] and alive[-1]
+    assert kept.sum() <= max(max_edges, n - 1)
+    forced = np.zeros((n, n), dtype=bool)
+    for v in range(1, n):
+        forced[int(np.argmax(prob[:v, v])), v] = True
+    for u in range(n - 1):
+        if not forced[u].any():
+            forced[u, u + 1 + int(np.argmax(prob[u, u + 1 :]))] = True
+    if forced.sum() <= max_edges:  # the pruned forced set is smaller still
+        assert alive.all()
+        assert not (kept & ~(on | forced)).any()  # forced or switched-on edges only
+    reach = np.eye(n, dtype=bool)
+    for _ in range(n):
+        reach = reach | ((reach.astype(int) @ kept.astype(int)) > 0)
+    assert all(reach[0, v] and reach[v, n - 1] for v in np.flatnonzero(alive))
+
+
+def test_nb101_keep_vertices_reaches_every_seven_vertex_cell() -> None:
+    """Sharp probabilities on a cell's edges decode to exactly that cell."""
+    space = registry.search_space("nb101")
+    dec = decoder_for(space, keep_vertices=True)
+    cells = [c for c in space.sample(200, seed=3) if c.num_vertices == 7]
+    assert len(cells) > 100
+    for c in cells:
+        prob = np.where(np.asarray(c.adjacency, dtype=bool), 0.95, 0.05)
+        kept, alive = nb101_select(prob, prob > 0.5, 9, keep_vertices=True)
+        assert alive.all() and np.array_equal(kept, np.asarray(c.adjacency, dtype=bool))
+    assert dec.keep_vertices
+    with pytest.raises(UsageError, match="does not take"):
+        decoder_for(space, colour="red")
 
 
 def _path_edges(prob: np.ndarray) -> np.ndarray:

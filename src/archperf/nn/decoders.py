@@ -253,8 +253,31 @@ def _living(succ: list[int], pred: list[int], n: int) -> tuple[int, int]:
     return alive, sum((succ[v] & alive).bit_count() for v in range(n) if (alive >> v) & 1)
 
 
+def _forced_edges(p: list[list[float]], n: int) -> tuple[list[int], list[int]]:
+    """Each vertex's most probable in-edge, then, for each vertex still without a successor,
+    its most probable out-edge (lowest index on ties), then without the edges that are not
+    needed (least probable first): a graph where every vertex lies on an input→output path."""
+    succ, pred = [0] * n, [0] * n
+    for v in range(1, n):
+        u = max(range(v), key=lambda i: (p[i][v], -i))
+        succ[u] |= 1 << v
+        pred[v] |= 1 << u
+    for u in range(n - 1):
+        if not succ[u]:
+            v = max(range(u + 1, n), key=lambda j: (p[u][j], -j))
+            succ[u] |= 1 << v
+            pred[v] |= 1 << u
+    # drop, least probable first, the edges whose ends have another successor / predecessor
+    edges = [(p[u][v], u, v) for u in range(n) for v in range(u + 1, n) if (succ[u] >> v) & 1]
+    for _, u, v in sorted(edges):
+        if succ[u].bit_count() > 1 and pred[v].bit_count() > 1:
+            succ[u] &= ~(1 << v)
+            pred[v] &= ~(1 << u)
+    return succ, pred
+
+
 def nb101_select(
-    prob: np.ndarray, on: np.ndarray, max_edges: int = 9
+    prob: np.ndarray, on: np.ndarray, max_edges: int = 9, keep_vertices: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept edges and living vertices of an NB101 cell of ``n`` vertices.
 
@@ -264,6 +287,12 @@ def nb101_select(
     probability, skipping an edge whenever it would bring the *pruned* cell above
     ``max_edges`` edges; finally drops every vertex off an input→output path.  Returns
     ``kept [n, n]`` (bool, only between living vertices) and ``alive [n]``.
+
+    ``keep_vertices``: start instead from every vertex's most probable in-edge and, where a
+    vertex has no successor yet, its most probable out-edge, less the edges whose ends keep
+    another successor and predecessor (least probable first), so that all ``n`` vertices live;
+    where those already exceed ``max_edges``, the rule above applies.  Every cell of ``n``
+    living vertices is still reachable (sharp probabilities on its edges select exactly them).
     """
     n = prob.shape[0]
     if n < 2:
@@ -279,11 +308,16 @@ def nb101_select(
                 i_best, v_best = i, v
         best[j], back[j] = v_best, i_best
     succ, pred = [0] * n, [0] * n
-    j = n - 1
-    while j != 0:
-        succ[back[j]] |= 1 << j
-        pred[j] |= 1 << back[j]
-        j = back[j]
+    if keep_vertices:
+        succ, pred = _forced_edges(p, n)
+        if sum(x.bit_count() for x in succ) > max_edges:
+            succ, pred = [0] * n, [0] * n
+    if not any(succ):
+        j = n - 1
+        while j != 0:
+            succ[back[j]] |= 1 << j
+            pred[j] |= 1 << back[j]
+            j = back[j]
     total = sum(x.bit_count() for x in succ)
     cand = [(-p[i][j], i, j) for i, j in zip(*np.nonzero(np.triu(on, 1)), strict=True)]
     for _, i, j in sorted(cand):  # decreasing probability, then row-major
@@ -311,8 +345,10 @@ class NB101Decoder(SpaceDecoder):
     space_name = "nb101"
     max_edges: int = 9
 
-    def __init__(self, space: SearchSpace[Any]) -> None:
+    def __init__(self, space: SearchSpace[Any], keep_vertices: bool = False) -> None:
         super().__init__(space)
+        #: decode with :func:`nb101_select`'s ``keep_vertices`` (every vertex lives)
+        self.keep_vertices = bool(keep_vertices)
         names = list(space.op_names)
         self.input_id = names.index("input")
         self.output_id = names.index("output")
@@ -377,7 +413,7 @@ class NB101Decoder(SpaceDecoder):
         kept = np.zeros((b, n, n), dtype=np.float32)
         alive = np.zeros((b, n), dtype=bool)
         for i in range(b):
-            kept_i, alive[i] = nb101_select(p[i], p[i] > 0.5, self.max_edges)
+            kept_i, alive[i] = nb101_select(p[i], p[i] > 0.5, self.max_edges, self.keep_vertices)
             kept[i] = kept_i
         adj = straight_through(torch.from_numpy(kept).to(soft_adj), soft_adj)
         ops = straight_through(hard_ops, soft_ops)
@@ -496,7 +532,7 @@ class NB101Decoder(SpaceDecoder):
                 raise ValueError(f"cell {b} has {idx.size} real vertices; NB101 needs >= 2")
             p = np.clip(adj[b][np.ix_(idx, idx)], 0.0, 1.0)
             on = p > 0.5 if rng is None else rng.random(p.shape) < p
-            kept, alive = nb101_select(p, on, self.max_edges)
+            kept, alive = nb101_select(p, on, self.max_edges, self.keep_vertices)
             choice = interior[choose(ops[b][idx][:, interior], rng)]
             choice[0], choice[-1] = self.input_id, self.output_id
             cell = Cell(kept[np.ix_(alive, alive)].astype(np.uint8), choice[alive])
@@ -785,10 +821,11 @@ class DartsDecoder(SpaceDecoder):
         return out
 
 
-def decoder_for(space: SearchSpace[Any]) -> SpaceDecoder:
+def decoder_for(space: SearchSpace[Any], **kwargs: Any) -> SpaceDecoder:
     """The generator decoder registered for ``space.name`` (kind ``"decoder"``: hook
-    ``archperf_decoders``, built-in and plugin spaces alike), built on ``space``; an
-    :class:`~archperf.errors.UsageError` names the spaces that have one."""
+    ``archperf_decoders``, built-in and plugin spaces alike), built on ``space`` with
+    ``kwargs`` (e.g. NB101's ``keep_vertices``); an :class:`~archperf.errors.UsageError` names
+    the spaces that have one, or the arguments a decoder does not take."""
     from .. import registry
 
     name = getattr(space, "name", "")
@@ -799,7 +836,12 @@ def decoder_for(space: SearchSpace[Any]) -> SpaceDecoder:
             f"archperf_decoders hook)"
         )
     cls = registry.get("decoder", name)
-    decoder = cls(space)
+    try:
+        decoder = cls(space, **kwargs)
+    except TypeError as exc:
+        if not kwargs:
+            raise
+        raise UsageError(f"decoder {name!r} does not take {sorted(kwargs)}: {exc}") from None
     if not isinstance(decoder, SpaceDecoder):
         raise UsageError(f"decoder {name!r} is a {type(decoder).__name__}, not a SpaceDecoder")
     return decoder

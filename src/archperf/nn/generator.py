@@ -58,6 +58,8 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         skip: the decoders read ``[h_v; z_A,v; z_X,v; c; e_v]`` instead of ``h_v`` alone, so a
             node's position and latent reach the edge and op scores even where the GIN's
             messages over the dense soft graph ``A0`` make every ``h_v`` alike.
+        decoder_kwargs: arguments of the space's decoder (:func:`decoder_for`), e.g.
+            ``{"keep_vertices": True}`` on NB101.
         encoder: the message-passing network of step 3: a
             :class:`~archperf.interfaces.DenseEncoder` module (or a saved encoder spec) with
             ``in_dim = z_dim + cond_dim + num_nodes``; its ``node_dim`` replaces ``hidden_dim``
@@ -86,6 +88,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         gumbel: bool = True,
         latent_ops: bool = False,
         skip: bool = False,
+        decoder_kwargs: Mapping[str, Any] | None = None,
         seed: int | None = None,
         encoder: DenseEncoder | Mapping[str, Any] | str | None = None,
         encoder_kwargs: Mapping[str, Any] | None = None,
@@ -103,7 +106,8 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
 
         self.space = search_space(space)
         with torch.device("cpu"):  # constants, moved to the data's device where used
-            self.decoder: SpaceDecoder = decoder_for(self.space)
+            self.decoder: SpaceDecoder = decoder_for(self.space, **dict(decoder_kwargs or {}))
+        self.decoder_kwargs = dict(decoder_kwargs or {})
         self.num_classes = num_classes
         self.cond_dim, self.z_dim, self.hidden_dim, self.num_layers = (
             cond_dim,
@@ -248,6 +252,7 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
             "gumbel": self.gumbel,
             "latent_ops": self.latent_ops,
             "skip": self.skip,
+            "decoder_kwargs": dict(self.decoder_kwargs),
             "seed": self.seed,
         }
 
