@@ -22,6 +22,10 @@ Decoding rules:
   skipping any that would bring the pruned cell above 9 edges; vertices off every
   input→output path are pruned.  Interior ops are the argmax (or a
   draw) over the three interior ops.  Entries below the diagonal are ignored.
+  ``NB101Decoder(space, keep_vertices=True)`` starts instead from a set of edges that keeps
+  all 7 vertices alive (each vertex's most probable in-edge, a most probable out-edge where one
+  is missing, less the edges not needed), so its cells have 7 vertices unless that set alone
+  exceeds the cap.
 * **NB201** (fixed adjacency): only ops, argmax (or a draw) over the five edge ops per vertex.
 * **DARTS** (22-vertex block graph of :meth:`DartsSpace.to_graph`): for each intermediate node
   the two slots get two *distinct* earlier inputs (the jointly best pair of the slots' input
