@@ -540,3 +540,21 @@ def test_cli_analyze_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert rc == 2
     assert "--formats" in capsys.readouterr().err
     assert EDGE_OPS[0] == "none"
+
+
+def test_cli_analyze_generation_recipe_keeps_nb101_vertices(data_dir: Path, tmp_path: Path) -> None:
+    """``--trainer generation`` trains with TrainerConfig.for_generation: on NB101 its decoder
+    keeps all 7 vertices (the default's cells are mostly smaller after pruning)."""
+    require_file(data_dir, "nb101/nb101_subset.csv.gz")
+    args = ["analyze", "--space", "nb101", "--labels", "20", "--epochs", "1", "-n", "200"]
+    args += ["--unlabeled", "300", "--data-dir", str(data_dir), "--no-figures"]
+    sevens = {}
+    for trainer in ("default", "generation"):
+        out = tmp_path / trainer
+        assert main([*args, "--trainer", trainer, "--out", str(out)]) == 0
+        data = json.loads((out / "analysis.json").read_text())
+        assert data["setup"]["trainer"] == trainer
+        space = NB101Space()
+        cells = [space.from_text(t) for t in (out / "generated.txt").read_text().splitlines()]
+        sevens[trainer] = np.mean([c.num_vertices == 7 for c in cells])
+    assert sevens["generation"] >= 0.9 > sevens["default"]
