@@ -512,3 +512,19 @@ def test_fake_class_head_and_its_trainer_term() -> None:
             space=space,  # type: ignore[arg-type]
             discriminator=user_d,
         ).fit(space.sample(20, seed=0), np.linspace(80, 90, 20), space.sample(40, seed=1))
+
+
+def test_for_generation_applies_the_space_recipe() -> None:
+    from archperf.training.config import GENERATION_RECIPES
+
+    assert TrainerConfig.for_generation("nb201") == TrainerConfig(space="nb201")
+    nb101 = TrainerConfig.for_generation("nb101", epochs=3)
+    assert nb101.epochs == 3 and nb101.diversity_structure == "edges"
+    assert nb101.generator_kwargs["decoder_kwargs"] == {"keep_vertices": True}
+    nb101.generator_kwargs["decoder_kwargs"]["keep_vertices"] = False  # a copy, not the table
+    assert GENERATION_RECIPES["nb101"]["generator_kwargs"]["decoder_kwargs"]["keep_vertices"]
+    darts = TrainerConfig.for_generation("darts", condition={"type": "rank", "quantile": 0.9})
+    assert darts.condition == {"type": "rank", "quantile": 0.9}  # overrides win
+    assert darts.generator_kwargs == {"skip": True}
+    with pytest.raises(ValueError, match="op_collision_target"):
+        TrainerConfig.for_generation("nb101", op_collision_target=2.0)
