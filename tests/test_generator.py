@@ -244,6 +244,7 @@ def test_nb101_keep_vertices_keeps_every_vertex(n: int, seed: int, max_edges: in
     if forced.sum() <= max_edges:  # the pruned forced set is smaller still
         assert alive.all()
         assert not (kept & ~(on | forced)).any()  # forced or switched-on edges only
+    assert not (kept & ~(on | forced | _path_edges(prob))).any()
     reach = np.eye(n, dtype=bool)
     for _ in range(n):
         reach = reach | ((reach.astype(int) @ kept.astype(int)) > 0)

@@ -295,7 +295,8 @@ def nb101_select(
     ``keep_vertices``: start instead from every vertex's most probable in-edge and, where a
     vertex has no successor yet, its most probable out-edge, less the edges whose ends keep
     another successor and predecessor (least probable first), so that all ``n`` vertices live;
-    where those already exceed ``max_edges``, the rule above applies.  Every cell of ``n``
+    where those already exceed ``max_edges``, the rule above applies, with those edges tried
+    (by decreasing probability) before the switched-on ones.  Every cell of ``n``
     living vertices is still reachable (sharp probabilities on its edges select exactly them).
     """
     n = prob.shape[0]
@@ -312,9 +313,13 @@ def nb101_select(
                 i_best, v_best = i, v
         best[j], back[j] = v_best, i_best
     succ, pred = [0] * n, [0] * n
+    first: list[tuple[float, int, int]] = []  # edges tried before the switched-on ones
     if keep_vertices:
         succ, pred = _forced_edges(p, n)
-        if sum(x.bit_count() for x in succ) > max_edges:
+        if sum(x.bit_count() for x in succ) > max_edges:  # too many: path, then these first
+            first = sorted(
+                (-p[i][j], i, j) for i in range(n) for j in range(i + 1, n) if (succ[i] >> j) & 1
+            )
             succ, pred = [0] * n, [0] * n
     if not any(succ):
         j = n - 1
@@ -324,7 +329,7 @@ def nb101_select(
             j = back[j]
     total = sum(x.bit_count() for x in succ)
     cand = [(-p[i][j], i, j) for i, j in zip(*np.nonzero(np.triu(on, 1)), strict=True)]
-    for _, i, j in sorted(cand):  # decreasing probability, then row-major
+    for _, i, j in first + sorted(cand):  # decreasing probability, then row-major
         i, j = int(i), int(j)
         if (succ[i] >> j) & 1:
             continue
