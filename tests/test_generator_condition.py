@@ -529,3 +529,20 @@ def test_for_generation_applies_the_space_recipe() -> None:
     assert darts.generator_kwargs == {"skip": True}
     with pytest.raises(ValueError, match="op_collision_target"):
         TrainerConfig.for_generation("nb101", op_collision_target=2.0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"limit_weight": 1.0, "diversity_weight": 0.0}, "limit_weight acts through"),
+        ({"generator_unpruned": True, "diversity_weight": 0.0}, "generator_unpruned acts"),
+        ({"limit_weight": 1.0, "diversity_structure": "ops"}, "needs the edge choices"),
+        ({"class_loss_fake_weight": 1.0, "class_loss_weight": 0.0}, "needs class_loss_weight"),
+        ({"class_loss_fake_weight": -1.0}, "class_loss_fake_weight must be"),
+    ],
+)
+def test_new_generator_terms_refuse_settings_where_they_would_do_nothing(
+    kw: dict, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        TrainerConfig(**kw)

@@ -243,6 +243,20 @@ class TrainerConfig:
             raise ValueError(
                 f"op_collision_target must lie in [0, 1) (0 = off), got {self.op_collision_target}"
             )
+        needs = {
+            "limit_weight": (self.limit_weight > 0, "diversity_weight > 0"),
+            "generator_unpruned": (self.generator_unpruned, "diversity_weight > 0"),
+        }
+        for name, (on, what) in needs.items():
+            if on and not self.diversity_weight > 0:
+                raise ValueError(f"{name} acts through AG's diversity term: it needs {what}")
+        if self.limit_weight > 0 and self.diversity_structure == "ops":
+            raise ValueError(
+                "limit_weight needs the edge choices: diversity_structure 'edges' or 'live', "
+                "not 'ops'"
+            )
+        if self.class_loss_fake_weight > 0 and not self.class_loss_weight > 0:
+            raise ValueError("class_loss_fake_weight needs class_loss_weight > 0 (D's class head)")
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):
