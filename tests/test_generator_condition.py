@@ -520,7 +520,8 @@ def test_for_generation_applies_the_space_recipe() -> None:
     assert TrainerConfig.for_generation("nb201") == TrainerConfig(space="nb201")
     nb101 = TrainerConfig.for_generation("nb101", epochs=3)
     assert nb101.epochs == 3 and nb101.diversity_structure == "edges"
-    assert (nb101.collision_target, nb101.op_collision_target) == (1e-6, 0.005)
+    assert (nb101.collision_target, nb101.op_collision_target) == (3e-8, 0.005)
+    assert nb101.generator_batch_size == 256
     assert nb101.generator_kwargs["decoder_kwargs"] == {"keep_vertices": True}
     nb101.generator_kwargs["decoder_kwargs"]["keep_vertices"] = False  # a copy, not the table
     assert GENERATION_RECIPES["nb101"]["generator_kwargs"]["decoder_kwargs"]["keep_vertices"]

@@ -26,13 +26,14 @@ GENERATION_RECIPES: dict[str, dict[str, Any]] = {
         "condition": {"type": "rank", "quantile": 0.8, "step_quantile": 0.2},
     },
     # NB101: every vertex kept alive by decoding, the collision term on the raw edges with a
-    # floor low enough to act on them, and an op floor near NB101's least op collision
-    # (3**-5 = 0.0041)
+    # floor low enough to act on them (estimated from 256 generated cells a step), and an op
+    # floor near NB101's least op collision (3**-5 = 0.0041)
     "nb101": {
         "generator_kwargs": {"skip": True, "decoder_kwargs": {"keep_vertices": True}},
         "diversity_structure": "edges",
-        "collision_target": 1e-6,
+        "collision_target": 3e-8,
         "op_collision_target": 0.005,
+        "generator_batch_size": 256,
     },
 }
 
