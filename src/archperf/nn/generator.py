@@ -105,9 +105,9 @@ class ConditionalGenerator(nn.Module, Generator[Any], HasChoiceProbs):
         from ..registry import search_space
 
         self.space = search_space(space)
-        with torch.device("cpu"):  # constants, moved to the data's device where used
-            self.decoder: SpaceDecoder = decoder_for(self.space, **dict(decoder_kwargs or {}))
         self.decoder_kwargs = dict(decoder_kwargs or {})
+        with torch.device("cpu"):  # constants, moved to the data's device where used
+            self.decoder: SpaceDecoder = decoder_for(self.space, **self.decoder_kwargs)
         self.num_classes = num_classes
         self.cond_dim, self.z_dim, self.hidden_dim, self.num_layers = (
             cond_dim,

@@ -328,7 +328,8 @@ class SemiGANNAD(SearchMethod):
             return self.for_space(space)._search(oracle, seed)
         remaining = _require_budget(oracle, self.name)
         initial = self.initial
-        if self.rounds is not None and self._initial_from_rounds:
+        if self._initial_from_rounds:
+            assert self.rounds is not None
             initial = remaining - self.rounds * self.top_k
             if initial < 2:
                 raise UsageError(

@@ -244,13 +244,11 @@ class TrainerConfig:
             raise ValueError(
                 f"op_collision_target must lie in [0, 1) (0 = off), got {self.op_collision_target}"
             )
-        needs = {
-            "limit_weight": (self.limit_weight > 0, "diversity_weight > 0"),
-            "generator_unpruned": (self.generator_unpruned, "diversity_weight > 0"),
-        }
-        for name, (on, what) in needs.items():
-            if on and not self.diversity_weight > 0:
-                raise ValueError(f"{name} acts through AG's diversity term: it needs {what}")
+        for name in ("limit_weight", "generator_unpruned"):
+            if getattr(self, name) and not self.diversity_weight > 0:
+                raise ValueError(
+                    f"{name} acts through AG's diversity term: it needs diversity_weight > 0"
+                )
         if self.limit_weight > 0 and self.diversity_structure == "ops":
             raise ValueError(
                 "limit_weight needs the edge choices: diversity_structure 'edges' or 'live', "

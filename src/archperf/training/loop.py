@@ -78,6 +78,9 @@ class Stepper:
         self.condition = condition
         self.device = device
         self.y_std = y_std
+        d = players.discriminator
+        if class_weights is not None and isinstance(d, HasClassHead) and d.has_fake_class:
+            class_weights = F.pad(class_weights, (0, 1), value=1.0)  # the generated-cells class
         self.class_weights = class_weights
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -125,11 +128,7 @@ class Stepper:
             if lam > 0:
                 assert isinstance(d, HasClassHead)
                 logit_lab, cl_lab = d.forward_with_classes(lab, cls)
-                weights = self.class_weights
-                if weights is not None and cl_lab.shape[-1] > weights.numel():
-                    extra = int(cl_lab.shape[-1]) - weights.numel()
-                    weights = F.pad(weights, (0, extra), value=1.0)
-                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=weights)
+                loss_cls = F.cross_entropy(cl_lab.float(), cls, weight=self.class_weights)
             else:
                 logit_lab = d(lab, cls)
             loss_d = bce(logit_lab, True)
@@ -146,10 +145,8 @@ class Stepper:
             if lam_f > 0:
                 assert isinstance(d, HasClassHead)
                 logit_fake, cl_fake = d.forward_with_classes(fake_detached, gen_cls)
-                n_real = int(cl_fake.shape[-1]) - 1
-                loss_cls = loss_cls + lam_f * F.cross_entropy(
-                    cl_fake.float(), torch.full_like(gen_cls, n_real)
-                )
+                fake_class = torch.full_like(gen_cls, int(cl_fake.shape[-1]) - 1)  # the last
+                loss_cls = loss_cls + lam_f * F.cross_entropy(cl_fake.float(), fake_class)
             else:
                 logit_fake = d(fake_detached, gen_cls)
             loss_d = loss_d + (1 - a) * bce(logit_fake, False)
